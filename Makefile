@@ -1,0 +1,37 @@
+# Two commands matter: `make run` (set up, start the server) and `make test`
+# (set up with the test extras, run the whole suite). Both create .venv here.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+ARGS ?=
+
+.PHONY: run test bench screenshots clean venv
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+
+$(VENV)/.installed: pyproject.toml | $(BIN)/python
+	$(BIN)/python -m pip install --quiet -e .
+	touch $@
+
+$(VENV)/.installed-test: pyproject.toml | $(BIN)/python
+	$(BIN)/python -m pip install --quiet -e '.[test]'
+	touch $@ $(VENV)/.installed
+
+venv: $(VENV)/.installed
+
+run: $(VENV)/.installed
+	$(BIN)/sigchat-server $(ARGS)
+
+test: $(VENV)/.installed-test
+	$(BIN)/python -m pytest $(ARGS)
+
+bench: $(VENV)/.installed
+	$(BIN)/python scripts/bench.py $(ARGS)
+
+screenshots: $(VENV)/.installed-test
+	$(BIN)/python scripts/make_screenshots.py
+
+clean:
+	rm -rf $(VENV) .pytest_cache .hypothesis

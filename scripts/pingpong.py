@@ -1,0 +1,47 @@
+"""Raw signal ping-pong between two processes: the baseline sigchat is measured against.
+
+No protocol: the child answers every SIGUSR1 with a SIGUSR1 (sigtimedwait on
+both sides). Prints round trips per second. Usage: pingpong.py [ROUNDS] [--same-cpu]
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import sys
+import time
+
+SIGNALS = {signal.SIGUSR1}
+
+
+def ping_pong(rounds: int, same_cpu: bool = False) -> float:
+    """Round trips per second over ``rounds`` round trips."""
+    signal.pthread_sigmask(signal.SIG_BLOCK, SIGNALS)
+    parent = os.getpid()
+    if same_cpu:
+        cpu = min(os.sched_getaffinity(0))
+        os.sched_setaffinity(0, {cpu})
+    child = os.fork()
+    if child == 0:
+        try:
+            wait, kill = signal.sigtimedwait, os.kill
+            for _ in range(rounds):
+                if wait(SIGNALS, 5) is None:
+                    break
+                kill(parent, signal.SIGUSR1)
+        finally:
+            os._exit(0)
+    wait, kill = signal.sigtimedwait, os.kill
+    start = time.perf_counter()
+    for _ in range(rounds):
+        kill(child, signal.SIGUSR1)
+        if wait(SIGNALS, 5) is None:
+            raise RuntimeError("the ping-pong partner stopped answering")
+    elapsed = time.perf_counter() - start
+    os.waitpid(child, 0)
+    return rounds / elapsed
+
+
+if __name__ == "__main__":
+    rounds = int(next((a for a in sys.argv[1:] if a.isdigit()), "20000"))
+    print(f"{ping_pong(rounds, '--same-cpu' in sys.argv):.0f} round trips/s")

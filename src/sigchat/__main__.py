@@ -1,0 +1,20 @@
+"""``python -m sigchat [server|send] ...`` (no subcommand: the server)."""
+
+import sys
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    if argv and argv[0] == "send":
+        from sigchat.send import main as send_main
+
+        return send_main(argv[1:])
+    if argv and argv[0] == "server":
+        argv = argv[1:]
+    from sigchat.server import main as server_main
+
+    return server_main(argv)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

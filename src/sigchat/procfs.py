@@ -1,0 +1,103 @@
+"""What ``/proc`` tells about another process: alive?, name, and whether a signal would kill it.
+
+A standard signal whose disposition is the default (terminate) kills the
+target unless every thread of it has the signal blocked. ``/proc/PID/status``
+shows the process-wide SigCgt (caught) and SigIgn (ignored) masks, and
+``/proc/PID/task/TID/status`` each thread's SigBlk. One trap: a thread waiting
+in ``sigtimedwait`` shows the awaited signals as *unblocked* for the duration
+of the call, so such a thread counts as safe too (its ``syscall`` file names
+the call).
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+from dataclasses import dataclass
+
+# rt_sigtimedwait: the call Python's signal.sigtimedwait and sigwaitinfo use.
+_SIGTIMEDWAIT_SYSCALL = {"x86_64": 128, "aarch64": 137}.get(os.uname().machine)
+
+
+def _read(path: str) -> str | None:
+    try:
+        with open(path, encoding="ascii", errors="replace") as file:
+            return file.read()
+    except OSError:
+        return None
+
+
+def state(pid: int) -> str | None:
+    """The one-letter process state (``R``, ``S``, ``Z``...), or ``None`` if there is no such process."""
+    stat = _read(f"/proc/{pid}/stat")
+    if not stat:
+        return None
+    # The name is in parentheses and may contain spaces or parentheses.
+    return stat[stat.rfind(")") + 2 : stat.rfind(")") + 3] or None
+
+
+def is_alive(pid: int) -> bool:
+    """True when ``pid`` exists and has not exited (a zombie has exited)."""
+    return state(pid) not in (None, "Z", "X")
+
+
+def comm(pid: int) -> str | None:
+    """The process name (``/proc/PID/comm``), or ``None`` once it is gone."""
+    name = _read(f"/proc/{pid}/comm")
+    return name.rstrip("\n") if name is not None else None
+
+
+def _status_masks(text: str) -> dict[str, int]:
+    masks = {}
+    for line in text.splitlines():
+        key, _, value = line.partition(":")
+        if key in ("SigBlk", "SigIgn", "SigCgt", "Uid"):
+            value = value.split()[0] if key == "Uid" else value.strip()
+            masks[key] = int(value, 10 if key == "Uid" else 16)
+    return masks
+
+
+@dataclass(frozen=True)
+class Safety:
+    """Whether sending ``signals`` to a process leaves it alive, and why."""
+
+    safe: bool
+    reason: str
+
+
+def signal_safety(pid: int, signums: tuple[int, ...] = (signal.SIGUSR1, signal.SIGUSR2)) -> Safety | None:
+    """Inspect ``pid``; ``None`` when the process does not exist (or exited)."""
+    if not is_alive(pid):
+        return None
+    status = _read(f"/proc/{pid}/status")
+    if status is None:
+        return None
+    process = _status_masks(status)
+    bits = [1 << (signum - 1) for signum in signums]
+    unsafe = []
+    for signum, bit in zip(signums, bits):
+        if process.get("SigCgt", 0) & bit or process.get("SigIgn", 0) & bit:
+            continue
+        if not _blocked_in_every_thread(pid, bit):
+            unsafe.append(signal.Signals(signum).name)
+    if unsafe:
+        return Safety(False, f"{' and '.join(unsafe)} would kill it (neither blocked, caught nor ignored)")
+    return Safety(True, "the signals are blocked, caught or ignored")
+
+
+def _blocked_in_every_thread(pid: int, bit: int) -> bool:
+    try:
+        tasks = os.listdir(f"/proc/{pid}/task")
+    except OSError:
+        return False
+    for tid in tasks:
+        text = _read(f"/proc/{pid}/task/{tid}/status")
+        if text is None:
+            continue  # the thread exited meanwhile
+        if _status_masks(text).get("SigBlk", 0) & bit:
+            continue
+        syscall = _read(f"/proc/{pid}/task/{tid}/syscall")
+        if syscall and _SIGTIMEDWAIT_SYSCALL is not None and syscall.split()[0] == str(_SIGTIMEDWAIT_SYSCALL):
+            continue
+        return False
+    return True

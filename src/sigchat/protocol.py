@@ -1,0 +1,770 @@
+"""The sigchat native protocol, version 1: a sans-IO state machine.
+
+Nothing here sends a signal, reads a clock or starts a thread. The caller turns
+received signals into *symbols* (``ZERO`` for SIGUSR1, ``ONE`` for SIGUSR2),
+passes them in together with the current time, and sends back the symbols this
+module returns. ``docs/PROTOCOL.md`` has the same description with a diagram.
+
+Wire format
+===========
+
+Every signal carries one symbol. A sender has at most one signal in flight: it
+sends, then waits for the server's reply before sending again (standard signals
+do not queue, and SIGUSR1 overtakes SIGUSR2, so anything else loses or reorders
+bits).
+
+1. Hello. A sender opens with ``HELLO`` (ZERO). The server replies ``GO`` (ZERO)
+   when it is free, or ``WAIT`` (ONE) when another sender holds the session; a
+   waiting sender is queued (FIFO) and later receives an unsolicited ``GO``.
+   While queued, the sender repeats ``HELLO`` every ``QUEUED_HELLO_INTERVAL``
+   seconds; the server answers ``WAIT`` again (proof that it is alive).
+2. Frame. After ``GO`` the sender streams the frame, one bit per signal, and
+   every bit *k* (frame index, from 0) is answered:
+
+   ======================  ==========================================================
+   index 0                 start bit, always ONE (a ZERO here is a repeated hello;
+                           the server answers ``GO`` again and stays at index 0)
+   indexes 1..88           header, 11 bytes MSB first: version u8 (=1), flags u8,
+                           attempt u8, message id u32, payload length u32
+   next 8 x length         payload bytes, MSB first
+   next 16                 tail: the sender's bit retransmissions so far, u16
+   last 32                 CRC-32 (zlib) of header + payload + retransmissions
+   ======================  ==========================================================
+
+   Replies: bits before the CRC are acknowledged with ``ack_symbol(k)``: ONE
+   for even *k*, ZERO for odd *k*. The other symbol is a NAK, and the server
+   only sends it at two places: index 8 (unsupported version) and index 88
+   (length above the server's limit: refused before any payload is sent). A
+   non-matching symbol anywhere else is a stale reply and the sender ignores it.
+
+   Each CRC bit is answered with an *echo*: the bit as received while every
+   CRC bit so far matched the server's own CRC of what it received, its
+   complement from the first mismatch on. The sender's success is "all 32
+   echoes equal what I sent"; the server's delivery is "all 32 bits matched".
+   The server delivers (and, with a durable log, writes and fsyncs) before it
+   sends the last echo.
+
+Invariants
+==========
+
+Rule 1: one session at a time. Bits are only accepted from the pid that holds
+the session, so two senders' bits never mix; other senders wait in a queue.
+Rule 2: nothing is delivered unless the CRC-32 over header, payload and tail
+matches, so a corrupt, shifted or partial frame is never delivered.
+Rule 3: exactly once. A retry carries the same message id; the server
+remembers the last delivered id per pid and does not deliver it again.
+Rule 4: a lost bit (coalesced with another process's signal) is retransmitted
+after ``RETRY_INITIAL`` seconds; the server never saw it, so the resend is not a
+duplicate. A reply slower than that can cause a duplicate bit; rule 2 catches
+it and the sender retries the whole message (at most ``MAX_ATTEMPTS`` times),
+after a quiet period long enough for the server to drop the broken session.
+Rule 5: a session silent for ``SESSION_IDLE_TIMEOUT`` seconds is dropped and
+the next queued sender gets ``GO``.
+Rule 6: after a session that failed (integrity, NAK), the server ignores that
+pid until it has been silent for ``SESSION_IDLE_TIMEOUT`` (it "lingers"), so
+the leftover bits of a desynchronised sender are never read as a new hello. A
+sender that gets no valid reply for ``SESSION_IDLE_TIMEOUT - QUIET_MARGIN``
+seconds stops, stays silent until ``SESSION_IDLE_TIMEOUT + QUIET_MARGIN``
+after its last signal, then starts a new attempt with a hello.
+"""
+
+from __future__ import annotations
+
+import enum
+import struct
+import zlib
+from array import array
+from collections import deque
+from dataclasses import dataclass, field
+
+ZERO = 0
+"""Symbol carried by SIGUSR1."""
+ONE = 1
+"""Symbol carried by SIGUSR2."""
+
+HELLO = ZERO
+GO = ZERO
+WAIT = ONE
+START_BIT = ONE
+PROTOCOL_VERSION = 1
+
+HEADER = struct.Struct(">BBBII")
+"""version, flags, attempt, message id, payload length."""
+TAIL = struct.Struct(">HI")
+"""sender retransmissions, CRC-32."""
+HEADER_BYTES = HEADER.size  # 11
+VERSION_CHECK_INDEX = 8
+LENGTH_CHECK_INDEX = 8 * HEADER_BYTES  # 88
+PAYLOAD_START_INDEX = LENGTH_CHECK_INDEX + 1
+RETRANSMISSION_BITS = 16
+CRC_BITS = 32
+MAX_LENGTH = 0xFFFFFFFF
+
+SESSION_IDLE_TIMEOUT = 2.0
+"""Seconds of silence after which the server drops a session."""
+QUEUED_HELLO_INTERVAL = 1.0
+"""Seconds between the hellos of a queued sender."""
+QUIET_MARGIN = 0.5
+"""Extra seconds a sender stays silent beyond SESSION_IDLE_TIMEOUT before a retry."""
+RETRY_INITIAL = 0.1
+"""Seconds a sender waits for a reply before it retransmits (doubles per retry)."""
+RETRY_MAX = 0.8
+MAX_ATTEMPTS = 5
+DEFAULT_TIMEOUT = 5.0
+"""Longest silence from the server that a sender accepts."""
+DEFAULT_MAX_BYTES = 16 * 1024 * 1024
+DEDUP_TTL = 120.0
+"""Seconds the server remembers a delivered message id per sender pid."""
+QUEUE_TTL = 10.0
+"""Seconds a queued sender may stay silent before it is forgotten."""
+MAX_GAP_SAMPLES = 1 << 20
+"""Per-bit inter-arrival samples kept per transfer (bounds memory)."""
+
+
+class ProtocolError(Exception):
+    """Base class for protocol misuse."""
+
+
+class LocalProtocolError(ProtocolError):
+    """The caller used this module wrongly (e.g. a message over the length field)."""
+
+
+def ack_symbol(index: int) -> int:
+    """The symbol that acknowledges frame bit ``index`` (ONE for even indexes)."""
+    return (index & 1) ^ 1
+
+
+def frame_bit_count(length: int) -> int:
+    """Signals in a frame carrying ``length`` payload bytes."""
+    return 1 + 8 * (HEADER_BYTES + length) + RETRANSMISSION_BITS + CRC_BITS
+
+
+def symbols_of(data: bytes) -> list[int]:
+    """The symbols that carry ``data``, MSB first (for inspection and tests)."""
+    return [(byte >> shift) & 1 for byte in data for shift in range(7, -1, -1)]
+
+
+def frame_crc(header_and_payload: bytes, retransmissions: int) -> int:
+    """CRC-32 over header, payload and the retransmission count."""
+    return zlib.crc32(retransmissions.to_bytes(2, "big"), zlib.crc32(header_and_payload))
+
+
+# --------------------------------------------------------------------------- statistics
+
+
+@dataclass(slots=True)
+class LatencySummary:
+    """Per-bit round trip as the server sees it: from one bit to the next."""
+
+    samples: int
+    min: float
+    median: float
+    p99: float
+    max: float
+
+    @classmethod
+    def of(cls, gaps: array) -> LatencySummary | None:
+        if not gaps:
+            return None
+        ordered = sorted(gaps)
+        count = len(ordered)
+        return cls(count, ordered[0], ordered[count // 2], ordered[min(count - 1, (count * 99) // 100)], ordered[-1])
+
+
+@dataclass(slots=True)
+class TransferStats:
+    """What one transfer (one session) cost, as seen by the server."""
+
+    pid: int
+    started_at: float
+    ended_at: float
+    length: int | None = None
+    message_id: int | None = None
+    attempt: int = 0
+    bits: int = 0
+    signals_received: int = 0
+    signals_sent: int = 0
+    retransmissions: int = 0
+    gaps: array = field(default_factory=lambda: array("f"))
+
+    @property
+    def duration(self) -> float:
+        return max(0.0, self.ended_at - self.started_at)
+
+    @property
+    def payload_bits(self) -> int:
+        return 8 * (self.length or 0)
+
+    @property
+    def bits_per_second(self) -> float:
+        """Payload bits per second (goodput)."""
+        return self.payload_bits / self.duration if self.duration > 0 else 0.0
+
+    def latency(self) -> LatencySummary | None:
+        return LatencySummary.of(self.gaps)
+
+
+# --------------------------------------------------------------------------- server events
+
+
+@dataclass(frozen=True, slots=True)
+class SenderQueued:
+    pid: int
+    position: int
+    at: float
+
+
+@dataclass(frozen=True, slots=True)
+class TransferStarted:
+    """The server gave ``pid`` the session (sent GO)."""
+
+    pid: int
+    at: float
+
+
+@dataclass(frozen=True, slots=True)
+class HeaderReceived:
+    """The frame header arrived: the payload length is now known."""
+
+    pid: int
+    message_id: int
+    length: int
+    attempt: int
+    at: float
+
+
+@dataclass(frozen=True, slots=True)
+class MessageDelivered:
+    """A whole message arrived intact. ``duplicate`` means it was delivered before."""
+
+    pid: int
+    data: bytes
+    stats: TransferStats
+    duplicate: bool = False
+
+
+class AbortReason(enum.Enum):
+    SILENT = "sender silent for too long"
+    SENDER_GONE = "sender exited mid-transfer"
+    CORRUPT = "integrity check failed"
+    TOO_LARGE = "message larger than the server's limit"
+    BAD_VERSION = "unsupported protocol version"
+
+
+@dataclass(frozen=True, slots=True)
+class TransferAborted:
+    """A session ended without a delivery; any partial payload was dropped."""
+
+    pid: int
+    reason: AbortReason
+    stats: TransferStats
+    partial: bytes = b""
+
+
+ServerEvent = SenderQueued | TransferStarted | HeaderReceived | MessageDelivered | TransferAborted
+
+
+# --------------------------------------------------------------------------- server
+
+
+class _Transfer:
+    """The server's state for the sender that holds the session."""
+
+    __slots__ = (
+        "pid", "index", "acc", "header", "payload", "length", "message_id", "attempt", "total",
+        "crc_start", "expected_crc", "poisoned", "stats", "last_at", "retransmissions_field",
+    )
+
+    def __init__(self, pid: int, now: float) -> None:
+        self.pid = pid
+        self.index = 0
+        self.acc = 0
+        self.header = bytearray()
+        self.payload = bytearray()
+        self.length = -1
+        self.message_id = 0
+        self.attempt = 0
+        self.total = frame_bit_count(0)
+        self.crc_start = self.total - CRC_BITS
+        self.expected_crc = 0
+        self.poisoned = False
+        self.stats = TransferStats(pid=pid, started_at=now, ended_at=now)
+        self.last_at = now
+        self.retransmissions_field = 0
+
+
+@dataclass(slots=True)
+class ServerCounters:
+    signals: int = 0
+    stray: int = 0
+    delivered: int = 0
+    duplicates: int = 0
+    aborted: int = 0
+    bytes: int = 0
+
+
+class Server:
+    """The receiving side. Feed it ``receive(pid, symbol, now)`` and ``tick(now)``.
+
+    ``receive`` returns the symbol to send back to ``pid`` (or ``None``). Signals
+    for other pids (a ``GO`` to the next queued sender) collect in ``outbox``;
+    events collect in ``events``. The caller must handle ``events`` *before* it
+    sends the returned reply: the last CRC echo is the "intact" verdict, and a
+    durable log has to be written before it.
+    """
+
+    def __init__(self, *, max_bytes: int = DEFAULT_MAX_BYTES, session_timeout: float = SESSION_IDLE_TIMEOUT) -> None:
+        if not 0 <= max_bytes <= MAX_LENGTH:
+            raise LocalProtocolError(f"max_bytes must be between 0 and {MAX_LENGTH}")
+        self.max_bytes = max_bytes
+        self.session_timeout = session_timeout
+        self.events: list[ServerEvent] = []
+        self.outbox: list[tuple[int, int]] = []
+        self.counters = ServerCounters()
+        self._active: _Transfer | None = None
+        self._queue: dict[int, float] = {}  # pid -> last hello time, in arrival order
+        self._delivered: dict[int, tuple[int, float]] = {}  # pid -> (message id, expires)
+        self._lingering: dict[int, float] = {}  # pid -> ignored until (rule 6)
+
+    # ------------------------------------------------------------------ queries
+    @property
+    def active_pid(self) -> int | None:
+        return self._active.pid if self._active is not None else None
+
+    @property
+    def queued_pids(self) -> list[int]:
+        return list(self._queue)
+
+    def progress(self) -> tuple[int, int, int | None, float, float] | None:
+        """``(pid, bits received, frame bits or None, started, last bit)`` of the active transfer."""
+        t = self._active
+        if t is None:
+            return None
+        return (t.pid, t.index, t.total if t.length >= 0 else None, t.stats.started_at, t.last_at)
+
+    def known_pids(self) -> int:
+        """How many pids the server holds state for (bounded: see ``tick``)."""
+        return len(self._queue) + len(self._delivered) + len(self._lingering) + (self._active is not None)
+
+    # ------------------------------------------------------------------ input
+    def receive(self, pid: int, symbol: int, now: float) -> int | None:
+        self.counters.signals += 1
+        t = self._active
+        if t is not None and t.pid == pid:
+            return self._feed(t, symbol, now)
+        if pid in self._lingering:
+            if now < self._lingering[pid]:
+                self._lingering[pid] = now + self.session_timeout
+                self.counters.stray += 1
+                return None
+            del self._lingering[pid]
+        if symbol != HELLO:
+            # Not a hello and not the session holder: a stray bit (spoofer, or a
+            # sender whose session was dropped). Ignored; it must resync.
+            self.counters.stray += 1
+            return None
+        if pid in self._queue:
+            self._queue[pid] = now
+            return WAIT
+        if t is None:
+            stats = self._start(pid, now)
+            stats.signals_received += 1
+            return GO
+        self._queue[pid] = now
+        self.events.append(SenderQueued(pid, len(self._queue), now))
+        return WAIT
+
+    def tick(self, now: float) -> None:
+        """Expire a silent session, stale queue entries and old dedup records."""
+        t = self._active
+        if t is not None and now - t.last_at > self.session_timeout:
+            self._abort(t, AbortReason.SILENT, now)
+        for pid, last in list(self._queue.items()):
+            if now - last > QUEUE_TTL:
+                del self._queue[pid]
+        for pid, (_, expires) in list(self._delivered.items()):
+            if now >= expires:
+                del self._delivered[pid]
+        for pid, until in list(self._lingering.items()):
+            if now >= until:
+                del self._lingering[pid]
+        if self._active is None:
+            self._next(now)
+
+    def sender_gone(self, pid: int, now: float) -> None:
+        """The I/O layer found that ``pid`` exited: drop its session or queue place."""
+        self._queue.pop(pid, None)
+        t = self._active
+        if t is not None and t.pid == pid:
+            self._abort(t, AbortReason.SENDER_GONE, now)
+            self._next(now)
+
+    # ------------------------------------------------------------------ internals
+    def _start(self, pid: int, now: float) -> TransferStats:
+        """Give ``pid`` the session; the caller sends it GO."""
+        self._active = _Transfer(pid, now)
+        self._active.stats.signals_sent = 1
+        self.events.append(TransferStarted(pid, now))
+        return self._active.stats
+
+    def _next(self, now: float) -> None:
+        if self._active is None and self._queue:
+            pid = next(iter(self._queue))
+            del self._queue[pid]
+            self._start(pid, now)
+            self.outbox.append((pid, GO))
+
+    def _end(self, t: _Transfer, now: float) -> None:
+        t.stats.ended_at = now
+        t.stats.bits = t.index
+        self._active = None
+        self._next(now)
+
+    def _abort(self, t: _Transfer, reason: AbortReason, now: float) -> None:
+        self.counters.aborted += 1
+        if reason is not AbortReason.SENDER_GONE:
+            self._lingering[t.pid] = t.last_at + self.session_timeout
+        self.events.append(TransferAborted(t.pid, reason, t.stats, bytes(t.payload)))
+        self._end(t, now)
+
+    def _feed(self, t: _Transfer, symbol: int, now: float) -> int | None:
+        stats = t.stats
+        stats.signals_received += 1
+        stats.signals_sent += 1
+        index = t.index
+        if index == 0:
+            t.last_at = now
+            if symbol != START_BIT:
+                return GO  # a repeated hello: the sender has not seen our GO yet
+            t.index = 1
+            return ack_symbol(0)
+        gaps = stats.gaps
+        if len(gaps) < MAX_GAP_SAMPLES:
+            gaps.append(now - t.last_at)
+        t.last_at = now
+        t.index = index + 1
+        if index < t.crc_start:
+            acc = (t.acc << 1) | symbol
+            if index & 7:  # byte not complete yet (bytes end at indexes 8, 16, ...)
+                t.acc = acc
+                return (index & 1) ^ 1
+            t.acc = 0
+            if index >= PAYLOAD_START_INDEX + 7 and index < PAYLOAD_START_INDEX + 8 * t.length:
+                t.payload.append(acc)
+                return (index & 1) ^ 1
+            return self._boundary(t, acc, index, now)
+        # CRC bits: echo while everything matched, complement from the first mismatch.
+        shift = CRC_BITS - 1 - (index - t.crc_start)
+        expected = (t.expected_crc >> shift) & 1
+        if symbol != expected:
+            t.poisoned = True
+        if index + 1 < t.total:
+            return expected ^ 1 if t.poisoned else expected
+        return self._finish(t, expected, now)
+
+    def _boundary(self, t: _Transfer, byte: int, index: int, now: float) -> int | None:
+        """A header or tail byte completed at ``index``."""
+        if index <= LENGTH_CHECK_INDEX:
+            t.header.append(byte)
+            if index == VERSION_CHECK_INDEX and byte != PROTOCOL_VERSION:
+                self._abort(t, AbortReason.BAD_VERSION, now)
+                return ack_symbol(index) ^ 1
+            if index == LENGTH_CHECK_INDEX:
+                _, _, t.attempt, t.message_id, t.length = HEADER.unpack(t.header)
+                stats = t.stats
+                stats.length, stats.message_id, stats.attempt = t.length, t.message_id, t.attempt
+                if t.length > self.max_bytes:
+                    self._abort(t, AbortReason.TOO_LARGE, now)
+                    return ack_symbol(index) ^ 1
+                t.total = frame_bit_count(t.length)
+                t.crc_start = t.total - CRC_BITS
+                self.events.append(HeaderReceived(t.pid, t.message_id, t.length, t.attempt, now))
+            return ack_symbol(index)
+        # The two tail bytes (retransmission count); the CRC follows.
+        t.retransmissions_field = ((t.retransmissions_field << 8) | byte) & 0xFFFF
+        if index + 1 == t.crc_start:
+            t.stats.retransmissions = t.retransmissions_field
+            t.expected_crc = frame_crc(bytes(t.header) + bytes(t.payload), t.retransmissions_field)
+        return ack_symbol(index)
+
+    def _finish(self, t: _Transfer, last_crc_bit: int, now: float) -> int:
+        t.stats.ended_at = now
+        t.stats.bits = t.total
+        if t.poisoned:
+            self._abort(t, AbortReason.CORRUPT, now)
+            return last_crc_bit ^ 1
+        previous = self._delivered.get(t.pid)
+        duplicate = previous is not None and previous[0] == t.message_id
+        self._delivered[t.pid] = (t.message_id, now + DEDUP_TTL)
+        counters = self.counters
+        if duplicate:
+            counters.duplicates += 1
+        else:
+            counters.delivered += 1
+            counters.bytes += len(t.payload)
+        self.events.append(MessageDelivered(t.pid, bytes(t.payload), t.stats, duplicate))
+        self._end(t, now)
+        return last_crc_bit
+
+
+# --------------------------------------------------------------------------- sender
+
+
+class SenderState(enum.Enum):
+    NEW = "new"
+    HELLO = "hello"
+    QUEUED = "queued"
+    SENDING = "sending"
+    SETTLING = "settling"
+    QUIET = "quiet"
+    DONE = "done"
+
+
+class Outcome(enum.Enum):
+    DELIVERED = "delivered"
+    NO_ANSWER = "no answer"
+    TOO_LARGE = "rejected as too large"
+    BAD_VERSION = "server speaks another protocol version"
+    CORRUPT = "integrity check failed after retries"
+
+
+@dataclass(slots=True)
+class SenderStats:
+    length: int = 0
+    frame_bits: int = 0
+    signals_sent: int = 0
+    signals_received: int = 0
+    stale_replies: int = 0
+    retransmissions: int = 0
+    desyncs: int = 0
+    attempts: int = 0
+    started_at: float = 0.0
+    sending_at: float = 0.0
+    ended_at: float = 0.0
+    queued: bool = False
+
+    @property
+    def duration(self) -> float:
+        return max(0.0, self.ended_at - self.started_at)
+
+    @property
+    def bits_per_second(self) -> float:
+        """Payload bits per second over the whole exchange."""
+        return 8 * self.length / self.duration if self.duration > 0 else 0.0
+
+
+class Sender:
+    """The sending side of one message.
+
+    Use: ``symbol = start(now)``, send it; then for every reply from the server
+    ``symbol = receive(reply, now)`` and for every expiry of ``deadline``
+    ``symbol = timeout(now)``; send ``symbol`` when it is not ``None``. When
+    ``drain`` is true, discard every signal already pending from the server
+    before sending (stale replies to repeated hellos). Stop when ``outcome`` is
+    set.
+    """
+
+    def __init__(
+        self,
+        data: bytes,
+        message_id: int,
+        *,
+        timeout: float = DEFAULT_TIMEOUT,
+        max_attempts: int = MAX_ATTEMPTS,
+        retry_initial: float = RETRY_INITIAL,
+        retry_max: float = RETRY_MAX,
+        flags: int = 0,
+    ) -> None:
+        if len(data) > MAX_LENGTH:
+            raise LocalProtocolError("message longer than 4 GiB - 1 bytes")
+        if not 0 <= message_id <= 0xFFFFFFFF:
+            raise LocalProtocolError("message id must fit in 32 bits")
+        self.data = bytes(data)
+        self.message_id = message_id
+        self.timeout_seconds = timeout
+        self.max_attempts = max_attempts
+        self.retry_initial = retry_initial
+        self.retry_max = retry_max
+        self.flags = flags
+        self.state = SenderState.NEW
+        self.outcome: Outcome | None = None
+        self.deadline = 0.0
+        self.drain = False
+        self.stats = SenderStats(length=len(data))
+        self.total = frame_bit_count(len(data))
+        self.crc_start = self.total - CRC_BITS
+        self._tail_index = 1 + 8 * (HEADER_BYTES + len(data))
+        self._body = bytearray()
+        self._index = 0
+        self._retry = retry_initial
+        self._last_reply = 0.0
+        self._last_sent = 0.0
+        self._echo_failed = False
+        self._attempt_retransmissions = 0
+        self._resent_current = False
+        self._settled_symbol = 0
+
+    # ------------------------------------------------------------------ API
+    def start(self, now: float) -> int:
+        self.stats.started_at = now
+        self._last_reply = now
+        return self._hello(now, new_attempt=True)
+
+    def receive(self, symbol: int, now: float) -> int | None:
+        self.stats.signals_received += 1
+        state = self.state
+        if state is SenderState.SENDING:
+            return self._on_bit_reply(symbol, now)
+        if state is SenderState.SETTLING:
+            # A second reply to a retransmitted bit: the server got it twice.
+            return self._desync(now)
+        if state is SenderState.HELLO or state is SenderState.QUEUED:
+            self._last_reply = now
+            if symbol == GO:
+                self.state = SenderState.SENDING
+                self.stats.sending_at = now
+                self.drain = True
+                self._index = 0
+                return self._send(START_BIT, now)
+            if state is SenderState.HELLO:
+                self.state = SenderState.QUEUED
+                self.stats.queued = True
+            self.deadline = now + QUEUED_HELLO_INTERVAL
+            return None
+        self.stats.stale_replies += 1  # QUIET or DONE: nothing is expected
+        return None
+
+    def timeout(self, now: float) -> int | None:
+        state = self.state
+        if state is SenderState.DONE:
+            return None
+        if state is SenderState.QUIET:
+            return self._hello(now, new_attempt=True)
+        if state is SenderState.SETTLING:
+            self.state = SenderState.SENDING
+            return self._send(self._settled_symbol, now)
+        if now - self._last_reply > self.timeout_seconds:
+            return self._fail(Outcome.NO_ANSWER, now)
+        if state is SenderState.QUEUED:
+            self.deadline = now + QUEUED_HELLO_INTERVAL
+            return self._send(HELLO, now)
+        if state is SenderState.SENDING and (
+            now - self._last_sent > self.session_margin() or now - self._last_reply > self.session_margin()
+        ):
+            # We were silent (stopped?) or unanswered long enough for the server
+            # to drop or ignore the session (rule 6): start over after a quiet period.
+            return self._retry_attempt(now)
+        # No reply in time: the signal or its reply was lost. Resend the same one.
+        self.stats.retransmissions += 1
+        self._attempt_retransmissions += 1
+        self._retry = min(self._retry * 2, self.retry_max)
+        if state is SenderState.HELLO:
+            return self._send(HELLO, now)
+        self._resent_current = True
+        return self._send(self._bit(self._index), now)
+
+    def session_margin(self) -> float:
+        return SESSION_IDLE_TIMEOUT - QUIET_MARGIN
+
+    # ------------------------------------------------------------------ internals
+    def _send(self, symbol: int, now: float) -> int:
+        self.stats.signals_sent += 1
+        self._last_sent = now
+        if self.state is not SenderState.QUEUED:
+            self.deadline = now + self._retry
+        return symbol
+
+    def _hello(self, now: float, *, new_attempt: bool) -> int | None:
+        if new_attempt:
+            if self.stats.attempts >= self.max_attempts:
+                return self._fail(Outcome.CORRUPT, now)
+            self.stats.attempts += 1
+            self._attempt_retransmissions = 0
+            self._echo_failed = False
+            self._resent_current = False
+            self._body = bytearray(
+                HEADER.pack(PROTOCOL_VERSION, self.flags, min(self.stats.attempts - 1, 255), self.message_id, len(self.data))
+                + self.data
+                + bytes(TAIL.size)
+            )
+        self.state = SenderState.HELLO
+        self._retry = self.retry_initial
+        self._last_reply = now
+        return self._send(HELLO, now)
+
+    def _retry_attempt(self, now: float) -> int | None:
+        if self.stats.attempts >= self.max_attempts:
+            return self._fail(Outcome.CORRUPT, now)
+        self.state = SenderState.QUIET
+        self.deadline = max(now, self._last_sent + SESSION_IDLE_TIMEOUT + QUIET_MARGIN)
+        return None
+
+    def _desync(self, now: float) -> int | None:
+        self.stats.desyncs += 1
+        return self._retry_attempt(now)
+
+    def _fail(self, outcome: Outcome, now: float) -> None:
+        self.outcome = outcome
+        self.state = SenderState.DONE
+        self.stats.ended_at = now
+        return None
+
+    def _bit(self, index: int) -> int:
+        if index == 0:
+            return START_BIT
+        if index == self._tail_index:
+            self._fill_tail()
+        position = index - 1
+        return (self._body[position >> 3] >> (7 - (position & 7))) & 1
+
+    def _fill_tail(self) -> None:
+        offset = HEADER_BYTES + len(self.data)
+        retransmissions = min(self._attempt_retransmissions, 0xFFFF)
+        crc = frame_crc(bytes(self._body[:offset]), retransmissions)
+        self._body[offset:] = TAIL.pack(retransmissions, crc)
+
+    def _on_bit_reply(self, symbol: int, now: float) -> int | None:
+        if now - self._last_sent > self.session_margin():
+            # The reply waited for us (we were stopped?): the server may have
+            # dropped the session meanwhile, so do not carry on blindly.
+            return self._retry_attempt(now)
+        index = self._index
+        if index < self.crc_start:
+            if symbol != (index & 1) ^ 1:
+                # A NAK is only believed when nothing was retransmitted in this
+                # attempt; otherwise it may be the reply to a duplicated bit.
+                if self._attempt_retransmissions == 0:
+                    if index == VERSION_CHECK_INDEX:
+                        return self._fail(Outcome.BAD_VERSION, now)
+                    if index == LENGTH_CHECK_INDEX:
+                        return self._fail(Outcome.TOO_LARGE, now)
+                if index == 0:
+                    self.stats.stale_replies += 1  # a late GO for a repeated hello
+                    return None
+                # Only a retransmitted bit can produce a reply of the other
+                # parity: the server counted that bit twice.
+                return self._desync(now)
+        elif symbol != self._bit(index):
+            self._echo_failed = True
+        self._last_reply = now
+        self._retry = self.retry_initial
+        index += 1
+        self._index = index
+        self.stats.frame_bits += 1
+        if index < self.total:
+            if self._resent_current:
+                # The ack of a retransmitted bit may be the late ack of the
+                # original; wait briefly for a second ack that would prove a
+                # duplicate before building on it.
+                self._resent_current = False
+                self._settled_symbol = self._bit(index)
+                self.state = SenderState.SETTLING
+                self.deadline = now + self.retry_initial / 2
+                return None
+            return self._send(self._bit(index), now)
+        if self._echo_failed:
+            return self._retry_attempt(now)
+        self.outcome = Outcome.DELIVERED
+        self.state = SenderState.DONE
+        self.stats.ended_at = now
+        return None

@@ -1,0 +1,87 @@
+"""One JSON object per transfer: plain mode's ``--json`` lines and the ``--log`` file.
+
+Fields: ``time`` (wall clock, ISO 8601 UTC), ``event`` (``delivered``,
+``aborted``), ``mode`` (``native``), ``pid``, ``bytes``, ``bits`` (signals
+that carried the frame), ``payload_bits``, ``signals_received``,
+``signals_sent``, ``retransmissions`` (bit resends the sender reported),
+``attempt`` (0 for the first try), ``duration`` (seconds), ``bits_per_second``
+(payload bits per second), ``duplicate``, and the message as ``text`` when it is
+valid UTF-8, else as ``base64``. Aborted transfers add ``reason``.
+"""
+
+from __future__ import annotations
+
+import base64
+import datetime
+import json
+import os
+
+from sigchat import protocol
+
+
+def _iso(wall_time: float) -> str:
+    return datetime.datetime.fromtimestamp(wall_time, datetime.timezone.utc).isoformat(timespec="milliseconds")
+
+
+def stats_fields(stats: protocol.TransferStats) -> dict:
+    return {
+        "pid": stats.pid,
+        "bytes": stats.length or 0,
+        "bits": stats.bits,
+        "payload_bits": stats.payload_bits,
+        "signals_received": stats.signals_received,
+        "signals_sent": stats.signals_sent,
+        "retransmissions": stats.retransmissions,
+        "attempt": stats.attempt,
+        "duration": round(stats.duration, 6),
+        "bits_per_second": round(stats.bits_per_second, 1),
+    }
+
+
+def content_fields(data: bytes) -> dict:
+    try:
+        return {"text": data.decode("utf-8")}
+    except UnicodeDecodeError:
+        return {"base64": base64.b64encode(data).decode("ascii")}
+
+
+def delivered_record(event: protocol.MessageDelivered, wall_time: float, mode: str = "native") -> dict:
+    return {
+        "time": _iso(wall_time),
+        "event": "delivered",
+        "mode": mode,
+        **stats_fields(event.stats),
+        "duplicate": event.duplicate,
+        **content_fields(event.data),
+    }
+
+
+def aborted_record(event: protocol.TransferAborted, wall_time: float, mode: str = "native") -> dict:
+    return {
+        "time": _iso(wall_time),
+        "event": "aborted",
+        "mode": mode,
+        **stats_fields(event.stats),
+        "reason": event.reason.value,
+    }
+
+
+def dumps(record: dict) -> str:
+    return json.dumps(record, ensure_ascii=False, separators=(",", ":"))
+
+
+class DurableLog:
+    """Appends records to a file, one per line, fsynced before ``append`` returns."""
+
+    def __init__(self, path: str) -> None:
+        self.path = path
+        self._fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+
+    def append(self, record: dict) -> None:
+        line = (dumps(record) + "\n").encode("utf-8")
+        while line:
+            line = line[os.write(self._fd, line) :]
+        os.fsync(self._fd)
+
+    def close(self) -> None:
+        os.close(self._fd)

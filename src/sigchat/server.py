@@ -1,0 +1,171 @@
+"""``sigchat-server``: receive messages; a Textual app on a terminal, plain text otherwise.
+
+Plain mode (``--plain``, or automatic when stdout is not a terminal) writes
+exactly this to stdout: the line ``Server PID: <pid>``, then every delivered
+message's bytes followed by one ``\\n`` (or with ``--json`` one JSON object per
+line, see ``records``). Diagnostics go to stderr, one line each.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import signal
+import sys
+import threading
+import time
+
+from sigchat import __version__, exit_codes, procfs, protocol, records
+from sigchat import signals as sigio
+
+PROG = "sigchat-server"
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog=PROG,
+        description="Receive messages sent with sigchat-send over SIGUSR1/SIGUSR2.",
+        epilog="Send from another terminal with:  sigchat-send <PID> 'hello'",
+    )
+    parser.add_argument("--plain", action="store_true", help="no UI: messages to stdout (default when stdout is not a terminal)")
+    parser.add_argument("--json", action="store_true", help="plain mode: one JSON object per message instead of its text")
+    parser.add_argument(
+        "--max-bytes",
+        type=int,
+        default=protocol.DEFAULT_MAX_BYTES,
+        metavar="N",
+        help="refuse longer messages, before their payload is sent (default: %(default)s = 16 MiB)",
+    )
+    parser.add_argument(
+        "--session-timeout",
+        type=float,
+        default=protocol.SESSION_IDLE_TIMEOUT,
+        metavar="SECONDS",
+        help="drop a transfer whose sender is silent this long (default: %(default)s)",
+    )
+    parser.add_argument("--log", metavar="FILE", help="append every delivered message to FILE as a JSON line (fsynced)")
+    parser.add_argument(
+        "--allow-uid",
+        type=int,
+        action="append",
+        default=[],
+        metavar="UID",
+        help="also accept senders running as UID (default: only this user and root)",
+    )
+    parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
+    return parser
+
+
+def describe(pid: int) -> str:
+    name = procfs.comm(pid)
+    return f"{pid} ({name})" if name else str(pid)
+
+
+class PlainOutput:
+    """Turns protocol events into stdout bytes / JSON lines and stderr diagnostics."""
+
+    def __init__(self, *, json_lines: bool, log: records.DurableLog | None, max_bytes: int) -> None:
+        self.json_lines = json_lines
+        self.log = log
+        self.max_bytes = max_bytes
+        self.out = sys.stdout.buffer
+
+    def diag(self, message: str) -> None:
+        print(f"{PROG}: {message}", file=sys.stderr, flush=True)
+
+    def on_event(self, event: protocol.ServerEvent) -> None:
+        if isinstance(event, protocol.MessageDelivered):
+            if event.duplicate:
+                self.diag(f"message from {event.pid} was a repeat of one already delivered; not shown again")
+                return
+            record = records.delivered_record(event, time.time())
+            if self.log is not None:
+                self.log.append(record)
+            self.out.write((records.dumps(record) + "\n").encode() if self.json_lines else event.data + b"\n")
+            self.out.flush()
+        elif isinstance(event, protocol.TransferStarted):
+            self.diag(f"sender {describe(event.pid)} started")
+        elif isinstance(event, protocol.SenderQueued):
+            self.diag(f"sender {describe(event.pid)} waits its turn (position {event.position})")
+        elif isinstance(event, protocol.TransferAborted):
+            stats = event.stats
+            if event.reason is protocol.AbortReason.TOO_LARGE:
+                self.diag(f"rejected message from {event.pid}: {stats.length} bytes is over --max-bytes {self.max_bytes}")
+            else:
+                got = f"{len(event.partial)} of {stats.length} bytes" if stats.length is not None else "before the header"
+                self.diag(f"transfer from {event.pid} aborted: {event.reason.value} ({got}); nothing delivered")
+
+    def on_refused(self, pid: int, reason: str) -> None:
+        self.diag(f"not answering {describe(pid)}: {reason}")
+
+
+def run_plain(args: argparse.Namespace) -> int:
+    log = records.DurableLog(args.log) if args.log else None
+    output = PlainOutput(json_lines=args.json, log=log, max_bytes=args.max_bytes)
+    server = protocol.Server(max_bytes=args.max_bytes, session_timeout=args.session_timeout)
+    receiver = sigio.Receiver(
+        server,
+        output.on_event,
+        on_refused=output.on_refused,
+        allowed_uids=frozenset({os.getuid(), 0, *args.allow_uid}),
+    )
+    stop = threading.Event()
+
+    def request_stop(signum: int, frame: object) -> None:
+        stop.set()
+
+    signal.signal(signal.SIGINT, request_stop)
+    signal.signal(signal.SIGTERM, request_stop)
+    started = time.monotonic()
+    sys.stdout.write(f"Server PID: {os.getpid()}\n")
+    sys.stdout.flush()
+    receiver.start()
+    while not stop.wait(0.1) and receiver.alive:
+        pass
+    receiver.stop()
+    if log is not None:
+        log.close()
+    c = server.counters
+    summary = (
+        f"{c.delivered} messages ({c.bytes} bytes) delivered, {c.aborted} transfers aborted, "
+        f"{c.stray + receiver.counters.foreign_uid} stray signals ignored, up {time.monotonic() - started:.1f} s"
+    )
+    if receiver.error is not None:
+        output.diag(f"the receiver thread died ({type(receiver.error).__name__}: {receiver.error}); {summary}")
+        return exit_codes.FAILURE
+    output.diag(f"stopped; {summary}")
+    return exit_codes.OK
+
+
+def run_tui(args: argparse.Namespace) -> int:
+    try:
+        from sigchat.app import run_app
+    except ImportError:
+        return run_plain(args)
+    return run_app(args)
+
+
+def main(argv: list[str] | None = None) -> int:
+    sigio.block_signals()  # first, before any thread exists (Textual starts several)
+    parser = build_parser()
+    try:
+        args = parser.parse_args(argv)
+    except SystemExit as exit_:
+        return int(exit_.code or 0)
+    if not 0 <= args.max_bytes <= protocol.MAX_LENGTH:
+        print(f"{PROG}: --max-bytes must be between 0 and {protocol.MAX_LENGTH} (see --help)", file=sys.stderr)
+        return exit_codes.USAGE
+    if args.session_timeout <= 0:
+        print(f"{PROG}: --session-timeout must be positive (see --help)", file=sys.stderr)
+        return exit_codes.USAGE
+    if args.plain or args.json or not sys.stdout.isatty():
+        return run_plain(args)
+    return run_tui(args)
+
+
+def entry_point() -> None:
+    sys.exit(main())
+
+
+if __name__ == "__main__":
+    entry_point()

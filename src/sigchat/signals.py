@@ -1,0 +1,274 @@
+"""The one place that touches signals: masks, the receiver thread, sending.
+
+Invariants:
+
+* ``block_signals()`` runs first thing in every ``main()``, before any thread
+  exists, so SIGUSR1/SIGUSR2 stay pending until ``sigtimedwait`` takes them and
+  never land on another thread (Textual's input thread would die of them). It
+  also installs a no-op handler, which never runs while the signals are
+  blocked but shows this process as "caught" in ``/proc`` and is a safety net.
+* Data is only ever read with ``sigtimedwait``, which gives the sender's pid;
+  a signal from any pid but the peer's is ignored.
+* A blocked mask is inherited by children: spawn with ``preexec_fn=unblock_signals``.
+* The server never replies to a process that the reply would kill.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from sigchat import procfs, protocol
+
+SIGNALS = frozenset({signal.SIGUSR1, signal.SIGUSR2})
+SIGNAL_OF_SYMBOL = (signal.SIGUSR1, signal.SIGUSR2)
+SYMBOL_OF_SIGNAL = {signal.SIGUSR1: protocol.ZERO, signal.SIGUSR2: protocol.ONE}
+SIGNAL_NAMES = {protocol.ZERO: "USR1", protocol.ONE: "USR2"}
+
+
+def _ignore_signal(signum: int, frame: object) -> None:
+    """Never runs while the signals are blocked; see the module docstring."""
+
+
+def block_signals() -> None:
+    """Block SIGUSR1/SIGUSR2 in this thread (and every thread started after)."""
+    signal.pthread_sigmask(signal.SIG_BLOCK, SIGNALS)
+    for signum in SIGNALS:
+        signal.signal(signum, _ignore_signal)
+
+
+def unblock_signals() -> None:
+    """Give a child process an empty mask (use as ``preexec_fn``)."""
+    signal.pthread_sigmask(signal.SIG_SETMASK, [])
+
+
+def _discard_pending() -> None:
+    while signal.sigtimedwait(SIGNALS, 0) is not None:
+        pass
+
+
+# --------------------------------------------------------------------------- receiving
+
+
+@dataclass
+class ReceiverCounters:
+    foreign_uid: int = 0
+    refused_unsafe: int = 0
+
+
+class Receiver:
+    """Runs a ``protocol.Server`` on real signals, in a thread of its own.
+
+    ``on_event`` is called in the receiver thread for every protocol event, and
+    before the reply that follows it (so a durable log is written before the
+    "intact" verdict). ``on_progress`` gets ``Server.progress()`` at most every
+    ``progress_interval`` seconds while a transfer runs. ``on_refused(pid,
+    reason)`` reports a sender the server will not answer. Both callbacks must
+    be quick and must not raise; if anything raises, the thread stops and
+    ``error`` holds the exception.
+    """
+
+    def __init__(
+        self,
+        server: protocol.Server,
+        on_event: Callable[[protocol.ServerEvent], None],
+        *,
+        on_progress: Callable[[tuple], None] | None = None,
+        on_refused: Callable[[int, str], None] | None = None,
+        allowed_uids: frozenset[int] | None = None,
+        clock: Callable[[], float] = time.monotonic,
+        poll_interval: float = 0.05,
+        progress_interval: float = 0.1,
+    ) -> None:
+        self.server = server
+        self.on_event = on_event
+        self.on_progress = on_progress
+        self.on_refused = on_refused
+        self.allowed_uids = allowed_uids if allowed_uids is not None else frozenset({os.getuid(), 0})
+        self.clock = clock
+        self.poll_interval = poll_interval
+        self.progress_interval = progress_interval
+        self.counters = ReceiverCounters()
+        self.error: BaseException | None = None
+        self.stop_event = threading.Event()
+        self._thread: threading.Thread | None = None
+        self._safe_pids: set[int] = set()
+
+    # ------------------------------------------------------------------ thread control
+    def start(self) -> threading.Thread:
+        self._thread = threading.Thread(target=self.run, name="sigchat-receiver", daemon=True)
+        self._thread.start()
+        return self._thread
+
+    def stop(self, timeout: float = 1.0) -> None:
+        self.stop_event.set()
+        if self._thread is not None:
+            self._thread.join(timeout)
+
+    @property
+    def alive(self) -> bool:
+        return self._thread is not None and self._thread.is_alive()
+
+    def run(self) -> None:
+        try:
+            self._loop()
+        except BaseException as error:  # reported by the owner, which then exits non-zero
+            self.error = error
+
+    # ------------------------------------------------------------------ the loop
+    def _loop(self) -> None:
+        server = self.server
+        wait = signal.sigtimedwait
+        signals = SIGNALS
+        clock = self.clock
+        stop = self.stop_event
+        allowed = self.allowed_uids
+        poll = self.poll_interval
+        usr1 = signal.SIGUSR1
+        next_tick = clock()
+        next_progress = next_tick
+        while not stop.is_set():
+            info = wait(signals, poll)
+            now = clock()
+            if info is not None:
+                pid = info.si_pid
+                if info.si_uid not in allowed:
+                    self.counters.foreign_uid += 1
+                    continue
+                reply = server.receive(pid, 0 if info.si_signo == usr1 else 1, now)
+                if server.events:
+                    self._dispatch()
+                if reply is not None:
+                    self._reply(pid, reply, now)
+                if server.outbox:
+                    self._flush_outbox(now)
+            if now >= next_tick:
+                next_tick = now + poll
+                self._tick(now)
+            if self.on_progress is not None and now >= next_progress and server.active_pid is not None:
+                next_progress = now + self.progress_interval
+                self.on_progress(server.progress())
+
+    def _dispatch(self) -> None:
+        events = self.server.events
+        while events:
+            self.on_event(events.pop(0))
+
+    def _tick(self, now: float) -> None:
+        server = self.server
+        active = server.active_pid
+        if active is not None and not procfs.is_alive(active):
+            server.sender_gone(active, now)
+        server.tick(now)
+        self._safe_pids.intersection_update({*server.queued_pids, server.active_pid})
+        if server.events:
+            self._dispatch()
+        if server.outbox:
+            self._flush_outbox(now)
+
+    def _flush_outbox(self, now: float) -> None:
+        outbox = self.server.outbox
+        while outbox:
+            pid, symbol = outbox.pop(0)
+            self._reply(pid, symbol, now)
+
+    def _reply(self, pid: int, symbol: int, now: float) -> None:
+        if pid not in self._safe_pids:
+            # First contact: never send a signal that would kill the process.
+            safety = procfs.signal_safety(pid)
+            if safety is None or not safety.safe:
+                self.counters.refused_unsafe += 1
+                self.server.sender_gone(pid, now)
+                if self.on_refused is not None:
+                    self.on_refused(pid, safety.reason if safety else "it exited")
+                if self.server.events:
+                    self._dispatch()
+                return
+            self._safe_pids.add(pid)
+        try:
+            os.kill(pid, SIGNAL_OF_SYMBOL[symbol])
+        except ProcessLookupError:
+            self.server.sender_gone(pid, now)
+            self._safe_pids.discard(pid)
+
+
+# --------------------------------------------------------------------------- sending
+
+
+@dataclass
+class SendResult:
+    outcome: protocol.Outcome
+    stats: protocol.SenderStats
+    server_gone: bool = False
+    answered: bool = False
+    """Whether the server ever replied (tells "not a sigchat server" from "went away")."""
+    foreign_signals: int = 0
+    extra: dict = field(default_factory=dict)
+
+
+def send_message(
+    pid: int,
+    data: bytes,
+    *,
+    timeout: float = protocol.DEFAULT_TIMEOUT,
+    message_id: int | None = None,
+    clock: Callable[[], float] = time.monotonic,
+    on_progress: Callable[[protocol.Sender], None] | None = None,
+    progress_interval: float = 0.1,
+) -> SendResult:
+    """Send ``data`` to the sigchat server ``pid``; signals must already be blocked.
+
+    Raises ``ProcessLookupError`` / ``PermissionError`` only for the very first
+    signal (no such process, not allowed); later a vanished server is reported
+    in the result.
+    """
+    sender = protocol.Sender(
+        data, int.from_bytes(os.urandom(4), "big") if message_id is None else message_id, timeout=timeout
+    )
+    kill = os.kill
+    wait = signal.sigtimedwait
+    signals = SIGNALS
+    usr1 = signal.SIGUSR1
+    signal_of = SIGNAL_OF_SYMBOL
+    result = SendResult(protocol.Outcome.NO_ANSWER, sender.stats)
+    _discard_pending()
+    kill(pid, signal_of[sender.start(clock())])
+    next_progress = 0.0
+    while sender.outcome is None:
+        now = clock()
+        remaining = sender.deadline - now
+        info = wait(signals, remaining) if remaining > 0 else None
+        if info is None:
+            now = clock()
+            if now < sender.deadline:
+                continue
+            if not procfs.is_alive(pid):
+                result.server_gone = True
+                sender.stats.ended_at = now
+                return result
+            symbol = sender.timeout(now)
+        else:
+            if info.si_pid != pid:
+                result.foreign_signals += 1
+                continue
+            result.answered = True
+            symbol = sender.receive(0 if info.si_signo == usr1 else 1, clock())
+            if sender.drain:
+                sender.drain = False
+                _discard_pending()
+        if symbol is not None:
+            try:
+                kill(pid, signal_of[symbol])
+            except ProcessLookupError:
+                result.server_gone = True
+                sender.stats.ended_at = clock()
+                return result
+        if on_progress is not None and now >= next_progress:
+            next_progress = now + progress_interval
+            on_progress(sender)
+    result.outcome = sender.outcome
+    return result

@@ -1,0 +1,173 @@
+"""An in-memory kernel for protocol tests: processes, pending signals, a clock.
+
+It models what matters about standard signals: each process has one pending
+slot per symbol (a second send while pending is silently dropped), the lower
+symbol (SIGUSR1 = ZERO) is delivered first when both are pending, and a
+process only sees a signal when it is scheduled. The test decides the
+schedule (who runs next), extra losses, delays and stray signals, which is how
+hypothesis explores interleavings.
+"""
+
+from __future__ import annotations
+
+import random
+from dataclasses import dataclass, field
+
+from sigchat import protocol
+
+SERVER_PID = 1
+SPOOFER_PID = 99
+
+
+@dataclass
+class Process:
+    pid: int
+    pending: dict[int, int | None] = field(default_factory=lambda: {0: None, 1: None})
+    stopped_until: float = 0.0
+
+    def take(self) -> tuple[int, int] | None:
+        for symbol in (0, 1):
+            sender = self.pending[symbol]
+            if sender is not None:
+                self.pending[symbol] = None
+                return symbol, sender
+        return None
+
+    def has_pending(self) -> bool:
+        return self.pending[0] is not None or self.pending[1] is not None
+
+
+@dataclass
+class SimSender:
+    process: Process
+    proto: protocol.Sender
+    data: bytes
+
+
+class SimKernel:
+    """Runs one ``protocol.Server`` and any number of ``protocol.Sender``.
+
+    ``rng`` drives every choice; ``loss`` is an extra probability of losing any
+    signal (on top of coalescing), ``stray`` the probability per step that a
+    spoofer pid sends a random symbol to the server, ``slow`` the probability
+    that the server is descheduled for a while (late replies).
+    """
+
+    def __init__(
+        self,
+        rng: random.Random,
+        *,
+        loss: float = 0.0,
+        stray: float = 0.0,
+        slow: float = 0.0,
+        spoof_senders: float = 0.0,
+        max_bytes: int = protocol.DEFAULT_MAX_BYTES,
+        step: float = 20e-6,
+    ) -> None:
+        self.rng = rng
+        self.loss = loss
+        self.stray = stray
+        self.slow = slow
+        self.spoof_senders = spoof_senders
+        self.step = step
+        self.now = 1000.0
+        self.server = protocol.Server(max_bytes=max_bytes)
+        self.server_process = Process(SERVER_PID)
+        self.senders: list[SimSender] = []
+        self.events: list[protocol.ServerEvent] = []
+        self.coalesced = 0
+        self.lost = 0
+        self.next_tick = self.now
+
+    def add_sender(self, data: bytes, message_id: int | None = None, **kwargs) -> SimSender:
+        pid = 100 + len(self.senders)
+        proto = protocol.Sender(data, self.rng.getrandbits(32) if message_id is None else message_id, **kwargs)
+        sim = SimSender(Process(pid), proto, data)
+        self.senders.append(sim)
+        self._send(pid, SERVER_PID, proto.start(self.now))
+        return sim
+
+    # ------------------------------------------------------------------ plumbing
+    def _process(self, pid: int) -> Process:
+        if pid == SERVER_PID:
+            return self.server_process
+        for sim in self.senders:
+            if sim.process.pid == pid:
+                return sim.process
+        raise KeyError(pid)
+
+    def _send(self, source: int, target: int, symbol: int | None) -> None:
+        if symbol is None:
+            return
+        if self.loss and self.rng.random() < self.loss:
+            self.lost += 1
+            return
+        if target == SPOOFER_PID:
+            return
+        process = self._process(target)
+        if process.pending[symbol] is not None:
+            self.coalesced += 1
+            return
+        process.pending[symbol] = source
+
+    def _server_flush(self) -> None:
+        self.events.extend(self.server.events)
+        self.server.events.clear()
+        for pid, symbol in self.server.outbox:
+            self._send(SERVER_PID, pid, symbol)
+        self.server.outbox.clear()
+
+    # ------------------------------------------------------------------ running
+    def done(self) -> bool:
+        return all(sim.proto.outcome is not None for sim in self.senders)
+
+    def run(self, max_steps: int = 5_000_000) -> None:
+        for _ in range(max_steps):
+            if self.done():
+                return
+            self.one_step()
+        raise AssertionError("simulation did not finish")
+
+    def one_step(self) -> None:
+        rng = self.rng
+        self.now += self.step
+        if self.stray and rng.random() < self.stray:
+            self._send(SPOOFER_PID, SERVER_PID, rng.getrandbits(1))
+        if self.spoof_senders and self.senders and rng.random() < self.spoof_senders:
+            self._send(SPOOFER_PID, rng.choice(self.senders).process.pid, rng.getrandbits(1))
+        runnable = [p for p in [self.server_process, *(s.process for s in self.senders)] if p.has_pending() and p.stopped_until <= self.now]
+        if runnable:
+            process = rng.choice(runnable)
+            if process is self.server_process and self.slow and rng.random() < self.slow:
+                process.stopped_until = self.now + rng.uniform(0.05, 0.5)
+                return
+            symbol, source = process.take()
+            if process is self.server_process:
+                reply = self.server.receive(source, symbol, self.now)
+                self._server_flush()
+                self._send(SERVER_PID, source, reply)
+            else:
+                sim = next(s for s in self.senders if s.process is process)
+                if source != SERVER_PID or sim.proto.outcome is not None:
+                    return  # the real sender filters on si_pid
+                reply = sim.proto.receive(symbol, self.now)
+                if sim.proto.drain:
+                    sim.proto.drain = False
+                    process.pending = {0: None, 1: None}
+                self._send(process.pid, SERVER_PID, reply)
+            return
+        # Nothing to deliver: jump to the next deadline.
+        deadlines = [s.proto.deadline for s in self.senders if s.proto.outcome is None]
+        deadlines.append(self.next_tick)
+        stopped = [p.stopped_until for p in [self.server_process] if p.stopped_until > self.now]
+        self.now = max(self.now, min(deadlines + stopped))
+        if self.now >= self.next_tick:
+            self.server.tick(self.now)
+            self._server_flush()
+            self.next_tick = self.now + 0.05
+        for sim in self.senders:
+            if sim.proto.outcome is None and sim.proto.deadline <= self.now:
+                self._send(sim.process.pid, SERVER_PID, sim.proto.timeout(self.now))
+
+    def delivered(self) -> list[protocol.MessageDelivered]:
+        return [e for e in self.events if isinstance(e, protocol.MessageDelivered) and not e.duplicate]
