@@ -13,17 +13,22 @@ sends, then waits for the server's reply before sending again (standard signals
 do not queue, and SIGUSR1 overtakes SIGUSR2, so anything else loses or reorders
 bits).
 
-1. Hello. A sender opens with ``HELLO`` (ZERO). The server replies ``GO`` (ZERO)
-   when it is free, or ``WAIT`` (ONE) when another sender holds the session; a
-   waiting sender is queued (FIFO) and later receives an unsolicited ``GO``.
-   While queued, the sender repeats ``HELLO`` every ``QUEUED_HELLO_INTERVAL``
-   seconds; the server answers ``WAIT`` again (proof that it is alive).
+1. Hello. A sender opens with the *signature*: ``SIGNATURE_LENGTH`` (8) ONEs,
+   i.e. the byte 0xFF, which never occurs in UTF-8 text, so a classic minitalk
+   client (whose first bits are text) is never taken for a sigchat sender. The
+   server answers the first seven with ZERO (the classic per-bit ack: it cannot
+   know yet who is talking) and the eighth with ``GO`` (ZERO) when it is free or
+   ``WAIT`` (ONE) when another sender holds the session. A ONE at any point of
+   the signature means WAIT. A waiting sender is queued (FIFO) and later gets an
+   unsolicited ``GO``. While queued, it sends ``HELLO`` (ONE) every
+   ``QUEUED_HELLO_INTERVAL`` seconds and the server answers ``WAIT`` again
+   (proof that it is alive).
 2. Frame. After ``GO`` the sender streams the frame, one bit per signal, and
    every bit *k* (frame index, from 0) is answered:
 
    ======================  ==========================================================
-   index 0                 start bit, always ONE (a ZERO here is a repeated hello;
-                           the server answers ``GO`` again and stays at index 0)
+   index 0                 start bit, always ZERO (a ONE here is a repeated hello
+                           or signature bit; the server answers ``GO`` again)
    indexes 1..88           header, 11 bytes MSB first: version u8 (=1), flags u8,
                            attempt u8, message id u32, payload length u32
    next 8 x length         payload bytes, MSB first
@@ -82,10 +87,12 @@ ZERO = 0
 ONE = 1
 """Symbol carried by SIGUSR2."""
 
-HELLO = ZERO
+SIGNATURE_LENGTH = 8
+SIGNATURE_ACK = ZERO
+HELLO = ONE
 GO = ZERO
 WAIT = ONE
-START_BIT = ONE
+START_BIT = ZERO
 PROTOCOL_VERSION = 1
 
 HEADER = struct.Struct(">BBBII")
@@ -325,6 +332,7 @@ class Server:
         self._queue: dict[int, float] = {}  # pid -> last hello time, in arrival order
         self._delivered: dict[int, tuple[int, float]] = {}  # pid -> (message id, expires)
         self._lingering: dict[int, float] = {}  # pid -> ignored until (rule 6)
+        self._contacts: dict[int, tuple[int, float]] = {}  # pid -> (signature bits seen, last)
 
     # ------------------------------------------------------------------ queries
     @property
@@ -344,7 +352,7 @@ class Server:
 
     def known_pids(self) -> int:
         """How many pids the server holds state for (bounded: see ``tick``)."""
-        return len(self._queue) + len(self._delivered) + len(self._lingering) + (self._active is not None)
+        return len(self._queue) + len(self._delivered) + len(self._lingering) + len(self._contacts) + (self._active is not None)
 
     # ------------------------------------------------------------------ input
     def receive(self, pid: int, symbol: int, now: float) -> int | None:
@@ -358,14 +366,23 @@ class Server:
                 self.counters.stray += 1
                 return None
             del self._lingering[pid]
-        if symbol != HELLO:
-            # Not a hello and not the session holder: a stray bit (spoofer, or a
-            # sender whose session was dropped). Ignored; it must resync.
+        if pid in self._queue:
+            if symbol == HELLO:
+                self._queue[pid] = now
+                return WAIT
             self.counters.stray += 1
             return None
-        if pid in self._queue:
-            self._queue[pid] = now
-            return WAIT
+        if symbol != ONE:
+            # First contact that is not a signature: not a sigchat sender (a
+            # spoofer, or a classic client). Ignored.
+            self._contacts.pop(pid, None)
+            self.counters.stray += 1
+            return None
+        seen = self._contacts.get(pid, (0, now))[0] + 1
+        if seen < SIGNATURE_LENGTH:
+            self._contacts[pid] = (seen, now)
+            return SIGNATURE_ACK
+        self._contacts.pop(pid, None)
         if t is None:
             stats = self._start(pid, now)
             stats.signals_received += 1
@@ -388,6 +405,9 @@ class Server:
         for pid, until in list(self._lingering.items()):
             if now >= until:
                 del self._lingering[pid]
+        for pid, (_, last) in list(self._contacts.items()):
+            if now - last > self.session_timeout:
+                del self._contacts[pid]
         if self._active is None:
             self._next(now)
 
@@ -435,7 +455,7 @@ class Server:
         if index == 0:
             t.last_at = now
             if symbol != START_BIT:
-                return GO  # a repeated hello: the sender has not seen our GO yet
+                return GO  # a repeated hello or signature bit: our GO is late or lost
             t.index = 1
             return ack_symbol(0)
         gaps = stats.gaps
@@ -603,6 +623,7 @@ class Sender:
         self._attempt_retransmissions = 0
         self._resent_current = False
         self._settled_symbol = 0
+        self._signature_sent = 0
 
     # ------------------------------------------------------------------ API
     def start(self, now: float) -> int:
@@ -620,6 +641,10 @@ class Sender:
             return self._desync(now)
         if state is SenderState.HELLO or state is SenderState.QUEUED:
             self._last_reply = now
+            if state is SenderState.HELLO and symbol == SIGNATURE_ACK and self._signature_sent < SIGNATURE_LENGTH:
+                self._retry = self.retry_initial
+                self._signature_sent += 1
+                return self._send(ONE, now)
             if symbol == GO:
                 self.state = SenderState.SENDING
                 self.stats.sending_at = now
@@ -659,7 +684,7 @@ class Sender:
         self._attempt_retransmissions += 1
         self._retry = min(self._retry * 2, self.retry_max)
         if state is SenderState.HELLO:
-            return self._send(HELLO, now)
+            return self._send(ONE, now)
         self._resent_current = True
         return self._send(self._bit(self._index), now)
 
@@ -690,7 +715,8 @@ class Sender:
         self.state = SenderState.HELLO
         self._retry = self.retry_initial
         self._last_reply = now
-        return self._send(HELLO, now)
+        self._signature_sent = 1
+        return self._send(ONE, now)
 
     def _retry_attempt(self, now: float) -> int | None:
         if self.stats.attempts >= self.max_attempts:
