@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import os
 import signal
+import threading
 from dataclasses import dataclass
 
 # rt_sigtimedwait: the call Python's signal.sigtimedwait and sigwaitinfo use.
@@ -101,3 +102,31 @@ def _blocked_in_every_thread(pid: int, bit: int) -> bool:
             continue
         return False
     return True
+
+
+RECEIVER_THREAD_NAME = "sigchat-recv"
+"""The OS-level name (``comm``) the server's receiver thread gives itself."""
+
+
+def name_this_thread(name: str) -> None:
+    """Set the calling thread's ``comm`` (visible in /proc, ps and top)."""
+    try:
+        with open(f"/proc/self/task/{threading.get_native_id()}/comm", "w") as file:
+            file.write(name[:15])
+    except OSError:
+        pass
+
+
+def receiver_cpus(pid: int) -> set[int] | None:
+    """The CPUs the receiver thread of sigchat server ``pid`` may run on, if it can be found."""
+    try:
+        tasks = os.listdir(f"/proc/{pid}/task")
+    except OSError:
+        return None
+    for tid in tasks:
+        if (_read(f"/proc/{pid}/task/{tid}/comm") or "").strip() == RECEIVER_THREAD_NAME:
+            try:
+                return os.sched_getaffinity(int(tid))
+            except OSError:
+                return None
+    return None

@@ -58,6 +58,11 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="SECONDS",
         help="longest silence accepted from the server (default: %(default)s)",
     )
+    parser.add_argument(
+        "--no-affinity",
+        action="store_true",
+        help="do not move to the CPU of the server's receiver thread (slower, see docs/PROTOCOL.md)",
+    )
     parser.add_argument("-v", "--stats", action="store_true", help="print transfer statistics to stderr")
     parser.add_argument(
         "--force", action="store_true", help="send even when /proc says SIGUSR1/SIGUSR2 would kill the process"
@@ -154,6 +159,8 @@ def main(argv: list[str] | None = None) -> int:
     code = check_target(pid, args.force)
     if code is not None:
         return code
+    if not args.no_affinity:
+        sigio.join_receiver_cpu(pid)
     try:
         result = sigio.send_message(pid, data, timeout=args.timeout)
     except ProcessLookupError:

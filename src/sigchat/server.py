@@ -52,6 +52,11 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="UID",
         help="also accept senders running as UID (default: only this user and root)",
     )
+    parser.add_argument(
+        "--no-affinity",
+        action="store_true",
+        help="do not pin the receiver thread to one CPU (senders then cannot join it; slower)",
+    )
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     return parser
 
@@ -108,6 +113,7 @@ def run_plain(args: argparse.Namespace) -> int:
         output.on_event,
         on_refused=output.on_refused,
         allowed_uids=frozenset({os.getuid(), 0, *args.allow_uid}),
+        pin_cpu=not args.no_affinity,
     )
     stop = threading.Event()
 
