@@ -18,9 +18,16 @@ def ping_pong(rounds: int, same_cpu: bool = False) -> float:
     """Round trips per second over ``rounds`` round trips."""
     signal.pthread_sigmask(signal.SIG_BLOCK, SIGNALS)
     parent = os.getpid()
+    allowed = os.sched_getaffinity(0)
     if same_cpu:
-        cpu = min(os.sched_getaffinity(0))
-        os.sched_setaffinity(0, {cpu})
+        os.sched_setaffinity(0, {min(allowed)})
+    try:
+        return _measure(parent, rounds)
+    finally:
+        os.sched_setaffinity(0, allowed)
+
+
+def _measure(parent: int, rounds: int) -> float:
     child = os.fork()
     if child == 0:
         try:

@@ -6,6 +6,26 @@ symbol (SIGUSR1 = ZERO) is delivered first when both are pending, and a
 process only sees a signal when it is scheduled. The test decides the
 schedule (who runs next), extra losses, delays and stray signals, which is how
 hypothesis explores interleavings.
+
+Two kinds of slowness exist. ``slow`` deschedules the server *before* it takes
+a pending signal: a retransmission then coalesces with the pending original,
+so it never produces a duplicate bit. ``late`` deschedules the server *after*
+it took a signal and before its reply goes out (the reply, and any GO in the
+outbox, are sent when it runs again): a retransmission then lands in an empty
+pending slot and the server reads the bit twice, which is what rule 4's
+"a reply slower than that can cause a duplicate bit" is about.
+
+By default timers (sender deadlines, server ticks) only run when no process
+has a signal to handle, so a busy exchange starves them; ``punctual_timers``
+runs them as soon as they are due, like real timers.
+
+Like ``signals.send_message``, a queued sender is told before each of its
+timeouts that the server process is alive (``proof_of_life``; the sim's server
+never exits).
+
+A sender process can be stopped (``stop(sim, seconds)`` or by setting
+``Process.stopped_until``): it neither handles signals nor runs its timers until
+it resumes, like a process under SIGSTOP.
 """
 
 from __future__ import annotations
@@ -63,12 +83,20 @@ class SimKernel:
         spoof_senders: float = 0.0,
         max_bytes: int = protocol.DEFAULT_MAX_BYTES,
         step: float = 20e-6,
+        late: float = 0.0,
+        late_delay: tuple[float, float] = (0.05, 0.5),
+        punctual_timers: bool = False,
+        proof_of_life: bool = True,
     ) -> None:
         self.rng = rng
         self.loss = loss
         self.stray = stray
         self.slow = slow
         self.spoof_senders = spoof_senders
+        self.late = late
+        self.late_delay = late_delay
+        self.punctual_timers = punctual_timers
+        self.proof_of_life = proof_of_life
         self.step = step
         self.now = 1000.0
         self.server = protocol.Server(max_bytes=max_bytes)
@@ -78,6 +106,7 @@ class SimKernel:
         self.coalesced = 0
         self.lost = 0
         self.next_tick = self.now
+        self._held: list[tuple[int, int, int]] = []  # (source, target, symbol) the descheduled server still has to send
 
     def add_sender(self, data: bytes, message_id: int | None = None, **kwargs) -> SimSender:
         pid = 100 + len(self.senders)
@@ -86,6 +115,10 @@ class SimKernel:
         self.senders.append(sim)
         self._send(pid, SERVER_PID, proto.start(self.now))
         return sim
+
+    def stop(self, sim: SimSender, seconds: float) -> None:
+        """Stop ``sim``'s process (SIGSTOP) for ``seconds`` from now."""
+        sim.process.stopped_until = self.now + seconds
 
     # ------------------------------------------------------------------ plumbing
     def _process(self, pid: int) -> Process:
@@ -110,12 +143,24 @@ class SimKernel:
             return
         process.pending[symbol] = source
 
-    def _server_flush(self) -> None:
+    def _server_flush(self, hold: bool = False) -> None:
         self.events.extend(self.server.events)
         self.server.events.clear()
         for pid, symbol in self.server.outbox:
-            self._send(SERVER_PID, pid, symbol)
+            if hold:
+                self._held.append((SERVER_PID, pid, symbol))
+            else:
+                self._send(SERVER_PID, pid, symbol)
         self.server.outbox.clear()
+
+    def _release_held(self) -> None:
+        if self._held and self.server_process.stopped_until <= self.now:
+            held, self._held = self._held, []
+            for source, target, symbol in held:
+                self._send(source, target, symbol)
+
+    def _stopped(self, process: Process) -> bool:
+        return process.stopped_until > self.now
 
     # ------------------------------------------------------------------ running
     def done(self) -> bool:
@@ -131,6 +176,9 @@ class SimKernel:
     def one_step(self) -> None:
         rng = self.rng
         self.now += self.step
+        self._release_held()
+        if self.punctual_timers:
+            self._fire_timers()
         if self.stray and rng.random() < self.stray:
             self._send(SPOOFER_PID, SERVER_PID, rng.getrandbits(1))
         if self.spoof_senders and self.senders and rng.random() < self.spoof_senders:
@@ -144,6 +192,13 @@ class SimKernel:
             symbol, source = process.take()
             if process is self.server_process:
                 reply = self.server.receive(source, symbol, self.now)
+                if self.late and rng.random() < self.late:
+                    # Descheduled after taking the signal, before replying.
+                    process.stopped_until = self.now + rng.uniform(*self.late_delay)
+                    self._server_flush(hold=True)
+                    if reply is not None:
+                        self._held.append((SERVER_PID, source, reply))
+                    return
                 self._server_flush()
                 self._send(SERVER_PID, source, reply)
             else:
@@ -156,18 +211,27 @@ class SimKernel:
                     process.pending = {0: None, 1: None}
                 self._send(process.pid, SERVER_PID, reply)
             return
-        # Nothing to deliver: jump to the next deadline.
-        deadlines = [s.proto.deadline for s in self.senders if s.proto.outcome is None]
+        # Nothing to deliver: jump to the next deadline. A stopped sender's
+        # timers only run once it resumes.
+        deadlines = [max(s.proto.deadline, s.process.stopped_until) for s in self.senders if s.proto.outcome is None]
         deadlines.append(self.next_tick)
-        stopped = [p.stopped_until for p in [self.server_process] if p.stopped_until > self.now]
+        processes = [self.server_process, *(s.process for s in self.senders)]
+        stopped = [p.stopped_until for p in processes if p.stopped_until > self.now]
         self.now = max(self.now, min(deadlines + stopped))
+        self._release_held()
+        self._fire_timers()
+
+    def _fire_timers(self) -> None:
         if self.now >= self.next_tick:
             self.server.tick(self.now)
             self._server_flush()
             self.next_tick = self.now + 0.05
         for sim in self.senders:
-            if sim.proto.outcome is None and sim.proto.deadline <= self.now:
-                self._send(sim.process.pid, SERVER_PID, sim.proto.timeout(self.now))
+            if sim.proto.outcome is None and sim.proto.deadline <= self.now and not self._stopped(sim.process):
+                proto = sim.proto
+                if self.proof_of_life and proto.state is protocol.SenderState.QUEUED and hasattr(proto, "server_alive"):
+                    proto.server_alive(self.now)  # like signals.send_message: the server process exists
+                self._send(sim.process.pid, SERVER_PID, proto.timeout(self.now))
 
     def delivered(self) -> list[protocol.MessageDelivered]:
         return [e for e in self.events if isinstance(e, protocol.MessageDelivered) and not e.duplicate]

@@ -42,6 +42,11 @@ def is_alive(pid: int) -> bool:
     return state(pid) not in (None, "Z", "X")
 
 
+def is_running(pid: int) -> bool:
+    """True when ``pid`` is alive and not stopped (SIGSTOP or a tracer)."""
+    return state(pid) not in (None, "Z", "X", "T", "t")
+
+
 def comm(pid: int) -> str | None:
     """The process name (``/proc/PID/comm``), or ``None`` once it is gone."""
     name = _read(f"/proc/{pid}/comm")
@@ -117,16 +122,47 @@ def name_this_thread(name: str) -> None:
         pass
 
 
-def receiver_cpus(pid: int) -> set[int] | None:
-    """The CPUs the receiver thread of sigchat server ``pid`` may run on, if it can be found."""
+def receiver_tid(pid: int) -> int | None:
+    """The thread id of sigchat server ``pid``'s receiver thread, if it can be found."""
     try:
         tasks = os.listdir(f"/proc/{pid}/task")
     except OSError:
         return None
     for tid in tasks:
         if (_read(f"/proc/{pid}/task/{tid}/comm") or "").strip() == RECEIVER_THREAD_NAME:
-            try:
-                return os.sched_getaffinity(int(tid))
-            except OSError:
-                return None
+            return int(tid)
     return None
+
+
+def receiver_cpus(pid: int) -> set[int] | None:
+    """The CPUs the receiver thread of sigchat server ``pid`` may run on, if it can be found."""
+    tid = receiver_tid(pid)
+    if tid is None:
+        return None
+    try:
+        return os.sched_getaffinity(tid)
+    except OSError:
+        return None
+
+
+def signal_in_flight(pid: int, tid: int, signum: int) -> bool | None:
+    """Whether a signal ``signum`` sent to ``pid`` may still be unprocessed.
+
+    True while the signal is pending (``ShdPnd``) or the receiver thread ``tid``
+    is not idle in ``rt_sigtimedwait`` (it may be handling it right now). False
+    means: not pending and the receiver is waiting for the next signal, so any
+    reply it made is already pending at the sender, and a signal without a reply
+    was lost. ``None``: cannot tell (no such thread, or /proc not readable).
+    """
+    status = _read(f"/proc/{pid}/status")
+    syscall = _read(f"/proc/{pid}/task/{tid}/syscall")
+    if status is None or not syscall or _SIGTIMEDWAIT_SYSCALL is None:
+        return None
+    for line in status.splitlines():
+        if line.startswith("ShdPnd:"):
+            if int(line.split()[1], 16) & (1 << (signum - 1)):
+                return True
+            break
+    else:
+        return None
+    return syscall.split()[0] != str(_SIGTIMEDWAIT_SYSCALL)

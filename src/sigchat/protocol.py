@@ -22,7 +22,9 @@ bits).
    the signature means WAIT. A waiting sender is queued (FIFO) and later gets an
    unsolicited ``GO``. While queued, it sends ``HELLO`` (ONE) every
    ``QUEUED_HELLO_INTERVAL`` seconds and the server answers ``WAIT`` again
-   (proof that it is alive).
+   (proof that it is alive; the caller may also report other proof, such as
+   the server process being alive, with ``Sender.server_alive``). A sender
+   that got ``GO`` has ``GO_TIMEOUT`` seconds to send its start bit.
 2. Frame. After ``GO`` the sender streams the frame, one bit per signal, and
    every bit *k* (frame index, from 0) is answered:
 
@@ -81,6 +83,10 @@ import zlib
 from array import array
 from collections import deque
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from sigchat.classic import Profile
 
 ZERO = 0
 """Symbol carried by SIGUSR1."""
@@ -109,8 +115,8 @@ MAX_LENGTH = 0xFFFFFFFF
 
 SESSION_IDLE_TIMEOUT = 2.0
 """Seconds of silence after which the server drops a session."""
-QUEUED_HELLO_INTERVAL = 1.0
-"""Seconds between the hellos of a queued sender."""
+QUEUED_HELLO_INTERVAL = 2.0
+"""Seconds between the hellos of a queued sender (each may cost the active sender a lost bit)."""
 QUIET_MARGIN = 0.5
 """Extra seconds a sender stays silent beyond SESSION_IDLE_TIMEOUT before a retry."""
 RETRY_INITIAL = 0.1
@@ -122,8 +128,13 @@ DEFAULT_TIMEOUT = 5.0
 DEFAULT_MAX_BYTES = 16 * 1024 * 1024
 DEDUP_TTL = 120.0
 """Seconds the server remembers a delivered message id per sender pid."""
-QUEUE_TTL = 10.0
-"""Seconds a queued sender may stay silent before it is forgotten."""
+QUEUE_TTL = 60.0
+"""Seconds a queued sender may stay silent before it is forgotten. A fallback only:
+the I/O layer removes queued senders that exit (``Server.sender_gone``); a live
+one must never be forgotten, or its next hello would look like a first contact."""
+GO_TIMEOUT = 5.0
+"""Seconds a sender that was given GO has to send its start bit (it repeats its
+hello every QUEUED_HELLO_INTERVAL, which also recovers a lost GO)."""
 MAX_GAP_SAMPLES = 1 << 20
 """Per-bit inter-arrival samples kept per transfer (bounds memory)."""
 
@@ -227,6 +238,7 @@ class TransferStarted:
 
     pid: int
     at: float
+    mode: str = "native"
 
 
 @dataclass(frozen=True, slots=True)
@@ -248,6 +260,8 @@ class MessageDelivered:
     data: bytes
     stats: TransferStats
     duplicate: bool = False
+    mode: str = "native"
+    """``native`` or ``classic`` (then an instance of ``classic.ClassicDelivered``, with the profile)."""
 
 
 class AbortReason(enum.Enum):
@@ -256,6 +270,8 @@ class AbortReason(enum.Enum):
     CORRUPT = "integrity check failed"
     TOO_LARGE = "message larger than the server's limit"
     BAD_VERSION = "unsupported protocol version"
+    INCOMPLETE = "incomplete: the client went silent mid-message"
+    FRAMING = "no NUL where the length header says the message ends"
 
 
 @dataclass(frozen=True, slots=True)
@@ -266,6 +282,7 @@ class TransferAborted:
     reason: AbortReason
     stats: TransferStats
     partial: bytes = b""
+    mode: str = "native"
 
 
 ServerEvent = SenderQueued | TransferStarted | HeaderReceived | MessageDelivered | TransferAborted
@@ -308,6 +325,8 @@ class ServerCounters:
     duplicates: int = 0
     aborted: int = 0
     bytes: int = 0
+    held: int = 0
+    """Native session signals ignored while a classic client was mid-message (the sender resends them)."""
 
 
 class Server:
@@ -320,7 +339,15 @@ class Server:
     durable log has to be written before it.
     """
 
-    def __init__(self, *, max_bytes: int = DEFAULT_MAX_BYTES, session_timeout: float = SESSION_IDLE_TIMEOUT) -> None:
+    def __init__(
+        self,
+        *,
+        max_bytes: int = DEFAULT_MAX_BYTES,
+        session_timeout: float = SESSION_IDLE_TIMEOUT,
+        classic: Profile | None = None,
+        classic_timeout: float | None = None,
+    ) -> None:
+        """``classic``: a ``classic.Profile`` to also serve classic minitalk clients (see ``classic``)."""
         if not 0 <= max_bytes <= MAX_LENGTH:
             raise LocalProtocolError(f"max_bytes must be between 0 and {MAX_LENGTH}")
         self.max_bytes = max_bytes
@@ -333,6 +360,12 @@ class Server:
         self._delivered: dict[int, tuple[int, float]] = {}  # pid -> (message id, expires)
         self._lingering: dict[int, float] = {}  # pid -> ignored until (rule 6)
         self._contacts: dict[int, tuple[int, float]] = {}  # pid -> (signature bits seen, last)
+        self.classic = None  # classic.ClassicServer: per-pid decoders of classic clients
+        if classic is not None:
+            from sigchat.classic import DEFAULT_IDLE_TIMEOUT, ClassicServer  # (classic imports this module)
+
+            timeout = DEFAULT_IDLE_TIMEOUT if classic_timeout is None else classic_timeout
+            self.classic = ClassicServer(classic, self.events, self.outbox, self.counters, max_bytes=max_bytes, timeout=timeout)
 
     # ------------------------------------------------------------------ queries
     @property
@@ -352,14 +385,27 @@ class Server:
 
     def known_pids(self) -> int:
         """How many pids the server holds state for (bounded: see ``tick``)."""
-        return len(self._queue) + len(self._delivered) + len(self._lingering) + len(self._contacts) + (self._active is not None)
+        classic = len(self.classic.decoders) if self.classic is not None else 0
+        return len(self._queue) + len(self._delivered) + len(self._lingering) + len(self._contacts) + (self._active is not None) + classic
+
+    def may_be_classic(self, pid: int) -> bool:
+        """Whether ``pid`` is (or may still turn out to be) a classic client: its replies are classic acks."""
+        return self.classic is not None and (pid in self.classic.decoders or pid in self._contacts)
 
     # ------------------------------------------------------------------ input
     def receive(self, pid: int, symbol: int, now: float) -> int | None:
         self.counters.signals += 1
         t = self._active
+        classic = self.classic
         if t is not None and t.pid == pid:
+            if classic is not None and classic.holder is not None:
+                # A classic client is mid-message and cannot resend a bit lost
+                # in a merge with ours: this signal counts as lost (rule 4).
+                self.counters.held += 1
+                return None
             return self._feed(t, symbol, now)
+        if classic is not None and pid in classic.decoders:
+            return classic.receive(pid, symbol, now)
         if pid in self._lingering:
             if now < self._lingering[pid]:
                 self._lingering[pid] = now + self.session_timeout
@@ -372,6 +418,10 @@ class Server:
                 return WAIT
             self.counters.stray += 1
             return None
+        if classic is not None and (symbol != ONE or not classic.native):
+            # Not (the rest of) a signature: a classic client. Replay the ONEs it sent.
+            ones, last = self._contacts.pop(pid, (0, now))
+            return classic.first_contact(pid, ones, last, symbol, now)
         if symbol != ONE:
             # First contact that is not a signature: not a sigchat sender (a
             # spoofer, or a classic client). Ignored.
@@ -394,7 +444,7 @@ class Server:
     def tick(self, now: float) -> None:
         """Expire a silent session, stale queue entries and old dedup records."""
         t = self._active
-        if t is not None and now - t.last_at > self.session_timeout:
+        if t is not None and now - t.last_at > (self.session_timeout if t.index else GO_TIMEOUT):
             self._abort(t, AbortReason.SILENT, now)
         for pid, last in list(self._queue.items()):
             if now - last > QUEUE_TTL:
@@ -410,10 +460,14 @@ class Server:
                 del self._contacts[pid]
         if self._active is None:
             self._next(now)
+        if self.classic is not None:
+            self.classic.tick(now)
 
     def sender_gone(self, pid: int, now: float) -> None:
         """The I/O layer found that ``pid`` exited: drop its session or queue place."""
         self._queue.pop(pid, None)
+        if self.classic is not None:
+            self.classic.sender_gone(pid, now)
         t = self._active
         if t is not None and t.pid == pid:
             self._abort(t, AbortReason.SENDER_GONE, now)
@@ -442,7 +496,7 @@ class Server:
 
     def _abort(self, t: _Transfer, reason: AbortReason, now: float) -> None:
         self.counters.aborted += 1
-        if reason is not AbortReason.SENDER_GONE:
+        if reason is not AbortReason.SENDER_GONE and t.index > 0:
             self._lingering[t.pid] = t.last_at + self.session_timeout
         self.events.append(TransferAborted(t.pid, reason, t.stats, bytes(t.payload)))
         self._end(t, now)
@@ -687,6 +741,29 @@ class Sender:
             return self._send(ONE, now)
         self._resent_current = True
         return self._send(self._bit(self._index), now)
+
+    def postpone(self, now: float, delay: float) -> int | None:
+        """The deadline passed, but the caller knows the last signal is still in flight.
+
+        (E.g. it is still pending at the server, or the server is busy.) Wait
+        ``delay`` more without resending: a resend now would be a duplicate. The
+        silence limits still apply, so this may end the attempt or the transfer.
+        """
+        if now - self._last_reply > self.timeout_seconds:
+            return self._fail(Outcome.NO_ANSWER, now)
+        if self.state is SenderState.SENDING and now - self._last_reply > self.session_margin():
+            return self._retry_attempt(now)
+        self.deadline = now + delay
+        return None
+
+    def server_alive(self, now: float) -> None:
+        """Proof of life from outside the protocol (the server process runs).
+
+        Only counts while queued: the server answered once, and a long queue
+        can legitimately keep us waiting longer than ``timeout``.
+        """
+        if self.state is SenderState.QUEUED:
+            self._last_reply = now
 
     def session_margin(self) -> float:
         return SESSION_IDLE_TIMEOUT - QUIET_MARGIN

@@ -1,12 +1,18 @@
 """One JSON object per transfer: plain mode's ``--json`` lines and the ``--log`` file.
 
 Fields: ``time`` (wall clock, ISO 8601 UTC), ``event`` (``delivered``,
-``aborted``), ``mode`` (``native``), ``pid``, ``bytes``, ``bits`` (signals
-that carried the frame), ``payload_bits``, ``signals_received``,
+``aborted``), ``mode`` (``native`` or ``classic``), ``pid``, ``bytes``, ``bits``
+(signals that carried the frame), ``payload_bits``, ``signals_received``,
 ``signals_sent``, ``retransmissions`` (bit resends the sender reported),
 ``attempt`` (0 for the first try), ``duration`` (seconds), ``bits_per_second``
 (payload bits per second), ``duplicate``, and the message as ``text`` when it is
 valid UTF-8, else as ``base64``. Aborted transfers add ``reason``.
+
+Classic transfers (``mode`` ``classic``) add ``profile`` (canonical, e.g.
+``msb,usr2=1,nul,ack=usr1``); their ``bits`` count the length header and NUL,
+``retransmissions`` and ``attempt`` are 0, and ``signals_sent`` counts acks.
+An aborted classic transfer adds ``received`` (bytes that arrived) and those
+bytes as ``partial_text`` or ``partial_base64``.
 """
 
 from __future__ import annotations
@@ -38,32 +44,44 @@ def stats_fields(stats: protocol.TransferStats) -> dict:
     }
 
 
-def content_fields(data: bytes) -> dict:
+def content_fields(data: bytes, prefix: str = "") -> dict:
     try:
-        return {"text": data.decode("utf-8")}
+        return {f"{prefix}text": data.decode("utf-8")}
     except UnicodeDecodeError:
-        return {"base64": base64.b64encode(data).decode("ascii")}
+        return {f"{prefix}base64": base64.b64encode(data).decode("ascii")}
 
 
-def delivered_record(event: protocol.MessageDelivered, wall_time: float, mode: str = "native") -> dict:
+def _mode_fields(event: object, mode: str | None) -> dict:
+    fields = {"mode": mode or getattr(event, "mode", "native")}
+    profile = getattr(event, "profile", None)
+    if profile:
+        fields["profile"] = profile
+    return fields
+
+
+def delivered_record(event: protocol.MessageDelivered, wall_time: float, mode: str | None = None) -> dict:
     return {
         "time": _iso(wall_time),
         "event": "delivered",
-        "mode": mode,
+        **_mode_fields(event, mode),
         **stats_fields(event.stats),
         "duplicate": event.duplicate,
         **content_fields(event.data),
     }
 
 
-def aborted_record(event: protocol.TransferAborted, wall_time: float, mode: str = "native") -> dict:
-    return {
+def aborted_record(event: protocol.TransferAborted, wall_time: float, mode: str | None = None) -> dict:
+    record = {
         "time": _iso(wall_time),
         "event": "aborted",
-        "mode": mode,
+        **_mode_fields(event, mode),
         **stats_fields(event.stats),
         "reason": event.reason.value,
     }
+    if record["mode"] == "classic":
+        record["received"] = len(event.partial)
+        record.update(content_fields(event.partial, "partial_"))
+    return record
 
 
 def dumps(record: dict) -> str:

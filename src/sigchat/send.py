@@ -10,7 +10,7 @@ import os
 import signal
 import sys
 
-from sigchat import __version__, exit_codes, procfs, protocol
+from sigchat import __version__, classic, exit_codes, procfs, protocol
 from sigchat import signals as sigio
 
 PROG = "sigchat-send"
@@ -21,6 +21,11 @@ examples:
   echo hi | sigchat-send 4242       the message is read from stdin ...
   sigchat-send 4242 - < file.bin    ... also with '-'; any bytes are fine
   sigchat-send -v 4242 hello        print statistics to stderr
+  sigchat-send --classic 4242 hi    send to a classic minitalk server (MSB first,
+                                    SIGUSR2 = 1, NUL-terminated, SIGUSR1 acks)
+  sigchat-send --classic=lsb,ack=none --pace-us 200 4242 hi
+                                    ... of another profile (see README); also
+                                    written --classic lsb,ack=none 4242 hi
 
 exit codes:
 {codes}
@@ -67,8 +72,52 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--force", action="store_true", help="send even when /proc says SIGUSR1/SIGUSR2 would kill the process"
     )
+    parser.add_argument(
+        "--classic",
+        metavar="PROFILE",
+        help=f"send to a classic minitalk server instead; --classic alone is {classic.DEFAULT_PROFILE}, "
+        "--classic=PROFILE another profile (options: msb|lsb, usr2=1|usr1=1, nul|len32|len64|len32+nul|len64+nul, "
+        "be|le, nul-counted, ack=usr1|usr2|none, end-ack=usr1|usr2|none, handshake)",
+    )
+    parser.add_argument(
+        "--pace-us",
+        type=int,
+        metavar="US",
+        help=f"classic: microseconds between bits when nothing acks them (default: {classic.DEFAULT_PACE * 1e6:.0f})",
+    )
+    parser.add_argument(
+        "--ack-timeout",
+        type=float,
+        metavar="SECONDS",
+        help=f"classic: wait this long for each ack, then carry on (default: {classic.DEFAULT_ACK_TIMEOUT}); "
+        "--timeout is the wait for the end-of-message ack",
+    )
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     return parser
+
+
+def expand_classic_flag(argv: list[str]) -> list[str]:
+    """``--classic PID ...`` means the default profile, ``--classic lsb PID ...`` the profile ``lsb``.
+
+    A PID is a number and a profile never is, so the word after a bare
+    ``--classic`` is its profile only when it is not a number (nor an option).
+    """
+    out = []
+    index = 0
+    while index < len(argv):
+        arg = argv[index]
+        if arg == "--":
+            return out + argv[index:]
+        if arg == "--classic":
+            following = argv[index + 1] if index + 1 < len(argv) else ""
+            if following and not following.startswith("-") and not following.isdigit():
+                out.append(f"--classic={following}")
+                index += 2
+                continue
+            arg = "--classic="
+        out.append(arg)
+        index += 1
+    return out
 
 
 def parse_pid(text: str) -> int:
@@ -135,6 +184,55 @@ def describe_failure(result: sigio.SendResult, pid: int, timeout: float) -> tupl
     return exit_codes.NO_ANSWER, f"server {pid} stopped answering for {timeout:g} s"
 
 
+def describe_classic_failure(result: sigio.ClassicSendResult, pid: int, args: argparse.Namespace) -> tuple[int, str]:
+    stats = result.stats
+    outcome = result.outcome
+    if result.server_gone:
+        return exit_codes.SERVER_GONE, f"server {pid} went away during the transfer"
+    if outcome is classic.SendOutcome.UNCONFIRMED:
+        return exit_codes.NO_ANSWER, (
+            f"no ack from {pid} within {args.ack_timeout:g} s (the rest was paced): the message was sent but nothing "
+            "confirms it; for a server that does not ack, use a profile with ack=none"
+        )
+    if outcome is classic.SendOutcome.ACKS_MISSING:
+        missing = stats.missing_acks + (1 if stats.handshake_answered is False else 0)
+        return exit_codes.NO_ANSWER, (
+            f"{missing} of {stats.bits_sent + (stats.handshake_answered is not None)} signals were not acknowledged "
+            f"within {args.ack_timeout:g} s: server {pid} may have missed bits"
+        )
+    return exit_codes.NO_ANSWER, f"no end-of-message ack from {pid} within {args.timeout:g} s"
+
+
+def format_classic_stats(result: sigio.ClassicSendResult, profile: classic.Profile) -> str:
+    s = result.stats
+    paced = ", paced" if s.paced else ""
+    return (
+        f"{PROG}: classic {profile}: {s.length} bytes, {s.bits} bits, {s.signals_sent} signals sent, "
+        f"{s.signals_received} received, {s.acks} acks, {s.missing_acks} missing{paced}, "
+        f"{s.duration:.3f} s, {s.bits_per_second:,.0f} bits/s"
+    )
+
+
+def send_classic(pid: int, data: bytes, args: argparse.Namespace, profile: classic.Profile) -> int:
+    pace = (args.pace_us if args.pace_us is not None else classic.DEFAULT_PACE * 1e6) / 1e6
+    try:
+        result = sigio.send_classic(
+            pid, data, profile, ack_timeout=args.ack_timeout, end_timeout=args.timeout, pace=pace
+        )
+    except ProcessLookupError:
+        return fail(exit_codes.NO_SUCH_PROCESS, f"no such process: {pid}")
+    except PermissionError:
+        return fail(exit_codes.PERMISSION_DENIED, f"permission denied: process {pid} belongs to another user")
+    except KeyboardInterrupt:
+        return fail(exit_codes.INTERRUPTED, "interrupted")
+    if args.stats:
+        print(format_classic_stats(result, profile), file=sys.stderr)
+    if result.outcome is not None and result.outcome.ok and not result.server_gone:
+        return exit_codes.OK
+    code, message = describe_classic_failure(result, pid, args)
+    return fail(code, message)
+
+
 def format_stats(result: sigio.SendResult) -> str:
     s = result.stats
     return (
@@ -147,11 +245,30 @@ def format_stats(result: sigio.SendResult) -> str:
 def main(argv: list[str] | None = None) -> int:
     sigio.block_signals()  # first: no reply may ever find these signals unblocked
     try:
-        args = build_parser().parse_args(argv)
+        args = build_parser().parse_args(expand_classic_flag(sys.argv[1:] if argv is None else argv))
+        profile = None
+        if args.classic is not None:
+            try:
+                profile = classic.parse_profile(args.classic)
+            except classic.ProfileError as error:
+                raise UsageError(f"--classic: {error}") from None
         pid = parse_pid(args.pid)
         if args.timeout <= 0:
             raise UsageError("--timeout must be positive")
+        if profile is None and (args.pace_us is not None or args.ack_timeout is not None):
+            raise UsageError("--pace-us and --ack-timeout apply to --classic only")
+        if args.pace_us is not None and args.pace_us < 0:
+            raise UsageError("--pace-us must not be negative")
+        if args.ack_timeout is None:
+            args.ack_timeout = classic.DEFAULT_ACK_TIMEOUT
+        elif args.ack_timeout <= 0:
+            raise UsageError("--ack-timeout must be positive")
         data = read_message(args)
+        if profile is not None:
+            try:
+                classic.message_bytes(data, profile)
+            except protocol.LocalProtocolError as error:
+                raise UsageError(str(error)) from None
     except UsageError as error:
         return fail(exit_codes.USAGE, f"{error} (see --help)")
     except OSError as error:
@@ -161,6 +278,8 @@ def main(argv: list[str] | None = None) -> int:
         return code
     if not args.no_affinity:
         sigio.join_receiver_cpu(pid)
+    if profile is not None:
+        return send_classic(pid, data, args, profile)
     try:
         result = sigio.send_message(pid, data, timeout=args.timeout)
     except ProcessLookupError:

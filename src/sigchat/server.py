@@ -15,7 +15,7 @@ import sys
 import threading
 import time
 
-from sigchat import __version__, exit_codes, procfs, protocol, records
+from sigchat import __version__, classic, exit_codes, procfs, protocol, records
 from sigchat import signals as sigio
 
 PROG = "sigchat-server"
@@ -43,6 +43,25 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="SECONDS",
         help="drop a transfer whose sender is silent this long (default: %(default)s)",
     )
+    parser.add_argument(
+        "--classic",
+        type=_profile_argument,
+        default=classic.DEFAULT_PROFILE,
+        metavar="PROFILE",
+        help="also serve classic minitalk clients of this profile, e.g. 'lsb,len32,ack=none' "
+        f"(default: {classic.DEFAULT_PROFILE}; options: msb|lsb, usr2=1|usr1=1, nul|len32|len64|len32+nul|len64+nul, "
+        "be|le, nul-counted, ack=usr1|usr2|none, end-ack=usr1|usr2|none, handshake; see README)",
+    )
+    parser.add_argument(
+        "--no-classic", dest="classic", action="store_const", const=None, help="serve native sigchat senders only"
+    )
+    parser.add_argument(
+        "--classic-timeout",
+        type=float,
+        default=classic.DEFAULT_IDLE_TIMEOUT,
+        metavar="SECONDS",
+        help="end a classic message as incomplete after this much silence mid-message (default: %(default)s)",
+    )
     parser.add_argument("--log", metavar="FILE", help="append every delivered message to FILE as a JSON line (fsynced)")
     parser.add_argument(
         "--allow-uid",
@@ -59,6 +78,35 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     return parser
+
+
+def _profile_argument(text: str) -> classic.Profile:
+    try:
+        return classic.parse_profile(text)
+    except classic.ProfileError as error:
+        raise argparse.ArgumentTypeError(str(error)) from None
+
+
+def build_server(args: argparse.Namespace) -> protocol.Server:
+    """The protocol server that the options ask for (plain mode and the UI)."""
+    return protocol.Server(
+        max_bytes=args.max_bytes,
+        session_timeout=args.session_timeout,
+        classic=getattr(args, "classic", None),
+        classic_timeout=getattr(args, "classic_timeout", None),
+    )
+
+
+def classic_note(profile: classic.Profile | None) -> str | None:
+    """One line on which classic clients are served (``None`` when none are)."""
+    if profile is None:
+        return None
+    if profile.native_compatible:
+        return f"also serving classic minitalk clients: {profile} ({profile.describe()})"
+    return (
+        f"serving classic minitalk clients only: {profile} ({profile.describe()}); with this profile a classic "
+        "message can look like a sigchat hello, so sigchat senders are not recognised (run a second server for them)"
+    )
 
 
 def describe(pid: int) -> str:
@@ -79,7 +127,9 @@ class PlainOutput:
         print(f"{PROG}: {message}", file=sys.stderr, flush=True)
 
     def on_event(self, event: protocol.ServerEvent) -> None:
-        if isinstance(event, protocol.MessageDelivered):
+        if getattr(event, "mode", "native") == classic.MODE and not isinstance(event, protocol.MessageDelivered):
+            self.on_classic_event(event)
+        elif isinstance(event, protocol.MessageDelivered):
             if event.duplicate:
                 self.diag(f"message from {event.pid} was a repeat of one already delivered; not shown again")
                 return
@@ -103,11 +153,26 @@ class PlainOutput:
     def on_refused(self, pid: int, reason: str) -> None:
         self.diag(f"not answering {describe(pid)}: {reason}")
 
+    def on_classic_event(self, event: protocol.ServerEvent) -> None:
+        """Classic starts and aborts (deliveries print like native ones). Quick: a client may be streaming."""
+        if isinstance(event, protocol.TransferStarted):
+            self.diag(f"classic client {event.pid} started")
+        elif isinstance(event, protocol.TransferAborted):
+            stats = event.stats
+            expected = f" of {stats.length}" if stats.length is not None else ""
+            self.diag(
+                f"classic message from {event.pid} ended: {event.reason.value} "
+                f"({len(event.partial)}{expected} bytes received); nothing delivered"
+            )
+            if self.json_lines:
+                self.out.write((records.dumps(records.aborted_record(event, time.time())) + "\n").encode())
+                self.out.flush()
+
 
 def run_plain(args: argparse.Namespace) -> int:
     log = records.DurableLog(args.log) if args.log else None
     output = PlainOutput(json_lines=args.json, log=log, max_bytes=args.max_bytes)
-    server = protocol.Server(max_bytes=args.max_bytes, session_timeout=args.session_timeout)
+    server = build_server(args)
     receiver = sigio.Receiver(
         server,
         output.on_event,
@@ -125,6 +190,9 @@ def run_plain(args: argparse.Namespace) -> int:
     started = time.monotonic()
     sys.stdout.write(f"Server PID: {os.getpid()}\n")
     sys.stdout.flush()
+    note = classic_note(args.classic)
+    if note is not None:
+        output.diag(note)
     receiver.start()
     while not stop.wait(0.1) and receiver.alive:
         pass
@@ -163,6 +231,9 @@ def main(argv: list[str] | None = None) -> int:
         return exit_codes.USAGE
     if args.session_timeout <= 0:
         print(f"{PROG}: --session-timeout must be positive (see --help)", file=sys.stderr)
+        return exit_codes.USAGE
+    if args.classic_timeout <= 0:
+        print(f"{PROG}: --classic-timeout must be positive (see --help)", file=sys.stderr)
         return exit_codes.USAGE
     if args.plain or args.json or not sys.stdout.isatty():
         return run_plain(args)

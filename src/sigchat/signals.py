@@ -22,7 +22,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from sigchat import procfs, protocol
+from sigchat import classic, procfs, protocol
 
 SIGNALS = frozenset({signal.SIGUSR1, signal.SIGUSR2})
 SIGNAL_OF_SYMBOL = (signal.SIGUSR1, signal.SIGUSR2)
@@ -83,6 +83,9 @@ def join_receiver_cpu(pid: int) -> set[int] | None:
 
 # --------------------------------------------------------------------------- receiving
 
+QUEUE_CHECK_INTERVAL = 0.5
+"""Seconds between checks that queued senders still exist."""
+
 
 @dataclass
 class ReceiverCounters:
@@ -129,6 +132,11 @@ class Receiver:
         self.stop_event = threading.Event()
         self._thread: threading.Thread | None = None
         self._safe_pids: set[int] = set()
+        self._next_queue_check = 0.0
+        # Classic clients: checked per signal, since one may catch SIGUSR2 (an end
+        # ack) and not SIGUSR1; a refusal is reported once its message has ended.
+        self._classic_checked: dict[tuple[int, int], bool] = {}
+        self._classic_refusals: dict[int, str] = {}
 
     # ------------------------------------------------------------------ thread control
     def start(self) -> threading.Thread:
@@ -191,15 +199,26 @@ class Receiver:
     def _dispatch(self) -> None:
         events = self.server.events
         while events:
-            self.on_event(events.pop(0))
+            event = events.pop(0)
+            self.on_event(event)
+            if event.pid in self._classic_refusals and isinstance(event, (protocol.MessageDelivered, protocol.TransferAborted)):
+                self._report_classic_refusal(event.pid)
 
     def _tick(self, now: float) -> None:
         server = self.server
         active = server.active_pid
         if active is not None and not procfs.is_alive(active):
             server.sender_gone(active, now)
+        if now >= self._next_queue_check:
+            # A queued sender is forgotten only when it exits (see protocol.QUEUE_TTL).
+            self._next_queue_check = now + QUEUE_CHECK_INTERVAL
+            for pid in server.queued_pids:
+                if not procfs.is_alive(pid):
+                    server.sender_gone(pid, now)
         server.tick(now)
         self._safe_pids.intersection_update({*server.queued_pids, server.active_pid})
+        if self._classic_checked or self._classic_refusals:
+            self._forget_classic()
         if server.events:
             self._dispatch()
         if server.outbox:
@@ -212,7 +231,10 @@ class Receiver:
             self._reply(pid, symbol, now)
 
     def _reply(self, pid: int, symbol: int, now: float) -> None:
-        if pid not in self._safe_pids:
+        if pid not in self._safe_pids and self.server.may_be_classic(pid):
+            if not self._classic_may_signal(pid, symbol, now):
+                return
+        elif pid not in self._safe_pids:
             # First contact: never send a signal that would kill the process.
             safety = procfs.signal_safety(pid)
             if safety is None or not safety.safe:
@@ -230,6 +252,86 @@ class Receiver:
             self.server.sender_gone(pid, now)
             self._safe_pids.discard(pid)
 
+    # ------------------------------------------------------------------ classic clients
+    def _classic_may_signal(self, pid: int, symbol: int, now: float) -> bool:
+        """Whether the classic reply ``symbol`` leaves ``pid`` alive (checked once per pid and signal)."""
+        key = (pid, symbol)
+        ok = self._classic_checked.get(key)
+        if ok is None:
+            safety = quick_signal_safety(pid, SIGNAL_OF_SYMBOL[symbol])
+            if safety is None:
+                owned = self.server.classic is not None and self.server.classic.owns(pid)
+                self.server.sender_gone(pid, now)
+                if not owned and self.on_refused is not None:
+                    self.on_refused(pid, "it exited")
+                if self.server.events:
+                    self._dispatch()
+                return False
+            ok = self._classic_checked[key] = safety.safe
+            if not ok:
+                self.counters.refused_unsafe += 1
+                name = SIGNAL_OF_SYMBOL[symbol].name
+                self._classic_refusals.setdefault(pid, f"{safety.reason}; its classic message is received without {name} replies")
+        if not ok and self.server.classic is not None:
+            self.server.classic.mute(pid, symbol)
+        return ok
+
+    def _report_classic_refusal(self, pid: int) -> None:
+        reason = self._classic_refusals.pop(pid)
+        if self.on_refused is not None:
+            self.on_refused(pid, reason)
+
+    def _forget_classic(self) -> None:
+        known = self.server.may_be_classic
+        for key in [key for key in self._classic_checked if not known(key[0])]:
+            del self._classic_checked[key]
+        for pid in [pid for pid in self._classic_refusals if not known(pid)]:
+            self._report_classic_refusal(pid)
+
+
+def quick_signal_safety(pid: int, signum: int) -> procfs.Safety | None:
+    """``procfs.signal_safety(pid, (signum,))`` in one or two reads for a one-thread process.
+
+    The full check reads five files (~0.3 ms); a classic client that does not
+    wait for acks sends a bit every ~0.2 ms, and the receiver thread must not
+    fall behind at its first signal, or its bits coalesce or reorder.
+    """
+    try:
+        fd = os.open(f"/proc/{pid}/status", os.O_RDONLY)
+        try:
+            text = os.read(fd, 16384)
+        finally:
+            os.close(fd)
+    except OSError:
+        return None
+    fields: dict[bytes, bytes] = {}
+    for line in text.split(b"\n"):
+        key, _, value = line.partition(b":")
+        if key in (b"State", b"Threads", b"SigBlk", b"SigIgn", b"SigCgt"):
+            fields[key] = value.strip()
+    if fields.get(b"State", b"X")[:1] in (b"Z", b"X"):
+        return None
+    bit = 1 << (signum - 1)
+    if (int(fields.get(b"SigCgt", b"0"), 16) | int(fields.get(b"SigIgn", b"0"), 16)) & bit:
+        return procfs.Safety(True, "the signal is caught or ignored")
+    if fields.get(b"Threads") != b"1":
+        return procfs.signal_safety(pid, (signum,))
+    if int(fields.get(b"SigBlk", b"0"), 16) & bit:
+        return procfs.Safety(True, "the signal is blocked")
+    waiting = getattr(procfs, "_SIGTIMEDWAIT_SYSCALL", None)
+    try:
+        fd = os.open(f"/proc/{pid}/syscall", os.O_RDONLY)
+        try:
+            syscall = os.read(fd, 256).split(b" ", 1)[0]
+        finally:
+            os.close(fd)
+    except OSError:
+        syscall = b""
+    if waiting is not None and syscall == str(waiting).encode():
+        return procfs.Safety(True, "it waits for the signal in sigtimedwait")
+    name = signal.Signals(signum).name
+    return procfs.Safety(False, f"{name} would kill it (neither blocked, caught nor ignored)")
+
 
 # --------------------------------------------------------------------------- sending
 
@@ -245,6 +347,12 @@ class SendResult:
     extra: dict = field(default_factory=dict)
 
 
+PRECISE_RETRY = 0.01
+"""Seconds before a sender checks /proc for a lost signal (when it can; else RETRY_INITIAL)."""
+IN_FLIGHT_POLL = 0.005
+"""Seconds between checks while the last signal is still pending or being handled."""
+
+
 def send_message(
     pid: int,
     data: bytes,
@@ -257,47 +365,73 @@ def send_message(
 ) -> SendResult:
     """Send ``data`` to the sigchat server ``pid``; signals must already be blocked.
 
+    When no reply comes in time, ``/proc`` tells a lost signal (resend it) from
+    one that is still pending or being handled (wait: a resend would arrive
+    twice); see ``procfs.signal_in_flight``. Without that view (another user's
+    server, no receiver thread found) it falls back to resending after
+    ``protocol.RETRY_INITIAL`` and relies on the duplicate detection.
+
     Raises ``ProcessLookupError`` / ``PermissionError`` only for the very first
     signal (no such process, not allowed); later a vanished server is reported
     in the result.
     """
+    receiver = procfs.receiver_tid(pid)
+    precise = receiver is not None and procfs.signal_in_flight(pid, receiver, signal.SIGUSR1) is not None
     sender = protocol.Sender(
-        data, int.from_bytes(os.urandom(4), "big") if message_id is None else message_id, timeout=timeout
+        data,
+        int.from_bytes(os.urandom(4), "big") if message_id is None else message_id,
+        timeout=timeout,
+        retry_initial=PRECISE_RETRY if precise else protocol.RETRY_INITIAL,
     )
     kill = os.kill
     wait = signal.sigtimedwait
     signals = SIGNALS
     usr1 = signal.SIGUSR1
     signal_of = SIGNAL_OF_SYMBOL
+    SENDING, HELLO, QUEUED = protocol.SenderState.SENDING, protocol.SenderState.HELLO, protocol.SenderState.QUEUED
     result = SendResult(protocol.Outcome.NO_ANSWER, sender.stats)
     _discard_pending()
-    kill(pid, signal_of[sender.start(clock())])
+    last_signal = signal_of[sender.start(clock())]
+    kill(pid, last_signal)
     next_progress = 0.0
     while sender.outcome is None:
-        now = clock()
-        remaining = sender.deadline - now
+        remaining = sender.deadline - clock()
         info = wait(signals, remaining) if remaining > 0 else None
+        now = clock()
+        symbol = None
         if info is None:
-            now = clock()
             if now < sender.deadline:
                 continue
             if not procfs.is_alive(pid):
                 result.server_gone = True
                 sender.stats.ended_at = now
                 return result
-            symbol = sender.timeout(now)
-        else:
+            state = sender.state
+            if state is QUEUED and procfs.is_running(pid):
+                sender.server_alive(now)
+            if precise and (state is SENDING or state is HELLO):
+                if procfs.signal_in_flight(pid, receiver, last_signal):
+                    symbol = sender.postpone(now, IN_FLIGHT_POLL)
+                else:
+                    # The server is idle: any reply it made is pending here by now.
+                    info = wait(signals, 0)
+                    if info is None:
+                        symbol = sender.timeout(now)
+            else:
+                symbol = sender.timeout(now)
+        if info is not None:
             if info.si_pid != pid:
                 result.foreign_signals += 1
                 continue
             result.answered = True
-            symbol = sender.receive(0 if info.si_signo == usr1 else 1, clock())
+            symbol = sender.receive(0 if info.si_signo == usr1 else 1, now)
             if sender.drain:
                 sender.drain = False
                 _discard_pending()
         if symbol is not None:
+            last_signal = signal_of[symbol]
             try:
-                kill(pid, signal_of[symbol])
+                kill(pid, last_signal)
             except ProcessLookupError:
                 result.server_gone = True
                 sender.stats.ended_at = clock()
@@ -307,3 +441,73 @@ def send_message(
             on_progress(sender)
     result.outcome = sender.outcome
     return result
+
+
+# --------------------------------------------------------------------------- sending to a classic server
+
+
+@dataclass
+class ClassicSendResult:
+    outcome: classic.SendOutcome | None
+    stats: classic.SenderStats
+    server_gone: bool = False
+    foreign_signals: int = 0
+
+
+def send_classic(
+    pid: int,
+    data: bytes,
+    profile: classic.Profile = classic.DEFAULT_PROFILE,
+    *,
+    ack_timeout: float = classic.DEFAULT_ACK_TIMEOUT,
+    end_timeout: float = classic.DEFAULT_END_TIMEOUT,
+    pace: float = classic.DEFAULT_PACE,
+    clock: Callable[[], float] = time.monotonic,
+) -> ClassicSendResult:
+    """Send ``data`` to the classic minitalk server ``pid``; signals must already be blocked.
+
+    Raises ``ProcessLookupError`` / ``PermissionError`` only for the first
+    signal, and ``LocalProtocolError`` (before any signal) for a message the
+    profile cannot carry (a NUL in a NUL-terminated profile).
+    """
+    sender = classic.ClassicSender(data, profile, ack_timeout=ack_timeout, end_timeout=end_timeout, pace=pace)
+    kill = os.kill
+    wait = signal.sigtimedwait
+    signals = SIGNALS
+    usr1 = signal.SIGUSR1
+    signal_of = SIGNAL_OF_SYMBOL
+    result = ClassicSendResult(None, sender.stats)
+    _discard_pending()
+    kill(pid, signal_of[sender.start(clock())])
+    while sender.outcome is None:
+        remaining = sender.deadline - clock()
+        info = wait(signals, remaining) if remaining > 0 else None
+        if info is None:
+            now = clock()
+            if now < sender.deadline:
+                continue
+            if not sender.pacing and not procfs.is_alive(pid):
+                result.server_gone = True
+                sender.stats.ended_at = now
+                return result
+            symbol = sender.timeout(now)
+            if sender.drain:
+                sender.drain = False
+                _discard_pending()  # a late ack must not count for the next bit
+        else:
+            if info.si_pid != pid:
+                result.foreign_signals += 1
+                continue
+            symbol = sender.receive(0 if info.si_signo == usr1 else 1, clock())
+        if symbol is not None:
+            try:
+                kill(pid, signal_of[symbol])
+            except ProcessLookupError:
+                result.server_gone = True
+                sender.stats.ended_at = clock()
+                return result
+    if sender.outcome is not classic.SendOutcome.CONFIRMED and not procfs.is_alive(pid):
+        result.server_gone = True  # it may have died of a signal: nothing confirms the message
+    result.outcome = sender.outcome
+    return result
+

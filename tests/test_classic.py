@@ -1,0 +1,633 @@
+"""Classic minitalk interoperability, the pure parts: profiles, the decoder, the sender.
+
+No signals, no processes: symbols and times are fed in by hand (the end-to-end
+tests against independent C peers are in test_classic_e2e.py).
+"""
+
+from __future__ import annotations
+
+import itertools
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from sigchat import classic, protocol, records
+from sigchat.classic import ClassicSender, ClassicServer, Profile, SendOutcome, encode, parse_profile
+from sigchat.protocol import ONE, ZERO, AbortReason
+
+USR1, USR2 = ZERO, ONE
+PID = 4242
+STEP = 200e-6
+
+
+# --------------------------------------------------------------------------- profiles
+
+
+def test_default_profile_is_the_common_convention() -> None:
+    p = parse_profile("")
+    assert p == Profile() == classic.DEFAULT_PROFILE == parse_profile("default")
+    assert str(p) == "msb,usr2=1,nul,ack=usr1"
+    assert (p.bit_order, p.one, p.nul, p.length_bits, p.ack, p.end_ack, p.handshake) == (
+        "msb", "usr2", True, 0, "usr1", None, False
+    )
+
+
+@pytest.mark.parametrize(
+    ("text", "canonical"),
+    [
+        ("msb,usr2=1,nul,ack=usr1", "msb,usr2=1,nul,ack=usr1"),
+        ("lsb", "lsb,usr2=1,nul,ack=usr1"),
+        ("usr1=1", "msb,usr1=1,nul,ack=usr1"),
+        ("usr2=0", "msb,usr1=1,nul,ack=usr1"),
+        ("len32", "msb,usr2=1,len32,be,ack=usr1"),
+        ("lsb,len32", "lsb,usr2=1,len32,le,ack=usr1"),
+        ("LSB, LEN32, BE", "lsb,usr2=1,len32,be,ack=usr1"),
+        ("len64+nul", "msb,usr2=1,len64+nul,be,ack=usr1"),
+        ("len32,nul,nul-counted", "msb,usr2=1,len32+nul,be,nul-counted,ack=usr1"),
+        ("ack=none", "msb,usr2=1,nul,ack=none"),
+        ("ack=usr2,end-ack=usr1", "msb,usr2=1,nul,ack=usr2,end-ack=usr1"),
+        ("end-ack=usr2,handshake", "msb,usr2=1,nul,ack=usr1,end-ack=usr2,handshake"),
+        ("end-ack=none", "msb,usr2=1,nul,ack=usr1"),
+    ],
+)
+def test_parse_and_canonical_form(text: str, canonical: str) -> None:
+    profile = parse_profile(text)
+    assert str(profile) == canonical
+    assert parse_profile(str(profile)) == profile
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("msb,lsb", "conflicting options 'msb' and 'lsb'"),
+        ("usr1=1,usr2=1", "conflicting"),
+        ("len32,len64", "conflicting options 'len32' and 'len64'"),
+        ("be", "needs a length"),
+        ("nul-counted", "needs both a length and a NUL"),
+        ("len32,nul-counted", "needs both a length and a NUL"),
+        ("ack=usr3", "ack must be usr1, usr2 or none"),
+        ("end-ack=yes", "end-ack must be usr1, usr2 or none"),
+        ("lsbfirst", "unknown profile option 'lsbfirst'"),
+        ("msb;lsb", "unknown profile option"),
+    ],
+)
+def test_bad_profiles_say_what_is_wrong(text: str, message: str) -> None:
+    with pytest.raises(classic.ProfileError, match=message.replace("(", r"\(")):
+        parse_profile(text)
+
+
+def test_a_profile_needs_an_end() -> None:
+    with pytest.raises(classic.ProfileError, match="needs a message end"):
+        Profile(nul=False)
+
+
+@pytest.mark.parametrize(
+    ("text", "compatible"),
+    [
+        ("", True),  # 8 x SIGUSR2 = 0xFF: never UTF-8
+        ("lsb", True),
+        ("len32", True),  # 0xFF first: a length >= 4 GiB
+        ("len64+nul", True),
+        ("ack=none", True),
+        ("handshake,usr1=1", True),  # its clients open with SIGUSR1
+        ("usr1=1", False),  # 8 x SIGUSR2 = NUL: the empty message
+        ("lsb,len32", False),  # little-endian: any low length byte, 0xFF too
+        ("usr1=1,len32", False),
+        ("ack=usr2", False),  # the signature acks (SIGUSR1) are not its acks
+        ("ack=none,end-ack=usr1", False),  # a signature ack would read as "message received"
+    ],
+)
+def test_native_compatibility(text: str, compatible: bool) -> None:
+    assert parse_profile(text).native_compatible is compatible
+
+
+def test_describe_is_words() -> None:
+    assert parse_profile("lsb,len32+nul,nul-counted,ack=none,end-ack=usr2").describe() == (
+        "LSB first, SIGUSR2 = 1 / SIGUSR1 = 0, a 32-bit little-endian length first and a final NUL "
+        "(counted in the length), no per-bit ack, end-of-message ack SIGUSR2"
+    )
+
+
+# --------------------------------------------------------------------------- encoding
+
+
+def test_encode_known_vectors() -> None:
+    # 'A' = 0x41 = 01000001, then NUL; SIGUSR2 = 1.
+    assert encode(b"A", Profile()) == [0, 1, 0, 0, 0, 0, 0, 1] + [0] * 8
+    assert encode(b"A", parse_profile("lsb")) == [1, 0, 0, 0, 0, 0, 1, 0] + [0] * 8
+    # SIGUSR1 = 1: symbols are inverted (ZERO is SIGUSR1).
+    assert encode(b"A", parse_profile("usr1=1")) == [1, 0, 1, 1, 1, 1, 1, 0] + [1] * 8
+    # A 32-bit big-endian length 1, then 'A'.
+    assert encode(b"A", parse_profile("len32")) == [0] * 31 + [1] + [0, 1, 0, 0, 0, 0, 0, 1]
+    # Little-endian, LSB first: the integer 1 sent from bit 0 up.
+    assert encode(b"A", parse_profile("lsb,len32")) == [1] + [0] * 31 + [1, 0, 0, 0, 0, 0, 1, 0]
+
+
+def test_message_bytes_framing() -> None:
+    assert classic.message_bytes(b"hi", parse_profile("len32+nul")) == b"\0\0\0\2hi\0"
+    assert classic.message_bytes(b"hi", parse_profile("len32+nul,nul-counted")) == b"\0\0\0\3hi\0"
+    assert classic.message_bytes(b"hi", parse_profile("len64,le")) == b"\2" + bytes(7) + b"hi"
+    assert classic.message_bytes(b"a\0b", parse_profile("len32")) == b"\0\0\0\3a\0b"
+
+
+def test_nul_cannot_travel_in_a_nul_terminated_profile() -> None:
+    with pytest.raises(protocol.LocalProtocolError, match="NUL byte .at offset 1. cannot travel"):
+        encode(b"a\0b", Profile())
+    assert encode(b"a\0b", parse_profile("len32+nul"))  # with a length it can
+
+
+# --------------------------------------------------------------------------- decoding
+
+
+def feed(server: ClassicServer | protocol.Server, symbols: list[int], now: float, pid: int = PID) -> tuple[list, float]:
+    replies = []
+    for symbol in symbols:
+        now += STEP
+        replies.append(server.receive(pid, symbol, now))
+    return replies, now
+
+
+def delivered(events: list) -> list[bytes]:
+    return [e.data for e in events if isinstance(e, protocol.MessageDelivered)]
+
+
+def aborted(events: list) -> list[protocol.TransferAborted]:
+    return [e for e in events if isinstance(e, protocol.TransferAborted)]
+
+
+PROFILE_TEXTS = [
+    "", "lsb", "usr1=1", "lsb,usr1=1", "len32", "lsb,len32", "len32,le", "lsb,len32,be", "len64", "len32+nul",
+    "lsb,len64+nul,nul-counted", "ack=none", "ack=usr2,end-ack=usr1", "end-ack=usr2", "handshake", "handshake,ack=none",
+]
+
+
+@pytest.mark.parametrize("text", PROFILE_TEXTS)
+def test_decoder_round_trip_several_messages(text: str) -> None:
+    profile = parse_profile(text)
+    server = ClassicServer(profile)
+    now = 10.0
+    messages = [b"", b"x", "héllo 😀 日本語".encode(), b'line1\nline2 "q" \'s\' \\', bytes(range(1, 256))]
+    if not profile.length_bits:
+        messages.append(b"z" * 1000)
+    else:
+        messages.append(bytes(1000))
+    for message in messages:
+        symbols = ([classic.HANDSHAKE] if profile.handshake else []) + encode(message, profile)
+        replies, now = feed(server, symbols, now)
+        expected_ack = profile.ack_symbol
+        if profile.handshake:
+            assert replies[0] == classic.HANDSHAKE
+            replies = replies[1:]
+        assert replies[:-1] == [expected_ack] * (len(replies) - 1)
+    assert delivered(server.events) == messages
+    assert not aborted(server.events)
+    assert server.counters.delivered == len(messages)
+    for event in server.events:
+        assert event.mode == "classic" and event.profile == str(profile)
+
+
+@settings(max_examples=150, deadline=None)
+@given(
+    bit_order=st.sampled_from(["msb", "lsb"]),
+    one=st.sampled_from(["usr1", "usr2"]),
+    framing=st.sampled_from(["nul", "len32", "len64", "len32+nul", "len64+nul"]),
+    order=st.sampled_from(["", "be", "le"]),
+    counted=st.booleans(),
+    data=st.binary(max_size=64),
+)
+def test_decoder_round_trip_any_profile(bit_order, one, framing, order, counted, data) -> None:
+    text = f"{bit_order},{one}=1,{framing}" + (f",{order}" if order and framing != "nul" else "")
+    if counted and framing.endswith("+nul"):
+        text += ",nul-counted"
+    profile = parse_profile(text)
+    if framing == "nul":
+        data = data.replace(b"\0", b"")
+    server = ClassicServer(profile)
+    feed(server, encode(data, profile) * 2, 1.0)
+    assert delivered(server.events) == [data, data]
+
+
+def test_end_ack_follows_the_last_ack() -> None:
+    server = ClassicServer(parse_profile("end-ack=usr2"))
+    replies, _ = feed(server, encode(b"ok", server.profile), 1.0)
+    assert replies == [USR1] * 24
+    assert server.outbox == [(PID, USR2)]
+    assert server.events[-1].stats.signals_sent == 25
+
+
+def test_end_ack_without_per_bit_ack_is_the_last_reply() -> None:
+    server = ClassicServer(parse_profile("ack=none,end-ack=usr2"))
+    replies, _ = feed(server, encode(b"ok", server.profile), 1.0)
+    assert replies == [None] * 23 + [USR2]
+    assert server.outbox == []
+
+
+def test_end_ack_equal_to_the_ack_is_sent_once() -> None:
+    server = ClassicServer(parse_profile("end-ack=usr1"))
+    replies, _ = feed(server, encode(b"ok", server.profile), 1.0)
+    assert replies == [USR1] * 24 and server.outbox == []
+
+
+def test_muted_signals_are_never_returned() -> None:
+    server = ClassicServer(parse_profile("end-ack=usr2"))
+    server.receive(PID, USR1, 1.0)
+    server.mute(PID, USR1)
+    server.mute(PID, USR2)
+    replies, _ = feed(server, encode(b"ok", server.profile)[1:], 1.0)
+    assert replies == [None] * 23 and server.outbox == []
+    assert delivered(server.events) == [b"ok"]
+    assert server.events[-1].stats.signals_sent == 1  # only the ack before the mute
+
+
+def test_silence_mid_byte_ends_the_message_incomplete_and_the_next_one_is_intact() -> None:
+    server = ClassicServer(Profile(), timeout=0.5)
+    symbols = encode(b"hello", server.profile)
+    _, now = feed(server, symbols[:13], 1.0)  # "h" and 5 bits of "e"
+    _, now = feed(server, symbols, now + 0.6)  # the client starts over after a pause
+    assert delivered(server.events) == [b"hello"]
+    (abort,) = aborted(server.events)
+    assert abort.reason is AbortReason.INCOMPLETE and abort.partial == b"h" and abort.mode == "classic"
+    assert abort.stats.bits == 13
+    assert abort.stats.ended_at == pytest.approx(1.0 + 13 * STEP)
+
+
+def test_tick_ends_a_silent_message_and_forgets_idle_clients() -> None:
+    server = ClassicServer(Profile(), timeout=0.5)
+    _, now = feed(server, encode(b"ab", server.profile)[:12], 1.0)
+    server.tick(now + 0.4)
+    assert not aborted(server.events) and server.owns(PID)
+    assert server.progress() == [(PID, 12, None, 1.0 + STEP, now)]
+    server.tick(now + 0.6)
+    (abort,) = aborted(server.events)
+    assert abort.reason is AbortReason.INCOMPLETE and abort.partial == b"a"
+    assert not server.owns(PID)
+    _, now = feed(server, encode(b"c", server.profile), now + 1)
+    server.tick(now + 0.6)
+    assert delivered(server.events) == [b"c"] and not server.owns(PID)
+
+
+def test_length_progress_knows_the_total() -> None:
+    server = ClassicServer(parse_profile("len32"))
+    feed(server, encode(b"abc", server.profile)[:40], 1.0)
+    ((pid, bits, total, _, _),) = server.progress()
+    assert (pid, bits, total) == (PID, 40, 32 + 24)
+
+
+def test_too_long_length_is_reported_and_the_rest_skipped() -> None:
+    server = ClassicServer(parse_profile("len32"), max_bytes=4)
+    _, now = feed(server, encode(b"toolong", server.profile), 1.0)
+    (abort,) = aborted(server.events)
+    assert abort.reason is AbortReason.TOO_LARGE and abort.stats.length == 7
+    feed(server, encode(b"ok", server.profile), now)
+    assert delivered(server.events) == [b"ok"]
+
+
+def test_too_long_nul_message_is_reported_and_skipped_to_its_nul() -> None:
+    server = ClassicServer(Profile(), max_bytes=4)
+    replies, now = feed(server, encode(b"toolong", server.profile), 1.0)
+    assert all(r == USR1 for r in replies)  # still acked: the client must finish
+    (abort,) = aborted(server.events)
+    assert abort.reason is AbortReason.TOO_LARGE and abort.partial == b"tool"
+    feed(server, encode(b"ok", server.profile), now)
+    assert delivered(server.events) == [b"ok"]
+
+
+def test_missing_nul_after_the_length_is_a_framing_error() -> None:
+    server = ClassicServer(parse_profile("len32+nul,nul-counted"))
+    # A client that does not count the NUL: length 2 for "hi", then h, i, NUL.
+    symbols = encode(b"hi", parse_profile("len32+nul"))
+    _, now = feed(server, symbols, 1.0)
+    (abort,) = aborted(server.events)
+    assert abort.reason is AbortReason.FRAMING and abort.partial == b"hi"
+    assert not delivered(server.events)
+
+
+def test_handshake_opens_every_message() -> None:
+    server = ClassicServer(parse_profile("handshake,end-ack=usr2"))
+    for message in (b"a", b"bc"):
+        replies, _ = feed(server, [classic.HANDSHAKE] + encode(message, server.profile), 1.0)
+        assert replies[0] == classic.HANDSHAKE
+    assert delivered(server.events) == [b"a", b"bc"]
+
+
+def test_sender_gone_mid_message() -> None:
+    server = ClassicServer(Profile())
+    feed(server, encode(b"abc", server.profile)[:10], 1.0)
+    server.sender_gone(PID, 2.0)
+    (abort,) = aborted(server.events)
+    assert abort.reason is AbortReason.SENDER_GONE and abort.partial == b"a"
+    server.sender_gone(PID, 2.0)  # twice: nothing more
+    assert len(aborted(server.events)) == 1
+
+
+def test_clients_are_demultiplexed_by_pid() -> None:
+    server = ClassicServer(Profile())
+    a, b = encode(b"first", server.profile), encode("二番目".encode(), server.profile)
+    now = 1.0
+    for sa, sb in itertools.zip_longest(a, b):
+        now += STEP
+        if sa is not None:
+            server.receive(1, sa, now)
+        if sb is not None:
+            server.receive(2, sb, now)
+    assert sorted((e.pid, e.data) for e in server.events if isinstance(e, protocol.MessageDelivered)) == [
+        (1, b"first"), (2, "二番目".encode())
+    ]
+
+
+def test_a_second_acked_client_waits_for_the_line() -> None:
+    server = ClassicServer(Profile())
+    first, second = encode(b"one", server.profile), encode(b"two", server.profile)
+    now = 1.0
+    assert server.receive(1, first[0], now) == USR1 and server.holder == 1
+    assert server.receive(2, second[0], now) is None  # decoded, ack deferred
+    assert server.waiting == {2: USR1}
+    later = now + 5 * server.timeout
+    server.tick(later)
+    # The first client went silent: its message ended incomplete and the line
+    # passed on. The paused client was not "silent": it got its ack, and its
+    # silence is counted from now.
+    assert [(e.pid, e.reason) for e in aborted(server.events)] == [(1, AbortReason.INCOMPLETE)]
+    assert server.holder == 2 and server.outbox == [(2, USR1)] and server.waiting == {}
+    assert server.receive(2, second[1], later + STEP) == USR1
+
+
+def test_the_line_passes_on_when_a_message_ends() -> None:
+    server = ClassicServer(Profile())
+    first, second = encode(b"one", server.profile), encode(b"two", server.profile)
+    now = 1.0
+    server.receive(1, first[0], now)
+    assert server.receive(2, second[0], now) is None
+    replies, now = feed(server, first[1:], now, pid=1)
+    assert replies == [USR1] * (len(first) - 1)
+    assert server.holder == 2 and server.outbox == [(2, USR1)]  # its deferred ack
+    server.outbox.clear()
+    replies, now = feed(server, second[1:], now, pid=2)
+    assert replies == [USR1] * (len(second) - 1) and server.holder is None
+    assert delivered(server.events) == [b"one", b"two"]
+
+
+def test_unacked_clients_cannot_be_paused() -> None:
+    server = ClassicServer(parse_profile("ack=none"))
+    server.receive(1, USR1, 1.0)
+    assert server.receive(2, USR1, 1.0) is None and server.waiting == {}
+    assert server.holder == 1
+
+
+def test_the_line_is_released_when_its_holder_goes() -> None:
+    server = ClassicServer(Profile())
+    server.receive(1, USR1, 1.0)
+    server.receive(2, USR1, 1.0)
+    server.receive(3, USR1, 1.0)
+    server.sender_gone(3, 1.0)  # a waiting client exits: forgotten
+    server.sender_gone(1, 1.0)
+    assert server.holder == 2 and server.outbox == [(2, USR1)] and server.waiting == {}
+
+
+# --------------------------------------------------------------------------- protocol.Server routing
+
+
+def test_without_a_profile_a_first_zero_is_still_stray() -> None:
+    server = protocol.Server()
+    assert server.receive(PID, ZERO, 1.0) is None
+    assert server.counters.stray == 1 and server.classic is None and not server.may_be_classic(PID)
+
+
+def test_server_routes_a_first_zero_to_the_classic_decoder() -> None:
+    server = protocol.Server(classic=Profile())
+    replies, _ = feed(server, encode(b"hi", Profile()), 1.0)
+    assert replies == [USR1] * 24
+    assert delivered(server.events) == [b"hi"]
+    assert server.counters.stray == 0 and server.counters.delivered == 1
+    assert server.may_be_classic(PID) and server.known_pids() == 1
+
+
+@pytest.mark.parametrize("text", ["é", "😀 emoji first", "\x7f".join(["ÿ"]) + "x"])
+def test_leading_ones_are_replayed_when_a_zero_follows(text: str) -> None:
+    # A multi-byte UTF-8 character starts with 2-4 ONEs: acked as signature bits
+    # (SIGUSR1, the classic ack), then replayed into the decoder.
+    server = protocol.Server(classic=Profile())
+    replies, _ = feed(server, encode(text.encode(), Profile()), 1.0)
+    assert replies == [USR1] * len(replies)
+    assert delivered(server.events) == [text.encode()]
+    assert server.active_pid is None
+
+
+def test_native_session_is_held_back_while_a_classic_client_streams() -> None:
+    server = protocol.Server(classic=Profile())
+    native = protocol.Sender(b"native", 7)
+    now = 1.0
+    symbol = native.start(now)
+    while native.state is not protocol.SenderState.SENDING:
+        now += STEP
+        symbol = native.receive(server.receive(1, symbol, now), now)
+    assert server.active_pid == 1
+    assert server.receive(2, USR1, now) == USR1  # a classic client starts
+    assert server.receive(1, symbol, now) is None and server.counters.held == 1  # as if lost
+    _, now = feed(server, encode(b"hi", Profile())[1:], now, pid=2)
+    assert server.classic.holder is None
+    reply = server.receive(1, symbol, now + 0.1)  # the native sender's resend
+    assert reply is not None and server.counters.held == 1
+
+
+def test_eight_ones_are_a_native_hello_and_native_still_works_beside_classic() -> None:
+    server = protocol.Server(classic=Profile())
+    native = protocol.Sender(b"native", 7)
+    classic_bits = encode(b"classic", Profile())
+    now = 1.0
+    symbol = native.start(now)
+    index = 0
+    while native.outcome is None:
+        now += STEP
+        reply = server.receive(1, symbol, now) if symbol is not None else None
+        if index < len(classic_bits):  # a classic client streams at the same time
+            assert server.receive(2, classic_bits[index], now) == USR1
+            index += 1
+        if reply is not None:
+            symbol = native.receive(reply, now)
+        else:  # held back while the classic client streams: the sender resends later
+            now = max(now, native.deadline)
+            symbol = native.timeout(now)
+    assert native.outcome is protocol.Outcome.DELIVERED and server.counters.held > 0
+    got = {(e.pid, e.mode, e.data) for e in server.events if isinstance(e, protocol.MessageDelivered)}
+    assert got == {(1, "native", b"native"), (2, "classic", b"classic")}
+
+
+def test_ones_then_silence_then_zero_is_incomplete() -> None:
+    server = protocol.Server(classic=Profile(), classic_timeout=0.5)
+    _, now = feed(server, [ONE, ONE], 1.0)
+    _, now = feed(server, encode(b"a", Profile()), now + 1.0)
+    (abort,) = aborted(server.events)
+    assert abort.reason is AbortReason.INCOMPLETE and abort.stats.bits == 2
+    # The ZERO that ended the gap starts the next message, intact.
+    assert delivered(server.events) == [b"a"]
+
+
+def test_incompatible_profile_serves_classic_only() -> None:
+    profile = parse_profile("usr1=1")
+    server = protocol.Server(classic=profile)
+    # The empty message in usr1=1 is 8 x SIGUSR2: the native signature.
+    replies, _ = feed(server, encode(b"", profile), 1.0)
+    assert delivered(server.events) == [b""]
+    assert server.active_pid is None and replies == [USR1] * 8
+
+
+def test_classic_sender_gone_through_the_server() -> None:
+    server = protocol.Server(classic=Profile())
+    feed(server, encode(b"abc", Profile())[:9], 1.0)
+    server.sender_gone(PID, 2.0)
+    assert [e.reason for e in aborted(server.events)] == [AbortReason.SENDER_GONE]
+    assert not server.may_be_classic(PID)
+
+
+def test_server_tick_expires_classic_messages() -> None:
+    server = protocol.Server(classic=Profile(), classic_timeout=0.3)
+    _, now = feed(server, encode(b"abc", Profile())[:9], 1.0)
+    server.tick(now + 0.5)
+    assert [e.reason for e in aborted(server.events)] == [AbortReason.INCOMPLETE]
+
+
+# --------------------------------------------------------------------------- records
+
+
+def test_records_label_classic_transfers() -> None:
+    server = ClassicServer(parse_profile("lsb"), timeout=0.1)
+    _, now = feed(server, encode("ok ✓".encode(), server.profile), 1.0)
+    feed(server, encode(b"xy", server.profile)[:11], now)
+    server.tick(now + 5)
+    started = server.events[0]
+    assert isinstance(started, protocol.TransferStarted) and started.mode == "classic"
+    (done,) = [e for e in server.events if isinstance(e, protocol.MessageDelivered)]
+    record = records.delivered_record(done, 0.0)
+    assert record["mode"] == "classic" and record["profile"] == "lsb,usr2=1,nul,ack=usr1"
+    assert record["text"] == "ok ✓" and record["bytes"] == 6 and record["bits"] == 56 and record["payload_bits"] == 48
+    assert record["signals_received"] == 56 and record["signals_sent"] == 56
+    (abort,) = aborted(server.events)
+    record = records.aborted_record(abort, 0.0)
+    assert record["mode"] == "classic" and record["reason"] == AbortReason.INCOMPLETE.value
+    assert record["received"] == 1 and record["partial_text"] == "x"
+
+
+def test_native_records_are_unchanged() -> None:
+    stats = protocol.TransferStats(pid=1, started_at=0.0, ended_at=1.0, length=2)
+    record = records.delivered_record(protocol.MessageDelivered(1, b"hi", stats), 0.0)
+    assert record["mode"] == "native" and "profile" not in record
+    record = records.aborted_record(protocol.TransferAborted(1, AbortReason.SILENT, stats, b"h"), 0.0)
+    assert record["mode"] == "native" and "received" not in record and "partial_text" not in record
+
+
+# --------------------------------------------------------------------------- the sender
+
+
+def run_pair(
+    data: bytes,
+    sender_profile: Profile,
+    server_profile: Profile | None = None,
+    *,
+    drop_acks_after: int | None = None,
+    never_ack: bool = False,
+    **kwargs,
+) -> tuple[ClassicSender, ClassicServer]:
+    """Run a sender against a decoder in memory; acks can be dropped."""
+    server = ClassicServer(server_profile or sender_profile)
+    sender = ClassicSender(data, sender_profile, **kwargs)
+    now = 0.0
+    symbol = sender.start(now)
+    pending: list[int] = []
+    steps = 0
+    while sender.outcome is None:
+        steps += 1
+        assert steps < 200_000
+        if symbol is not None:
+            now += 50e-6
+            reply = server.receive(PID, symbol, now)
+            extra = [s for p, s in server.outbox if p == PID]
+            server.outbox.clear()
+            if never_ack or (drop_acks_after is not None and sender.stats.bits_sent > drop_acks_after):
+                reply, extra = None, []
+            pending = ([reply] if reply is not None else []) + extra
+        symbol = None
+        if pending:
+            symbol = sender.receive(pending.pop(0), now)
+            if sender.drain:
+                sender.drain = False
+                pending.clear()
+        else:
+            now = max(now, sender.deadline)
+            symbol = sender.timeout(now)
+            if sender.drain:
+                sender.drain = False
+                pending.clear()
+    return sender, server
+
+
+@pytest.mark.parametrize("text", PROFILE_TEXTS)
+def test_sender_and_decoder_agree(text: str) -> None:
+    profile = parse_profile(text)
+    message = "bonjour ✓ 😀".encode()
+    sender, server = run_pair(message, profile)
+    assert delivered(server.events) == [message]
+    expected = SendOutcome.SENT if (profile.ack is None and profile.end_ack is None and not profile.handshake) else SendOutcome.CONFIRMED
+    assert sender.outcome is expected and sender.outcome.ok
+    assert sender.stats.missing_acks == 0 and sender.stats.unexpected == 0
+    assert sender.stats.bits == len(encode(message, profile)) == sender.stats.bits_sent
+
+
+def test_sender_paces_without_acks() -> None:
+    sender, server = run_pair(b"abc", parse_profile("ack=none"), pace=300e-6)
+    assert sender.stats.paced and sender.outcome is SendOutcome.SENT
+    assert sender.stats.duration == pytest.approx(32 * 300e-6)  # one pace per bit, the last one too
+    assert delivered(server.events) == [b"abc"]
+
+
+def test_sender_carries_on_when_a_server_never_acks() -> None:
+    profile = Profile()
+    sender, server = run_pair(b"hello", profile, never_ack=True, ack_timeout=0.01, pace=100e-6)
+    assert delivered(server.events) == [b"hello"]  # the server still got every bit
+    assert sender.outcome is SendOutcome.UNCONFIRMED and not sender.outcome.ok
+    assert sender.stats.paced and sender.stats.missing_acks == classic.PROBE_BITS
+    assert sender.stats.duration == pytest.approx(8 * 0.01 + 40 * 100e-6)  # 8 ack timeouts, then paced
+
+
+def test_sender_reports_missing_acks() -> None:
+    sender, server = run_pair(b"hello", Profile(), drop_acks_after=20, ack_timeout=0.01)
+    assert delivered(server.events) == [b"hello"]
+    assert sender.outcome is SendOutcome.ACKS_MISSING
+    assert sender.stats.acks == 20 and sender.stats.missing_acks == 28 and not sender.stats.paced
+
+
+def test_sender_reports_a_missing_end_ack() -> None:
+    sender, server = run_pair(b"hi", parse_profile("end-ack=usr2"), Profile(), end_timeout=0.5)
+    assert sender.outcome is SendOutcome.NO_END_ACK and sender.stats.end_acked is False
+    assert delivered(server.events) == [b"hi"]
+
+
+def test_sender_takes_an_end_ack_that_replaces_the_last_ack() -> None:
+    profile = parse_profile("end-ack=usr2")
+    sender = ClassicSender(b"", profile)
+    assert sender.start(0.0) == USR1
+    for _ in range(7):
+        assert sender.receive(USR1, 0.0) == USR1
+    assert sender.receive(USR2, 0.0) is None  # the end ack instead of the last ack
+    assert sender.outcome is SendOutcome.CONFIRMED and sender.stats.end_acked
+
+
+def test_sender_ignores_and_counts_unexpected_signals() -> None:
+    sender = ClassicSender(b"a", Profile())
+    first = sender.start(0.0)
+    assert first == USR1
+    assert sender.receive(USR2, 0.0) is None and sender.stats.unexpected == 1
+    assert sender.receive(USR1, 0.0) == USR2  # bit 1 of 'a' (0x61)
+
+
+def test_sender_handshake_unanswered_carries_on() -> None:
+    sender = ClassicSender(b"", parse_profile("handshake,ack=none"), ack_timeout=0.1, pace=1e-3)
+    assert sender.start(0.0) == classic.HANDSHAKE
+    assert sender.deadline == pytest.approx(0.1)
+    assert sender.timeout(0.1) == USR1 and sender.drain
+    now = 0.1
+    while sender.outcome is None:
+        now = sender.deadline
+        sender.timeout(now)
+    assert sender.outcome is SendOutcome.ACKS_MISSING and sender.stats.handshake_answered is False

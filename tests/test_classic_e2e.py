@@ -1,0 +1,487 @@
+"""Classic minitalk end to end, against independent peers.
+
+The peers are C programs in tests/peers/, written like the public minitalk
+implementations and without any sigchat code; each convention is a compile-time
+flag, so every variant below is a different "student implementation", built
+with gcc into a temporary directory. Both directions are covered:
+
+* peer client -> ``sigchat-server --plain --json`` (the default server accepts
+  native senders and default-profile classic clients at once);
+* ``sigchat-send --classic=PROFILE`` -> peer server (prints ``MSG <hex>``).
+
+Signals only ever go to processes started here; every child is spawned with
+``preexec_fn=unblock_signals``; synchronisation is by reading output with
+timeouts, never by sleeping.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import queue
+import shutil
+import subprocess
+import sys
+import threading
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+from sigchat.signals import unblock_signals
+
+pytestmark = [
+    pytest.mark.skipif(not sys.platform.startswith("linux"), reason="Linux only"),
+    pytest.mark.skipif(shutil.which("gcc") is None, reason="gcc is needed to build the C minitalk peers"),
+]
+
+PEERS = Path(__file__).parent / "peers"
+BIN = Path(sys.executable).parent
+SERVER_EXE = str(BIN / "sigchat-server")
+SEND_EXE = str(BIN / "sigchat-send")
+WAIT = 30.0
+
+MESSAGES = {
+    "empty": "",
+    "one-char": "x",
+    "1000-chars": "".join(chr(ord("a") + (i * 7) % 26) if i % 11 else " " for i in range(1000)),
+    "emoji-cjk": "😀 日本語のテキスト ✓ 한국어 é 🇫🇷",
+    "specials": 'line 1\nline 2\r\n\t"double" \'single\' back\\slash \\n $HOME `cmd` %s',
+}
+# NUL cannot travel in NUL-terminated profiles (it ends the message): NUL cases
+# only run with a length header (test_nul_travels_with_a_length).
+
+# name: (gcc flags, the profile sigchat uses for it)
+CLIENTS = {
+    "default": ([], ""),
+    "lsb": (["-DLSB_FIRST"], "lsb"),
+    "usr1-is-1": (["-DONE_IS_USR1"], "usr1=1"),
+    "len32": (["-DLEN_BITS=32"], "len32"),
+    "lsb-len32-nul-counted": (["-DLSB_FIRST", "-DLEN_BITS=32", "-DWITH_NUL", "-DLEN_COUNTS_NUL"], "lsb,len32+nul,nul-counted"),
+    "handshake-end-ack": (["-DHANDSHAKE", "-DEND_ACK_SIG=SIGUSR2"], "handshake,end-ack=usr2"),
+    # No ack, no signal handler, usleep(100) per bit, against the default server.
+    "unacked-usleep100": (["-DNO_ACK", "-DPACE_US=100"], ""),
+}
+SERVERS = {
+    "default": ([], "", []),
+    "lsb": (["-DLSB_FIRST"], "lsb", []),
+    "usr1-is-1": (["-DONE_IS_USR1"], "usr1=1", []),
+    "len32": (["-DLEN_BITS=32"], "len32", []),
+    "lsb-len64-nul": (["-DLSB_FIRST", "-DLEN_BITS=64", "-DWITH_NUL"], "lsb,len64+nul", []),
+    "handshake-end-ack": (["-DHANDSHAKE", "-DEND_ACK_SIG=SIGUSR2"], "handshake,end-ack=usr2", []),
+    "unacked": (["-DNO_ACK"], "ack=none", ["--pace-us", "150"]),
+}
+
+
+# --------------------------------------------------------------------------- processes
+
+
+class Process:
+    """A child whose stdout lines are collected by a thread; stderr goes to a file."""
+
+    def __init__(self, argv: list[str], stderr_path: Path) -> None:
+        self.stderr_path = stderr_path
+        self._stderr = open(stderr_path, "wb")
+        self.popen = subprocess.Popen(
+            argv, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=self._stderr, preexec_fn=unblock_signals
+        )
+        self.lines: queue.Queue[bytes] = queue.Queue()
+        threading.Thread(target=self._read, daemon=True).start()
+
+    def _read(self) -> None:
+        for line in self.popen.stdout:
+            self.lines.put(line)
+        self.lines.put(b"")
+
+    def next_line(self, timeout: float = WAIT) -> bytes:
+        try:
+            line = self.lines.get(timeout=timeout)
+        except queue.Empty:
+            raise AssertionError(f"no output within {timeout} s; stderr: {self.stderr()[-2000:]}") from None
+        if not line:
+            raise AssertionError(f"the process ended (status {self.popen.wait()}); stderr: {self.stderr()[-2000:]}")
+        return line
+
+    def stderr(self) -> str:
+        self._stderr.flush()
+        return self.stderr_path.read_text(errors="replace")
+
+    def wait_stderr(self, text: str, timeout: float = WAIT) -> str:
+        deadline = time.monotonic() + timeout
+        while text not in self.stderr():
+            if time.monotonic() > deadline:
+                raise AssertionError(f"{text!r} not on stderr within {timeout} s: {self.stderr()[-2000:]}")
+            time.sleep(0.01)  # polling a file for output, not synchronising on time
+        return self.stderr()
+
+    def stop(self) -> None:
+        if self.popen.poll() is None:
+            self.popen.terminate()
+            try:
+                self.popen.wait(timeout=5)
+            except subprocess.TimeoutExpired:
+                self.popen.kill()
+                self.popen.wait()
+        self._stderr.close()
+
+
+class SigchatServer(Process):
+    def __init__(self, args: list[str], stderr_path: Path, *, json_lines: bool = True) -> None:
+        super().__init__([SERVER_EXE, "--plain", *(["--json"] if json_lines else []), *args], stderr_path)
+        first = self.next_line()
+        assert first.startswith(b"Server PID: "), first
+        self.pid = int(first.split(b":")[1])
+        assert self.pid == self.popen.pid
+
+    def next_record(self, timeout: float = WAIT) -> dict:
+        return json.loads(self.next_line(timeout))
+
+    def record_for(self, pid: int, timeout: float = WAIT) -> dict:
+        """The next record about ``pid`` (records of other pids are skipped)."""
+        deadline = time.monotonic() + timeout
+        while True:
+            record = self.next_record(max(0.01, deadline - time.monotonic()))
+            if record["pid"] == pid:
+                return record
+
+
+class PeerServer(Process):
+    def __init__(self, binary: str, stderr_path: Path) -> None:
+        super().__init__([binary], stderr_path)
+        first = self.next_line()
+        assert first.startswith(b"PID "), first
+        self.pid = int(first.split()[1])
+        assert self.pid == self.popen.pid
+
+    def next_message(self, timeout: float = WAIT) -> bytes:
+        tag, _, payload = self.next_line(timeout).rstrip(b"\n").partition(b" ")
+        assert tag == b"MSG", (tag, payload)
+        return bytes.fromhex(payload.decode())
+
+
+@dataclass
+class Peers:
+    directory: Path
+
+    def client(self, name: str) -> str:
+        return str(self.directory / f"client-{name}")
+
+    def server(self, name: str) -> str:
+        return str(self.directory / f"server-{name}")
+
+
+@pytest.fixture(scope="module")
+def peers(tmp_path_factory: pytest.TempPathFactory) -> Peers:
+    """Every C variant, compiled in parallel."""
+    directory = tmp_path_factory.mktemp("minitalk-peers")
+    jobs = []
+    variants = [("client", name, flags) for name, (flags, _) in CLIENTS.items()]
+    variants += [("server", name, flags) for name, (flags, _, _) in SERVERS.items()]
+    variants += [("client", "end-ack-usr2", ["-DEND_ACK_SIG=SIGUSR2"])]
+    for kind, name, flags in variants:
+        source = PEERS / f"minitalk_{kind}.c"
+        argv = ["gcc", "-std=c99", "-O2", "-Wall", "-Wextra", "-Werror", *flags, "-o", str(directory / f"{kind}-{name}"), str(source)]
+        jobs.append((argv, subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)))
+    for argv, job in jobs:
+        output, _ = job.communicate(timeout=120)
+        assert job.returncode == 0, f"{' '.join(argv)}:\n{output.decode(errors='replace')}"
+    return Peers(directory)
+
+
+@pytest.fixture(scope="module")
+def servers(tmp_path_factory: pytest.TempPathFactory):
+    """``servers(*args)``: a running ``sigchat-server --plain --json ARGS``, started once per module."""
+    running: dict[tuple[str, ...], SigchatServer] = {}
+    directory = tmp_path_factory.mktemp("servers")
+
+    def get(*args: str) -> SigchatServer:
+        if args not in running:
+            running[args] = SigchatServer(list(args), directory / f"server-{len(running)}.err")
+        return running[args]
+
+    yield get
+    for server in running.values():
+        server.stop()
+
+
+@pytest.fixture(scope="module")
+def peer_servers(peers: Peers, tmp_path_factory: pytest.TempPathFactory):
+    running: dict[str, PeerServer] = {}
+    directory = tmp_path_factory.mktemp("peer-servers")
+
+    def get(name: str) -> PeerServer:
+        if name not in running:
+            running[name] = PeerServer(peers.server(name), directory / f"{name}.err")
+        return running[name]
+
+    yield get
+    for server in running.values():
+        server.stop()
+
+
+def profile_args(profile: str) -> tuple[str, ...]:
+    return ("--classic", profile) if profile else ()
+
+
+@dataclass
+class Client:
+    pid: int
+    returncode: int
+    stderr: bytes
+
+
+def run_client(binary: str, server_pid: int, *args: str) -> Client:
+    """Run a peer client to the end; a negative return code is the signal that killed it."""
+    child = subprocess.Popen(
+        [binary, str(server_pid), *args],
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        preexec_fn=unblock_signals,
+    )
+    _, stderr = child.communicate(timeout=60)
+    return Client(child.pid, child.returncode, stderr)
+
+
+def run_send(*args: str, stdin: bytes = b"", timeout: float = 60) -> subprocess.CompletedProcess:
+    return subprocess.run([SEND_EXE, *args], input=stdin, capture_output=True, timeout=timeout, preexec_fn=unblock_signals)
+
+
+def canonical(profile: str) -> str:
+    from sigchat.classic import parse_profile
+
+    return str(parse_profile(profile))
+
+
+# --------------------------------------------------------------------------- peer client -> sigchat-server
+
+
+@pytest.mark.parametrize("case", list(MESSAGES))
+@pytest.mark.parametrize("variant", [name for name in CLIENTS if not name.startswith("unacked")])
+def test_peer_client_to_sigchat_server(peers: Peers, servers, variant: str, case: str) -> None:
+    _, profile = CLIENTS[variant]
+    server = servers(*profile_args(profile))
+    message = MESSAGES[case]
+    client = run_client(peers.client(variant), server.pid, message)
+    assert client.returncode == 0, (client.returncode, client.stderr)
+    record = server.record_for(client.pid)
+    assert record["event"] == "delivered", record
+    assert record["text"] == message
+    assert record["mode"] == "classic" and record["profile"] == canonical(profile)
+    data = message.encode()
+    assert record["bytes"] == len(data) and record["payload_bits"] == 8 * len(data)
+    assert record["signals_sent"] >= record["bits"] > 0
+    assert record["duration"] >= 0 and record["bits_per_second"] >= 0
+
+
+def _intact_attempt(peers: Peers, server: SigchatServer, message: str) -> bool:
+    client = run_client(peers.client("unacked-usleep100"), server.pid, message)
+    # Never killed by an ack: it has no handler, so the server must not ack it.
+    assert client.returncode == 0, (client.returncode, client.stderr)
+    # A damaged message is delivered wrong, or never ends (its NUL was lost):
+    # then it is reported incomplete after --classic-timeout.
+    record = server.record_for(client.pid)
+    return record["event"] == "delivered" and record["text"] == message
+
+
+@pytest.mark.parametrize("case", list(MESSAGES))
+def test_unacked_usleep_client_to_sigchat_server(peers: Peers, servers, case: str) -> None:
+    """``usleep(100)`` per bit, no ack, no handler, against the default server.
+
+    Standard signals do not queue: if the receiver thread is not scheduled
+    within ~2 bit periods (~0.4 ms), the kernel merges two equal signals or
+    delivers SIGUSR1 before an earlier SIGUSR2, and no server can recover that
+    bit. On a quiet machine almost every message arrives intact (README,
+    "Test your own minitalk"); under load some are damaged, so this test
+    allows a few attempts and requires one intact message. It also checks that
+    the client is never killed (the server must not ack it) and that a damaged
+    message does not shift the next one (each client run is a new pid).
+    """
+    server = servers("--classic-timeout", "0.5")  # its own server: damaged attempts leave records
+    message = MESSAGES[case]
+    attempts = 5
+    for _ in range(attempts):
+        if _intact_attempt(peers, server, message):
+            break
+    else:
+        load = os.getloadavg()[0]
+        if load > (os.cpu_count() or 1):
+            pytest.skip(f"no intact message in {attempts} attempts, but the machine is overloaded (load {load:.1f})")
+        pytest.fail(f"no intact message in {attempts} attempts (load {load:.1f}); stderr: {server.stderr()[-1500:]}")
+    assert "its classic message is received without SIGUSR1 replies" in server.wait_stderr("received without SIGUSR1")
+
+
+# --------------------------------------------------------------------------- sigchat-send -> peer server
+
+
+@pytest.mark.parametrize("case", list(MESSAGES))
+@pytest.mark.parametrize("variant", list(SERVERS))
+def test_sigchat_send_to_peer_server(peer_servers, variant: str, case: str) -> None:
+    _, profile, extra = SERVERS[variant]
+    server = peer_servers(variant)
+    message = MESSAGES[case]
+    result = run_send(f"--classic={profile}", *extra, "-v", str(server.pid), message)
+    assert result.returncode == 0, result.stderr.decode()
+    assert server.next_message() == message.encode()
+    stats = result.stderr.decode()
+    assert f"classic {canonical(profile)}:" in stats and f"{len(message.encode())} bytes" in stats
+
+
+def test_sigchat_send_bare_classic_flag_is_the_default_profile(peer_servers) -> None:
+    server = peer_servers("default")
+    for argv in (["--classic", str(server.pid), "bare"], ["--classic", "msb,usr2=1", str(server.pid), "spaced"]):
+        result = run_send(*argv)
+        assert result.returncode == 0, result.stderr.decode()
+        assert server.next_message() == argv[-1].encode()
+
+
+def test_sigchat_send_carries_on_when_the_server_never_acks(peer_servers) -> None:
+    server = peer_servers("unacked")
+    result = run_send("--classic", "--ack-timeout", "0.05", "--pace-us", "200", str(server.pid), "no acks here")
+    assert server.next_message() == b"no acks here"
+    assert result.returncode == 6, result.stderr.decode()
+    assert "use a profile with ack=none" in result.stderr.decode()
+
+
+def test_sigchat_send_reports_a_missing_end_ack(peer_servers) -> None:
+    server = peer_servers("default")
+    result = run_send("--classic=end-ack=usr2", "--timeout", "0.3", str(server.pid), "end?")
+    assert server.next_message() == b"end?"
+    assert result.returncode == 6 and "no end-of-message ack" in result.stderr.decode()
+
+
+def test_nul_travels_with_a_length(peers: Peers, servers, peer_servers) -> None:
+    data = b"a\0b\0\xff"
+    # peer client -> sigchat-server
+    server = servers("--classic", "len32")
+    client = run_client(peers.client("len32"), server.pid, "-x", data.hex())
+    assert client.returncode == 0
+    record = server.record_for(client.pid)
+    assert record["event"] == "delivered" and record["base64"] == "YQBiAP8="
+    # sigchat-send -> peer server
+    peer = peer_servers("len32")
+    result = run_send("--classic=len32", str(peer.pid), "-", stdin=data)
+    assert result.returncode == 0, result.stderr.decode()
+    assert peer.next_message() == data
+    # ... but not in a NUL-terminated profile: refused before any signal
+    result = run_send("--classic", str(peer.pid), "-", stdin=data)
+    assert result.returncode == 2 and b"cannot travel in a NUL-terminated profile" in result.stderr
+
+
+# --------------------------------------------------------------------------- server behaviour
+
+
+def test_stalled_client_is_reported_incomplete_and_its_next_message_is_intact(peers: Peers, tmp_path: Path) -> None:
+    server = SigchatServer(["--classic-timeout", "0.3"], tmp_path / "server.err")
+    try:
+        # 13 bits ("h" and 5 bits of "e"), silent 0.8 s, then the whole message.
+        client = run_client(peers.client("default"), server.pid, "hello", "13", "800")
+        assert client.returncode == 0
+        aborted = server.next_record()
+        assert aborted["event"] == "aborted" and aborted["mode"] == "classic"
+        assert aborted["reason"].startswith("incomplete") and aborted["received"] == 1 and aborted["partial_text"] == "h"
+        assert aborted["bits"] == 13
+        delivered = server.next_record()
+        assert delivered["pid"] == aborted["pid"] and delivered["event"] == "delivered" and delivered["text"] == "hello"
+        # A client that dies mid-byte: incomplete, and the next client is fine.
+        client = run_client(peers.client("default"), server.pid, "dead", "11", "-1")
+        assert client.returncode == 0
+        aborted = server.record_for(client.pid)
+        assert aborted["event"] == "aborted" and aborted["partial_text"] == "d"
+        client = run_client(peers.client("default"), server.pid, "alive")
+        assert server.record_for(client.pid)["text"] == "alive"
+        assert "ended: incomplete" in server.stderr()
+    finally:
+        server.stop()
+
+
+def test_native_and_classic_senders_at_the_same_time(peers: Peers, servers) -> None:
+    server = servers()
+    native_text = "native " * 150
+    classic_text = "classic " * 120
+    native = subprocess.Popen(
+        [SEND_EXE, str(server.pid), native_text], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, preexec_fn=unblock_signals
+    )
+    client = run_client(peers.client("default"), server.pid, classic_text)
+    _, native_err = native.communicate(timeout=60)
+    assert native.returncode == 0, native_err
+    assert client.returncode == 0
+    got = {}
+    while not {native.pid, client.pid} <= got.keys():
+        record = server.next_record()
+        got[record["pid"]] = (record["mode"], record.get("text"))
+    assert got[native.pid] == ("native", native_text) and got[client.pid] == ("classic", classic_text)
+
+
+def test_server_never_sends_an_ack_that_would_kill(peers: Peers, tmp_path: Path) -> None:
+    # The default client catches SIGUSR1 only: an end ack (SIGUSR2) would kill it.
+    server = SigchatServer(["--classic", "end-ack=usr2"], tmp_path / "server.err")
+    try:
+        client = run_client(peers.client("default"), server.pid, "survive")
+        assert client.returncode == 0, client.returncode  # -12 would be death by SIGUSR2
+        assert server.record_for(client.pid)["text"] == "survive"
+        err = server.wait_stderr("without SIGUSR2 replies")
+        assert "SIGUSR2 would kill it" in err
+        # A client that catches both gets its end ack (it waits for it: exit 3 otherwise).
+        client = run_client(peers.client("end-ack-usr2"), server.pid, "thanks")
+        assert client.returncode == 0
+        assert server.record_for(client.pid)["text"] == "thanks"
+    finally:
+        server.stop()
+
+
+def test_plain_text_output_is_the_message_bytes(peers: Peers, tmp_path: Path) -> None:
+    server = SigchatServer([], tmp_path / "server.err", json_lines=False)
+    try:
+        assert run_client(peers.client("default"), server.pid, "two\nlines ✓").returncode == 0
+        assert server.next_line() + server.next_line() == "two\nlines ✓\n".encode()
+        err = server.stderr()
+        assert "also serving classic minitalk clients: msb,usr2=1,nul,ack=usr1" in err
+        assert "classic client" in err and "started" in err
+    finally:
+        server.stop()
+
+
+def test_profile_colliding_with_the_native_hello_serves_classic_only(peers: Peers, servers) -> None:
+    server = servers("--classic", "usr1=1")
+    assert "serving classic minitalk clients only: msb,usr1=1,nul,ack=usr1" in server.stderr()
+    # Its empty message is 8 x SIGUSR2, the native hello: read as classic here.
+    client = run_client(peers.client("usr1-is-1"), server.pid, "")
+    assert client.returncode == 0
+    record = server.record_for(client.pid)
+    assert record["event"] == "delivered" and record["text"] == "" and record["mode"] == "classic"
+
+
+def test_sigchat_send_classic_to_sigchat_server(servers) -> None:
+    for profile in ("", "lsb,len64+nul", "handshake,end-ack=usr2"):
+        server = servers(*profile_args(profile))
+        result = run_send(f"--classic={profile}", str(server.pid), f"self-test {profile or 'default'} ✓")
+        assert result.returncode == 0, result.stderr.decode()
+        record = server.next_record()
+        assert record["text"] == f"self-test {profile or 'default'} ✓" and record["profile"] == canonical(profile)
+
+
+# --------------------------------------------------------------------------- command lines
+
+
+@pytest.mark.parametrize(
+    ("argv", "message"),
+    [
+        (["--classic=lsb,msb", "1", "x"], "--classic: conflicting options 'lsb' and 'msb'"),
+        (["--classic=bogus", "1", "x"], "--classic: unknown profile option 'bogus'"),
+        (["--pace-us", "100", "1", "x"], "--pace-us and --ack-timeout apply to --classic only"),
+        (["--classic", "--pace-us", "-1", "1", "x"], "--pace-us must not be negative"),
+        (["--classic", "--ack-timeout", "0", "1", "x"], "--ack-timeout must be positive"),
+    ],
+)
+def test_send_usage_errors(argv: list[str], message: str) -> None:
+    result = run_send(*argv)
+    assert result.returncode == 2 and message in result.stderr.decode()
+
+
+def test_server_rejects_a_bad_profile() -> None:
+    result = subprocess.run([SERVER_EXE, "--plain", "--classic", "len32,nul-counted"], capture_output=True, timeout=30)
+    assert result.returncode == 2 and b"needs both a length and a NUL" in result.stderr
+    result = subprocess.run([SERVER_EXE, "--plain", "--classic-timeout", "0"], capture_output=True, timeout=30)
+    assert result.returncode == 2 and b"--classic-timeout must be positive" in result.stderr

@@ -1,0 +1,178 @@
+"""``sigchat-server`` (the Textual UI, not --plain) on a real pseudo-terminal.
+
+Headless tests cannot catch everything: on a real terminal Textual starts its
+own input/output threads, and a signal landing on one of them would kill the
+server (notes: "Thread masks"). So this starts the server on a pty, reads its
+PID from the screen, sends a burst of messages with concurrent real
+``sigchat-send`` processes, checks that the server is alive and shows them,
+then presses q and checks that it exits promptly with code 0.
+
+Safety: signals go only to the server this test started (its PID read from
+the screen must equal the child's PID). No fixed sleeps: every wait polls the
+screen or the process with a deadline.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import os
+import pty
+import re
+import select
+import signal
+import struct
+import subprocess
+import sys
+import termios
+import time
+from pathlib import Path
+
+import pytest
+
+from sigchat.signals import unblock_signals
+
+BIN = Path(sys.executable).parent
+SERVER_CMD = [str(BIN / "sigchat-server")] if (BIN / "sigchat-server").exists() else [sys.executable, "-m", "sigchat", "server"]
+SEND_CMD = [str(BIN / "sigchat-send")] if (BIN / "sigchat-send").exists() else [sys.executable, "-m", "sigchat", "send"]
+ROWS, COLS = 40, 120
+
+# CSI ... final byte, OSC ... BEL/ST, and two-byte escapes.
+ANSI = re.compile(rb"\x1b\[[0-?]*[ -/]*[@-~]|\x1b\][^\x07\x1b]*(?:\x07|\x1b\\)|\x1b[PX^_][^\x1b]*\x1b\\|\x1b[ -/]*[0-~]")
+
+
+class PtyServer:
+    """The server running on the slave side of a pty; we hold the master."""
+
+    def __init__(self, *args: str) -> None:
+        pid, fd = pty.fork()
+        if pid == 0:  # the child: becomes sigchat-server on the pty
+            try:
+                unblock_signals()
+                env = {**os.environ, "TERM": "xterm-256color", "COLUMNS": str(COLS), "LINES": str(ROWS)}
+                env.pop("TEXTUAL_DRIVER", None)
+                os.execvpe(SERVER_CMD[0], [*SERVER_CMD, *args], env)
+            finally:
+                os._exit(127)
+        self.pid = pid
+        self.fd = fd
+        fcntl.ioctl(fd, termios.TIOCSWINSZ, struct.pack("HHHH", ROWS, COLS, 0, 0))
+        os.set_blocking(fd, False)
+        self.raw = bytearray()
+        self.status: int | None = None
+
+    def read(self, timeout: float = 0.05) -> None:
+        ready, _, _ = select.select([self.fd], [], [], timeout)
+        if ready:
+            try:
+                while chunk := os.read(self.fd, 65536):
+                    self.raw += chunk
+            except (BlockingIOError, OSError):
+                pass
+
+    @property
+    def text(self) -> str:
+        """Everything drawn so far, without escape sequences."""
+        return ANSI.sub(b"", bytes(self.raw)).decode("utf-8", "replace")
+
+    def poll(self) -> int | None:
+        if self.status is None:
+            pid, status = os.waitpid(self.pid, os.WNOHANG)
+            if pid:
+                self.status = os.waitstatus_to_exitcode(status)
+        return self.status
+
+    def wait_for(self, predicate, timeout: float, what: str):
+        deadline = time.monotonic() + timeout
+        while True:
+            self.read()
+            value = predicate()
+            if value:
+                return value
+            if time.monotonic() > deadline:
+                tail = self.text[-2000:]
+                raise AssertionError(f"timed out after {timeout} s waiting for {what}; screen tail:\n{tail}")
+
+    def press(self, keys: bytes) -> None:
+        os.write(self.fd, keys)
+
+    def kill(self) -> None:
+        if self.poll() is None:
+            os.kill(self.pid, signal.SIGKILL)  # our own child only
+            os.waitpid(self.pid, 0)
+        os.close(self.fd)
+
+
+@pytest.fixture
+def pty_server():
+    servers: list[PtyServer] = []
+
+    def start(*args: str) -> PtyServer:
+        server = PtyServer(*args)
+        servers.append(server)
+        return server
+
+    yield start
+    for server in servers:
+        server.kill()
+
+
+def test_tui_on_a_real_pty_survives_a_burst_and_quits_promptly(pty_server, tmp_path):
+    log = tmp_path / "log.jsonl"
+    server = pty_server("--log", str(log))
+    match = server.wait_for(lambda: re.search(r"sigchat-send (\d+) 'hello'", server.text), 20, "the PID on screen")
+    pid = int(match.group(1))
+    assert pid == server.pid  # safety: we only ever signal the process we started
+    assert server.poll() is None
+
+    messages = [f"burst {i}: hello over SIGUSR1/2 #{i * 7}" for i in range(5)]
+    senders = [
+        subprocess.Popen(
+            [*SEND_CMD, str(pid), message],
+            preexec_fn=unblock_signals,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
+        )
+        for message in messages
+    ]
+    try:
+        # Keep draining the pty while they run (a full pty buffer would stall the UI).
+        server.wait_for(lambda: all(p.poll() is not None for p in senders), 60, "the senders to finish")
+        codes = [p.returncode for p in senders]
+        errors = [p.stderr.read().decode() for p in senders]
+    finally:
+        for p in senders:
+            if p.poll() is None:
+                p.kill()
+                p.wait(5)
+            p.stderr.close()
+    assert codes == [0] * len(messages), errors
+    assert server.poll() is None, "the server died during the burst"
+    for message in messages:
+        server.wait_for(lambda m=message: m in server.text, 10, f"{message!r} on screen")
+    server.wait_for(lambda: "5 messages" in server.text, 10, "the totals on screen")
+    assert server.poll() is None
+
+    started = time.monotonic()
+    server.press(b"q")
+    server.wait_for(lambda: server.poll() is not None, 5, "the server to exit after q")
+    elapsed = time.monotonic() - started
+    assert server.status == 0
+    # Typically ~0.2 s until the terminal is restored and ~0.3-0.5 s until the
+    # process is gone (Textual's input thread polls every 0.1 s; interpreter exit).
+    assert elapsed < 1.0, f"quitting took {elapsed:.2f} s"
+    server.read()
+    assert re.search(r"sigchat-server: stopped; 5 messages \(\d+ bytes\) delivered", server.text)
+    logged = sorted(line for line in log.read_text().splitlines())
+    assert len(logged) == 5 and all('"event":"delivered"' in line for line in logged)
+
+
+def test_tui_quits_cleanly_on_sigterm(pty_server):
+    server = pty_server()
+    match = server.wait_for(lambda: re.search(r"sigchat-send (\d+) 'hello'", server.text), 20, "the PID on screen")
+    assert int(match.group(1)) == server.pid
+    os.kill(server.pid, signal.SIGTERM)  # our own child
+    server.wait_for(lambda: server.poll() is not None, 5, "the server to exit after SIGTERM")
+    assert server.status == 0
+    server.read()
+    assert "\x1b[?1049l" in server.raw.decode("utf-8", "replace")  # the terminal was restored
+    assert "sigchat-server: stopped; 0 messages" in server.text
