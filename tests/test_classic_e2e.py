@@ -70,7 +70,7 @@ SERVERS = {
     "len32": (["-DLEN_BITS=32"], "len32", []),
     "lsb-len64-nul": (["-DLSB_FIRST", "-DLEN_BITS=64", "-DWITH_NUL"], "lsb,len64+nul", []),
     "handshake-end-ack": (["-DHANDSHAKE", "-DEND_ACK_SIG=SIGUSR2"], "handshake,end-ack=usr2", []),
-    "unacked": (["-DNO_ACK"], "ack=none", ["--pace-us", "150"]),
+    "unacked": (["-DNO_ACK"], "ack=none", ["--pace-us", "150"]),  # its own test: paced, unacked
 }
 
 
@@ -305,10 +305,7 @@ def test_unacked_usleep_client_to_sigchat_server(peers: Peers, servers, case: st
         if _intact_attempt(peers, server, message):
             break
     else:
-        load = os.getloadavg()[0]
-        if load > (os.cpu_count() or 1):
-            pytest.skip(f"no intact message in {attempts} attempts, but the machine is overloaded (load {load:.1f})")
-        pytest.fail(f"no intact message in {attempts} attempts (load {load:.1f}); stderr: {server.stderr()[-1500:]}")
+        _overloaded_or_fail(f"no intact message in {attempts} attempts")
     assert "its classic message is received without SIGUSR1 replies" in server.wait_stderr("received without SIGUSR1")
 
 
@@ -316,7 +313,7 @@ def test_unacked_usleep_client_to_sigchat_server(peers: Peers, servers, case: st
 
 
 @pytest.mark.parametrize("case", list(MESSAGES))
-@pytest.mark.parametrize("variant", list(SERVERS))
+@pytest.mark.parametrize("variant", [name for name in SERVERS if name != "unacked"])
 def test_sigchat_send_to_peer_server(peer_servers, variant: str, case: str) -> None:
     _, profile, extra = SERVERS[variant]
     server = peer_servers(variant)
@@ -326,6 +323,39 @@ def test_sigchat_send_to_peer_server(peer_servers, variant: str, case: str) -> N
     assert server.next_message() == message.encode()
     stats = result.stderr.decode()
     assert f"classic {canonical(profile)}:" in stats and f"{len(message.encode())} bytes" in stats
+
+
+@pytest.mark.parametrize("case", list(MESSAGES))
+def test_sigchat_send_paced_to_unacked_peer_server(peers: Peers, tmp_path: Path, case: str) -> None:
+    """``--classic=ack=none --pace-us 150`` to a server that never acks.
+
+    As for unacked clients, the receiving process must run within about two
+    bit periods or the kernel merges signals: a few attempts, each with a fresh
+    peer server (a damaged message leaves it mid-message).
+    """
+    _, profile, extra = SERVERS["unacked"]
+    message = MESSAGES[case]
+    for attempt in range(5):
+        server = PeerServer(peers.server("unacked"), tmp_path / f"server-{attempt}.err")
+        try:
+            result = run_send(f"--classic={profile}", *extra, "-v", str(server.pid), message)
+            assert result.returncode == 0, result.stderr.decode()  # SENT: nothing to confirm
+            assert "0 acks" in result.stderr.decode()
+            try:
+                if server.next_message(timeout=2.0) == message.encode():
+                    return
+            except AssertionError:
+                pass  # no whole message: its NUL was merged away
+        finally:
+            server.stop()
+    _overloaded_or_fail("no intact message in 5 attempts")
+
+
+def _overloaded_or_fail(reason: str) -> None:
+    load = os.getloadavg()[0]
+    if load > (os.cpu_count() or 1):
+        pytest.skip(f"{reason}, but the machine is overloaded (load {load:.1f})")
+    pytest.fail(f"{reason} (load {load:.1f})")
 
 
 def test_sigchat_send_bare_classic_flag_is_the_default_profile(peer_servers) -> None:
@@ -397,21 +427,39 @@ def test_stalled_client_is_reported_incomplete_and_its_next_message_is_intact(pe
 
 
 def test_native_and_classic_senders_at_the_same_time(peers: Peers, servers) -> None:
+    """Both are served at once, told apart by pid; the classic client holds the line.
+
+    The kernel can still merge the classic client's signal with one of the
+    native sender's at the moment they overlap (README, "What cannot be
+    fixed"); the classic client then waits for its ack forever, so a hung
+    client is stopped after a while and the pair is tried again.
+    """
     server = servers()
     native_text = "native " * 150
-    classic_text = "classic " * 120
-    native = subprocess.Popen(
-        [SEND_EXE, str(server.pid), native_text], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, preexec_fn=unblock_signals
-    )
-    client = run_client(peers.client("default"), server.pid, classic_text)
-    _, native_err = native.communicate(timeout=60)
-    assert native.returncode == 0, native_err
-    assert client.returncode == 0
-    got = {}
-    while not {native.pid, client.pid} <= got.keys():
-        record = server.next_record()
-        got[record["pid"]] = (record["mode"], record.get("text"))
-    assert got[native.pid] == ("native", native_text) and got[client.pid] == ("classic", classic_text)
+    for attempt in range(4):
+        classic_text = f"classic {attempt} " * 100
+        native = subprocess.Popen(
+            [SEND_EXE, str(server.pid), native_text], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, preexec_fn=unblock_signals
+        )
+        client = subprocess.Popen(
+            [peers.client("default"), str(server.pid), classic_text], stdout=subprocess.DEVNULL, preexec_fn=unblock_signals
+        )
+        try:
+            client_status = client.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            client.kill()  # our own child, stuck waiting for an ack that was merged away
+            client_status = client.wait()
+        _, native_err = native.communicate(timeout=60)
+        assert native.returncode == 0, native_err  # the native sender always recovers
+        got = {}
+        while native.pid not in got or (client_status == 0 and client.pid not in got):
+            record = server.next_record()
+            got[record["pid"]] = (record["event"], record["mode"], record.get("text"))
+        assert got[native.pid] == ("delivered", "native", native_text)
+        if client_status == 0:
+            assert got[client.pid] == ("delivered", "classic", classic_text)
+            return
+    pytest.fail("the classic client hung in every attempt")
 
 
 def test_server_never_sends_an_ack_that_would_kill(peers: Peers, tmp_path: Path) -> None:

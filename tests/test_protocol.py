@@ -51,6 +51,10 @@ DT = 1e-4
 """Seconds between two signals on a perfect link."""
 ALL_TIMEOUTS = max(P.SESSION_IDLE_TIMEOUT, P.QUEUE_TTL, P.DEDUP_TTL) + 1.0
 """Silence after which the server must have forgotten everything."""
+MAX_STEPS = 200_000
+"""Bound on simulated steps per run (the worst run here takes ~10k): a hang fails fast."""
+MAX_SIMULATED_SECONDS = 600.0
+"""Bound on simulated time per exchange (the worst run here takes ~70 s)."""
 
 seeds = st.integers(min_value=0, max_value=2**32 - 1)
 small_messages = st.binary(max_size=40)
@@ -231,11 +235,13 @@ class Wire:
         if not any(self.at_sender.values()) and self.sender.deadline <= self.now:
             self.to_server(self.sender.timeout(self.now))
 
-    def finish(self, limit: int = 1_000_000) -> None:
+    def finish(self, limit: int = MAX_STEPS) -> None:
         """Run the server and the sender fairly, without loss, until the sender has an outcome."""
+        began = self.now
         for _ in range(limit):
             if self.sender.outcome is not None:
                 return
+            assert self.now - began < MAX_SIMULATED_SECONDS, "the exchange did not finish in time"
             if any(self.at_server.values()):
                 self.server_runs()
             elif any(self.at_sender.values()):
@@ -244,7 +250,7 @@ class Wire:
                 self.idle()
         raise AssertionError("the exchange did not finish")
 
-    def run_until(self, condition, limit: int = 1_000_000) -> None:
+    def run_until(self, condition, limit: int = MAX_STEPS) -> None:
         """Like ``finish`` but stop as soon as ``condition()`` holds (checked before every step)."""
         for _ in range(limit):
             if condition():
@@ -313,6 +319,17 @@ def watch_sessions(kernel: SimKernel) -> list[str]:
     return problems
 
 
+def run_bounded(kernel: SimKernel) -> None:
+    """``kernel.run()`` with tight bounds on steps and simulated time, so a hang fails fast."""
+    began = kernel.now
+    for _ in range(MAX_STEPS):
+        if kernel.done():
+            return
+        kernel.one_step()
+        assert kernel.now - began < MAX_SIMULATED_SECONDS, "the simulation did not finish in time"
+    raise AssertionError("the simulation did not finish")
+
+
 def simulate(seed: int, messages: list[bytes], joins: list[int] | None = None, **conditions) -> tuple[SimKernel, list[str]]:
     """Run ``messages`` through a SimKernel seeded with ``seed``; sender i starts after ``joins[i]`` steps."""
     kernel = SimKernel(random.Random(seed), **conditions)
@@ -321,7 +338,7 @@ def simulate(seed: int, messages: list[bytes], joins: list[int] | None = None, *
         for _ in range(join):
             kernel.one_step()
         kernel.add_sender(data)
-    kernel.run()
+    run_bounded(kernel)
     return kernel, problems
 
 
@@ -822,6 +839,31 @@ def test_session_that_never_sent_its_start_bit_waits_queue_ttl():
     assert [e.reason for e in of_type(server.events, P.TransferAborted)] == [P.AbortReason.SILENT]
 
 
+@examples(25)
+@given(order=st.permutations([11, 12, 13, 14, 15]), hello_from=st.lists(st.sampled_from([11, 12, 13, 14, 15]), max_size=6))
+def test_queue_is_first_come_first_served(order, hello_from):
+    """Queued senders get the session in the order their signatures completed;
+    their periodic hellos (answered WAIT) do not change their place."""
+    server = P.Server()
+    now = open_session(server, PID, 0.0)
+    for pid in order:
+        replies, now = feed(server, pid, [P.ONE] * P.SIGNATURE_LENGTH, now)
+        assert replies == [P.SIGNATURE_ACK] * (P.SIGNATURE_LENGTH - 1) + [P.WAIT]
+    assert [e.position for e in of_type(server.events, P.SenderQueued)] == [1, 2, 3, 4, 5]
+    for pid in hello_from:
+        now += 0.5
+        assert server.receive(pid, P.HELLO, now) == P.WAIT
+    served = []
+    holder = PID
+    for _ in order:
+        server.sender_gone(holder, now)
+        ((holder, go),) = server.outbox
+        server.outbox.clear()
+        assert go == P.GO
+        served.append(holder)
+    assert served == list(order)
+
+
 def test_sender_gone_frees_the_session_for_the_next_in_queue():
     """``sender_gone`` aborts the holder (SENDER_GONE) and hands over the session;
     a queued pid that exits just leaves the queue."""
@@ -861,7 +903,7 @@ def test_stopped_then_resumed_sender_ends_clearly_and_never_corrupts(seed, messa
         kernel.one_step()
     stopped = kernel.senders[victim % len(messages)]
     kernel.stop(stopped, stop)
-    kernel.run()
+    run_bounded(kernel)
     fresh = check_safety(kernel, problems)
     for sim in kernel.senders:
         if sim is stopped and stop > P.DEFAULT_TIMEOUT:
@@ -966,7 +1008,7 @@ def test_no_answer_from_a_server_that_never_runs():
     kernel = SimKernel(random.Random(1))
     kernel.server_process.stopped_until = float("inf")
     kernel.add_sender(b"hello")
-    kernel.run()
+    run_bounded(kernel)
     assert kernel.senders[0].proto.outcome is P.Outcome.NO_ANSWER
     assert kernel.events == []
 

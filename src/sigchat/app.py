@@ -563,7 +563,8 @@ class SigchatApp(App[int]):
             if path:
                 self.save_log(path)
 
-        self.push_screen(SaveDialog(self.default_save_path(), len(self.entries)), chosen)
+        count = sum(1 for entry in self.entries if entry.event is not None)
+        self.push_screen(SaveDialog(self.default_save_path(), count), chosen)
 
     def save_log(self, path: str) -> None:
         """Write every transfer of the session (not only the view) to ``path`` as JSON lines."""

@@ -497,7 +497,9 @@ class Server:
     def _abort(self, t: _Transfer, reason: AbortReason, now: float) -> None:
         self.counters.aborted += 1
         if reason is not AbortReason.SENDER_GONE and t.index > 0:
-            self._lingering[t.pid] = t.last_at + self.session_timeout
+            # From now, not from its last bit: a sender stopped for longer than
+            # the session timeout may still send a leftover bit when it resumes.
+            self._lingering[t.pid] = now + self.session_timeout
         self.events.append(TransferAborted(t.pid, reason, t.stats, bytes(t.payload)))
         self._end(t, now)
 

@@ -121,10 +121,9 @@ def expand_classic_flag(argv: list[str]) -> list[str]:
 
 
 def parse_pid(text: str) -> int:
-    try:
-        pid = int(text, 10)
-    except ValueError:
-        raise UsageError(f"PID must be a number, not {text!r}") from None
+    if not (text.isascii() and text.lstrip("-").isdigit()):
+        raise UsageError(f"PID must be a number, not {text!r}")
+    pid = int(text)
     if pid <= 0:
         raise UsageError(f"PID must be a positive number, not {pid}")
     if pid == os.getpid():
@@ -253,7 +252,7 @@ def main(argv: list[str] | None = None) -> int:
             except classic.ProfileError as error:
                 raise UsageError(f"--classic: {error}") from None
         pid = parse_pid(args.pid)
-        if args.timeout <= 0:
+        if not args.timeout > 0 or args.timeout == float("inf"):
             raise UsageError("--timeout must be positive")
         if profile is None and (args.pace_us is not None or args.ack_timeout is not None):
             raise UsageError("--pace-us and --ack-timeout apply to --classic only")
@@ -261,7 +260,7 @@ def main(argv: list[str] | None = None) -> int:
             raise UsageError("--pace-us must not be negative")
         if args.ack_timeout is None:
             args.ack_timeout = classic.DEFAULT_ACK_TIMEOUT
-        elif args.ack_timeout <= 0:
+        elif not 0 < args.ack_timeout < float("inf"):
             raise UsageError("--ack-timeout must be positive")
         data = read_message(args)
         if profile is not None:

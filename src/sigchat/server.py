@@ -25,7 +25,15 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog=PROG,
         description="Receive messages sent with sigchat-send over SIGUSR1/SIGUSR2.",
-        epilog="Send from another terminal with:  sigchat-send <PID> 'hello'",
+        epilog=(
+            "Send from another terminal with:  sigchat-send <PID> 'hello'\n\nexit codes:\n"
+            + "\n".join(
+                f"  {code:>3}  {text}"
+                for code, name, text in exit_codes.table()
+                if name in ("OK", "FAILURE", "USAGE")
+            )
+        ),
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument("--plain", action="store_true", help="no UI: messages to stdout (default when stdout is not a terminal)")
     parser.add_argument("--json", action="store_true", help="plain mode: one JSON object per message instead of its text")
@@ -122,6 +130,8 @@ class PlainOutput:
         self.log = log
         self.max_bytes = max_bytes
         self.out = sys.stdout.buffer
+        self.written_messages = 0
+        self.written_bytes = 0
 
     def diag(self, message: str) -> None:
         print(f"{PROG}: {message}", file=sys.stderr, flush=True)
@@ -138,6 +148,8 @@ class PlainOutput:
                 self.log.append(record)
             self.out.write((records.dumps(record) + "\n").encode() if self.json_lines else event.data + b"\n")
             self.out.flush()
+            self.written_messages += 1
+            self.written_bytes += len(event.data)
         elif isinstance(event, protocol.TransferStarted):
             self.diag(f"sender {describe(event.pid)} started")
         elif isinstance(event, protocol.SenderQueued):
@@ -201,7 +213,7 @@ def run_plain(args: argparse.Namespace) -> int:
         log.close()
     c = server.counters
     summary = (
-        f"{c.delivered} messages ({c.bytes} bytes) delivered, {c.aborted} transfers aborted, "
+        f"{output.written_messages} messages ({output.written_bytes} bytes) delivered, {c.aborted} transfers aborted, "
         f"{c.stray + receiver.counters.foreign_uid} stray signals ignored, up {time.monotonic() - started:.1f} s"
     )
     if receiver.error is not None:
@@ -212,6 +224,8 @@ def run_plain(args: argparse.Namespace) -> int:
 
 
 def run_tui(args: argparse.Namespace) -> int:
+    if not sys.stderr.isatty():  # Textual draws on stderr
+        return run_plain(args)
     try:
         from sigchat.app import run_app
     except ImportError:
@@ -229,10 +243,10 @@ def main(argv: list[str] | None = None) -> int:
     if not 0 <= args.max_bytes <= protocol.MAX_LENGTH:
         print(f"{PROG}: --max-bytes must be between 0 and {protocol.MAX_LENGTH} (see --help)", file=sys.stderr)
         return exit_codes.USAGE
-    if args.session_timeout <= 0:
+    if not 0 < args.session_timeout < float("inf"):
         print(f"{PROG}: --session-timeout must be positive (see --help)", file=sys.stderr)
         return exit_codes.USAGE
-    if args.classic_timeout <= 0:
+    if not 0 < args.classic_timeout < float("inf"):
         print(f"{PROG}: --classic-timeout must be positive (see --help)", file=sys.stderr)
         return exit_codes.USAGE
     if args.plain or args.json or not sys.stdout.isatty():

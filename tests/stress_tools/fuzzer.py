@@ -1,6 +1,6 @@
 """Many short-lived processes that send random signal sequences to one server.
 
-Usage: ``fuzzer.py SERVER --procs 50 --parallel 10 --seed N``
+Usage: ``fuzzer.py SERVER --procs 50 --parallel 10 --seed N [--kinds noise,talker] [--unsafe]``
 
 Forks ``--procs`` children (``--parallel`` at a time); each picks one
 behaviour at random and runs it for at most ``MAX_CHILD_SECONDS``:
@@ -15,6 +15,9 @@ behaviour at random and runs it for at most ``MAX_CHILD_SECONDS``:
   a payload, then exits or goes silent before exiting.
 * ``liar``: like ``header`` but it goes on to a tail and a random CRC.
 * ``hello``: signatures and hellos only (it queues, or holds an empty session).
+
+``--kinds`` restricts the behaviours; ``--unsafe`` makes every ``noise`` child
+leave SIGUSR1/SIGUSR2 at their default action.
 
 Every child stops when the server disappears. The parent reaps every child
 (so the server sees it gone), then prints one JSON line per child and a last
@@ -35,7 +38,7 @@ from sigchat import protocol
 
 SIGNALS = (signal.SIGUSR1, signal.SIGUSR2)
 SIGNAL_SET = set(SIGNALS)
-MAX_CHILD_SECONDS = 1.5
+MAX_CHILD_SECONDS = 1.0
 KINDS = ("noise", "talker", "header", "liar", "hello")
 
 
@@ -44,9 +47,10 @@ class Gone(Exception):
 
 
 class Child:
-    def __init__(self, server: int, rng: random.Random) -> None:
+    def __init__(self, server: int, rng: random.Random, unsafe: bool = False) -> None:
         self.server = server
         self.rng = rng
+        self.unsafe = unsafe
         self.sent = 0
         self.replies = 0
         self.deadline = time.monotonic() + MAX_CHILD_SECONDS
@@ -87,7 +91,7 @@ class Child:
 
     # ------------------------------------------------------------------ behaviours
     def noise(self) -> None:
-        if self.rng.random() < 0.5:
+        if self.unsafe or self.rng.random() < 0.5:
             signal.pthread_sigmask(signal.SIG_UNBLOCK, SIGNALS)
             for signum in SIGNALS:
                 signal.signal(signum, signal.SIG_DFL)  # the server must never answer us now
@@ -118,7 +122,7 @@ class Child:
         length = self._header()
         self.bits(self.rng.randbytes(min(length, self.rng.randrange(0, 64))))
         if self.rng.random() < 0.3:
-            time.sleep(max(0.0, min(self.deadline - time.monotonic(), self.rng.uniform(0.0, 1.2))))
+            time.sleep(max(0.0, min(self.deadline - time.monotonic(), self.rng.uniform(0.0, 1.0))))
 
     def liar(self) -> None:
         length = self._header()
@@ -134,10 +138,10 @@ class Child:
                 self.exchange(protocol.HELLO, 0.1)
 
 
-def run_child(server: int, seed: int, report: int) -> None:
+def run_child(server: int, seed: int, report: int, kinds: tuple[str, ...], unsafe: bool) -> None:
     rng = random.Random(seed)
-    kind = rng.choice(KINDS)
-    child = Child(server, rng)
+    kind = rng.choice(kinds)
+    child = Child(server, rng, unsafe)
     try:
         getattr(child, kind)()
     except Gone:
@@ -152,7 +156,11 @@ def main() -> int:
     parser.add_argument("--procs", type=int, default=50)
     parser.add_argument("--parallel", type=int, default=10)
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--kinds", default=",".join(KINDS))
+    parser.add_argument("--unsafe", action="store_true")
     args = parser.parse_args()
+    kinds = tuple(args.kinds.split(","))
+    assert set(kinds) <= set(KINDS), kinds
     if args.server <= 1 or args.server == os.getppid():
         print(f"fuzzer: refusing to signal {args.server}", file=sys.stderr)
         return 2
@@ -166,7 +174,7 @@ def main() -> int:
             if pid == 0:
                 try:
                     os.close(read_end)
-                    run_child(args.server, args.seed * 1000 + started, write_end)
+                    run_child(args.server, args.seed * 1000 + started, write_end, kinds, args.unsafe)
                 finally:
                     os._exit(0)
             running.add(pid)
