@@ -23,6 +23,13 @@ Like ``signals.send_message``, a queued sender is told before each of its
 timeouts that the server process is alive (``proof_of_life``; the sim's server
 never exits).
 
+``precise`` mirrors the sender's /proc view (``signals.send_message`` with
+``procfs.signal_in_flight``): at a deadline in HELLO or SENDING, a sender whose
+last signal is still pending at the server (from anyone, as ``ShdPnd`` shows
+it), or whose server is descheduled, calls ``Sender.postpone`` instead of
+resending; only a signal that really vanished is resent. Pass
+``retry_initial=0.01`` to ``add_sender`` like the real precise sender.
+
 A sender process can be stopped (``stop(sim, seconds)`` or by setting
 ``Process.stopped_until``): it neither handles signals nor runs its timers until
 it resumes, like a process under SIGSTOP.
@@ -87,6 +94,8 @@ class SimKernel:
         late_delay: tuple[float, float] = (0.05, 0.5),
         punctual_timers: bool = False,
         proof_of_life: bool = True,
+        precise: bool = False,
+        precise_poll: float = 0.005,
     ) -> None:
         self.rng = rng
         self.loss = loss
@@ -97,6 +106,9 @@ class SimKernel:
         self.late_delay = late_delay
         self.punctual_timers = punctual_timers
         self.proof_of_life = proof_of_life
+        self.precise = precise
+        self.precise_poll = precise_poll
+        self._last_symbol: dict[int, int] = {}  # sender pid -> the last symbol it sent
         self.step = step
         self.now = 1000.0
         self.server = protocol.Server(max_bytes=max_bytes)
@@ -132,6 +144,8 @@ class SimKernel:
     def _send(self, source: int, target: int, symbol: int | None) -> None:
         if symbol is None:
             return
+        if source != SERVER_PID and source != SPOOFER_PID:
+            self._last_symbol[source] = symbol
         if self.loss and self.rng.random() < self.loss:
             self.lost += 1
             return
@@ -231,7 +245,20 @@ class SimKernel:
                 proto = sim.proto
                 if self.proof_of_life and proto.state is protocol.SenderState.QUEUED and hasattr(proto, "server_alive"):
                     proto.server_alive(self.now)  # like signals.send_message: the server process exists
+                if self.precise and proto.state in (protocol.SenderState.SENDING, protocol.SenderState.HELLO):
+                    if sim.process.has_pending():
+                        continue  # "the server is idle: any reply it made is pending here": handle it first
+                    if self._in_flight(sim.process.pid):
+                        self._send(sim.process.pid, SERVER_PID, proto.postpone(self.now, self.precise_poll))
+                        continue
                 self._send(sim.process.pid, SERVER_PID, proto.timeout(self.now))
+
+    def _in_flight(self, pid: int) -> bool:
+        """``procfs.signal_in_flight``: the signal is pending at the server (from
+        anyone: ShdPnd does not say who sent it) or the server is not idle."""
+        symbol = self._last_symbol.get(pid)
+        server = self.server_process
+        return (symbol is not None and server.pending[symbol] is not None) or server.stopped_until > self.now or bool(self._held)
 
     def delivered(self) -> list[protocol.MessageDelivered]:
         return [e for e in self.events if isinstance(e, protocol.MessageDelivered) and not e.duplicate]

@@ -137,6 +137,14 @@ class Receiver:
         # ack) and not SIGUSR1; a refusal is reported once its message has ended.
         self._classic_checked: dict[tuple[int, int], bool] = {}
         self._classic_refusals: dict[int, str] = {}
+        # Classic replies whose /proc check is still to do: done once the client has
+        # been quiet for UNCHECKED_GRACE (it waits for us); a client that sends again
+        # first does not wait for acks and gets none (no check: it would stall us).
+        self._unchecked: list[tuple[int, int]] = []
+        self._unchecked_pids: set[int] = set()
+        self._pinned: int | None = None  # the CPU the thread pinned itself to
+        self._all_cpus: set[int] = set()
+        self._wide = False  # unpinned while a classic client streams
 
     # ------------------------------------------------------------------ thread control
     def start(self) -> threading.Thread:
@@ -157,7 +165,10 @@ class Receiver:
         try:
             procfs.name_this_thread(procfs.RECEIVER_THREAD_NAME)
             if self.pin_cpu:
-                pin_to_one_cpu()
+                self._all_cpus = os.sched_getaffinity(0)
+                self._pinned = pin_to_one_cpu()
+            if self.server.classic is not None:
+                self._warm_up()
             self._loop()
         except BaseException as error:  # reported by the owner, which then exits non-zero
             self.error = error
@@ -174,15 +185,23 @@ class Receiver:
         usr1 = signal.SIGUSR1
         next_tick = clock()
         next_progress = next_tick
+        follow = self._pinned is not None and server.classic is not None and len(self._all_cpus) > 1
         while not stop.is_set():
-            info = wait(signals, poll)
+            info = wait(signals, UNCHECKED_GRACE if self._unchecked else poll)
             now = clock()
+            if info is None and self._unchecked:
+                self._check_unchecked(now)
+                continue
             if info is not None:
                 pid = info.si_pid
                 if info.si_uid not in allowed:
                     self.counters.foreign_uid += 1
                     continue
+                if pid in self._unchecked_pids:
+                    self._does_not_wait(pid)
                 reply = server.receive(pid, 0 if info.si_signo == usr1 else 1, now)
+                if follow and (server.classic.holder is not None) is not self._wide:
+                    self._follow_classic_line()
                 if server.events:
                     self._dispatch()
                 if reply is not None:
@@ -219,6 +238,8 @@ class Receiver:
         self._safe_pids.intersection_update({*server.queued_pids, server.active_pid})
         if self._classic_checked or self._classic_refusals:
             self._forget_classic()
+        if self._wide and server.classic.holder is None:
+            self._follow_classic_line()
         if server.events:
             self._dispatch()
         if server.outbox:
@@ -232,6 +253,10 @@ class Receiver:
 
     def _reply(self, pid: int, symbol: int, now: float) -> None:
         if pid not in self._safe_pids and self.server.may_be_classic(pid):
+            if pid in self._unchecked_pids or (pid, symbol) not in self._classic_checked:
+                self._unchecked.append((pid, symbol))  # checked and sent when nothing is pending
+                self._unchecked_pids.add(pid)
+                return
             if not self._classic_may_signal(pid, symbol, now):
                 return
         elif pid not in self._safe_pids:
@@ -253,6 +278,52 @@ class Receiver:
             self._safe_pids.discard(pid)
 
     # ------------------------------------------------------------------ classic clients
+    def _warm_up(self) -> None:
+        """Run the classic paths once: CPython's first calls are slow (the first bit of a
+        client took ~0.4 ms, while an unacked client sends one every ~0.2 ms)."""
+        classic.warm_up(self.server.classic.profile)
+        quick_signal_safety(os.getpid(), signal.SIGUSR1)
+        quick_signal_safety(os.getpid(), signal.SIGKILL)  # the not-caught path (reads syscall)
+
+    def _follow_classic_line(self) -> None:
+        """Run on any CPU while a classic client streams, pinned again after.
+
+        Pinned, the thread cannot leave its CPU when another process keeps it
+        busy; a client that does not wait for acks needs it within ~0.2 ms.
+        """
+        wide = self.server.classic.holder is not None
+        try:
+            os.sched_setaffinity(0, self._all_cpus if wide else {self._pinned})
+        except OSError:
+            pass
+        self._wide = wide
+
+    def _does_not_wait(self, pid: int) -> None:
+        """``pid`` sent again before we answered: it paces itself, so it gets no replies."""
+        keep = []
+        for entry in self._unchecked:
+            if entry[0] != pid:
+                keep.append(entry)
+                continue
+            self._classic_checked[entry] = False
+            if self.server.classic is not None:
+                self.server.classic.mute(pid, entry[1])
+            name = SIGNAL_OF_SYMBOL[entry[1]].name
+            self._classic_refusals.setdefault(
+                pid, f"it sent its next signal without waiting for a reply; its classic message is received without {name} replies"
+            )
+        self._unchecked = keep
+        self._unchecked_pids.discard(pid)
+
+    def _check_unchecked(self, now: float) -> None:
+        pending, self._unchecked = self._unchecked, []
+        self._unchecked_pids.clear()
+        for pid, symbol in pending:
+            if self._classic_may_signal(pid, symbol, now):
+                self._reply(pid, symbol, now)
+        if self.server.events:
+            self._dispatch()
+
     def _classic_may_signal(self, pid: int, symbol: int, now: float) -> bool:
         """Whether the classic reply ``symbol`` leaves ``pid`` alive (checked once per pid and signal)."""
         key = (pid, symbol)
@@ -287,6 +358,10 @@ class Receiver:
             del self._classic_checked[key]
         for pid in [pid for pid in self._classic_refusals if not known(pid)]:
             self._report_classic_refusal(pid)
+
+
+UNCHECKED_GRACE = 0.001
+"""Seconds a new classic client's first reply waits, to see whether it waits for replies."""
 
 
 def quick_signal_safety(pid: int, signum: int) -> procfs.Safety | None:

@@ -8,6 +8,10 @@ each, and counts the ones delivered byte for byte. Standalone: only the
 standard library, gcc and the sigchat-server executable are used.
 
     python tests/peers/measure_unacked.py [--runs 20] [--pace-us 100] [--length 1000] [-- --no-affinity]
+
+``--fifo PRIO`` runs the server with the real-time policy SCHED_FIFO (needs
+CAP_SYS_NICE or an RLIMIT_RTPRIO): it shows how much of the loss is the
+scheduler not running the receiver in time.
 """
 
 from __future__ import annotations
@@ -36,6 +40,7 @@ def main() -> int:
     parser.add_argument("--runs", type=int, default=20)
     parser.add_argument("--pace-us", type=int, default=100)
     parser.add_argument("--length", type=int, default=1000)
+    parser.add_argument("--fifo", type=int, metavar="PRIO", help="run the server with SCHED_FIFO at this priority")
     parser.add_argument("--server", default=shutil.which("sigchat-server") or os.path.join(os.path.dirname(sys.executable), "sigchat-server"))
     parser.add_argument("server_args", nargs="*")
     args = parser.parse_args()
@@ -45,11 +50,16 @@ def main() -> int:
         ["gcc", "-O2", "-DNO_ACK", f"-DPACE_US={args.pace_us}", "-o", client, os.path.join(HERE, "minitalk_client.c")],
         check=True,
     )
+    def server_setup() -> None:
+        unblocked()
+        if args.fifo is not None:
+            os.sched_setscheduler(0, os.SCHED_FIFO, os.sched_param(args.fifo))
+
     server = subprocess.Popen(
         [args.server, "--plain", "--json", *args.server_args],
         stdout=subprocess.PIPE,
         stderr=subprocess.DEVNULL,
-        preexec_fn=unblocked,
+        preexec_fn=server_setup,
     )
     lines: queue.Queue[str] = queue.Queue()
     threading.Thread(target=lambda: [lines.put(line.decode()) for line in server.stdout], daemon=True).start()
@@ -77,9 +87,10 @@ def main() -> int:
             print(f"run {run + 1}: {'intact' if ok else 'DAMAGED'}", flush=True)
         elapsed = time.monotonic() - started
         load = os.getloadavg()[0]
+        policy = f", server SCHED_FIFO {args.fifo}" if args.fifo is not None else ""
         print(
             f"{intact}/{args.runs} intact ({100 * intact / args.runs:.0f} %), {args.length} bytes each, "
-            f"usleep({args.pace_us}) per bit, {elapsed:.1f} s, load average {load:.2f}, {os.cpu_count()} CPUs"
+            f"usleep({args.pace_us}) per bit{policy}, {elapsed:.1f} s, load average {load:.2f}, {os.cpu_count()} CPUs"
         )
         return 0 if intact == args.runs else 1
     finally:
