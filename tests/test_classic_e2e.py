@@ -178,7 +178,7 @@ def peers(tmp_path_factory: pytest.TempPathFactory) -> Peers:
     jobs = []
     variants = [("client", name, flags) for name, (flags, _) in CLIENTS.items()]
     variants += [("server", name, flags) for name, (flags, _, _) in SERVERS.items()]
-    variants += [("client", "end-ack-usr2", ["-DEND_ACK_SIG=SIGUSR2"])]
+    variants += [("client", "end-ack-usr2", ["-DEND_ACK_SIG=SIGUSR2"]), ("client", "linger", ["-DLINGER_MS=300"])]
     for kind, name, flags in variants:
         source = PEERS / f"minitalk_{kind}.c"
         argv = ["gcc", "-std=c99", "-O2", "-Wall", "-Wextra", "-Werror", *flags, "-o", str(directory / f"{kind}-{name}"), str(source)]
@@ -282,7 +282,7 @@ def _intact_attempt(peers: Peers, server: SigchatServer, message: str) -> bool:
     # A damaged message is delivered wrong, or never ends (its NUL was lost):
     # then it is reported incomplete after --classic-timeout.
     record = server.record_for(client.pid)
-    return record["event"] == "delivered" and record["text"] == message
+    return record["event"] == "delivered" and record.get("text") == message
 
 
 @pytest.mark.parametrize("case", list(MESSAGES))
@@ -301,11 +301,12 @@ def test_unacked_usleep_client_to_sigchat_server(peers: Peers, servers, case: st
     server = servers("--classic-timeout", "0.5")  # its own server: damaged attempts leave records
     message = MESSAGES[case]
     attempts = 5
+    started = _cpu_times()
     for _ in range(attempts):
         if _intact_attempt(peers, server, message):
             break
     else:
-        _overloaded_or_fail(f"no intact message in {attempts} attempts")
+        _overloaded_or_fail(f"no intact message in {attempts} attempts", started)
     assert "its classic message is received without SIGUSR1 replies" in server.wait_stderr("received without SIGUSR1")
 
 
@@ -335,6 +336,7 @@ def test_sigchat_send_paced_to_unacked_peer_server(peers: Peers, tmp_path: Path,
     """
     _, profile, extra = SERVERS["unacked"]
     message = MESSAGES[case]
+    started = _cpu_times()
     for attempt in range(5):
         server = PeerServer(peers.server("unacked"), tmp_path / f"server-{attempt}.err")
         try:
@@ -348,14 +350,28 @@ def test_sigchat_send_paced_to_unacked_peer_server(peers: Peers, tmp_path: Path,
                 pass  # no whole message: its NUL was merged away
         finally:
             server.stop()
-    _overloaded_or_fail("no intact message in 5 attempts")
+    _overloaded_or_fail("no intact message in 5 attempts", started)
 
 
-def _overloaded_or_fail(reason: str) -> None:
+def _cpu_times() -> tuple[int, int]:
+    """(idle, total) jiffies of all CPUs, from /proc/stat."""
+    with open("/proc/stat") as stat:
+        values = [int(v) for v in stat.readline().split()[1:]]
+    return values[3] + values[4], sum(values)
+
+
+def _overloaded_or_fail(reason: str, since: tuple[int, int]) -> None:
+    """Skip when the CPUs were mostly busy with other work during the attempts.
+
+    An unacked client needs the receiver to run within ~0.4 ms of every signal;
+    on a saturated machine even a C signal handler loses bits (README).
+    """
+    idle, total = _cpu_times()
+    idle_fraction = (idle - since[0]) / max(1, total - since[1])
     load = os.getloadavg()[0]
-    if load > (os.cpu_count() or 1):
-        pytest.skip(f"{reason}, but the machine is overloaded (load {load:.1f})")
-    pytest.fail(f"{reason} (load {load:.1f})")
+    if idle_fraction < 0.5 or load > (os.cpu_count() or 1):
+        pytest.skip(f"{reason}, but the machine was busy (CPU idle {idle_fraction:.0%}, load {load:.1f})")
+    pytest.fail(f"{reason} (CPU idle {idle_fraction:.0%}, load {load:.1f})")
 
 
 def test_sigchat_send_bare_classic_flag_is_the_default_profile(peer_servers) -> None:
@@ -463,10 +479,11 @@ def test_native_and_classic_senders_at_the_same_time(peers: Peers, servers) -> N
 
 
 def test_server_never_sends_an_ack_that_would_kill(peers: Peers, tmp_path: Path) -> None:
-    # The default client catches SIGUSR1 only: an end ack (SIGUSR2) would kill it.
+    # This client catches SIGUSR1 only, and stays 0.3 s after its message: an end
+    # ack (SIGUSR2) would kill it.
     server = SigchatServer(["--classic", "end-ack=usr2"], tmp_path / "server.err")
     try:
-        client = run_client(peers.client("default"), server.pid, "survive")
+        client = run_client(peers.client("linger"), server.pid, "survive")
         assert client.returncode == 0, client.returncode  # -12 would be death by SIGUSR2
         assert server.record_for(client.pid)["text"] == "survive"
         err = server.wait_stderr("without SIGUSR2 replies")

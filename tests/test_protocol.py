@@ -5,7 +5,7 @@ Two harnesses drive the real ``protocol.Server`` and ``protocol.Sender``:
 * ``simkernel.SimKernel``: many senders, coalescing standard signals, SIGUSR1
   first, loss, stray and spoofed signals, a slow server, late replies, stopped
   senders, a fake clock. A hypothesis-drawn seed picks the schedule.
-* ``Wire`` below: one sender (or none) and a server (real or scripted) with the
+* ``Wire`` below: one sender and a server (real or scripted) with the
   kernel's pending-slot semantics, where the test decides every step. It is
   used for exact scenarios (corruption, timeouts, duplicates, known races).
 
@@ -117,7 +117,8 @@ class ScriptedServer:
 
     It acks the signature classic-style, answers the 8th ONE with GO, then acks
     frame bit k with ``ack_symbol(k)`` and echoes CRC bits, and starts over
-    after a whole frame. ``tamper(k, symbol, reply)`` may change any frame reply.
+    after a whole frame, or after SESSION_IDLE_TIMEOUT of silence (``tick``).
+    ``tamper(k, symbol, reply)`` may change any frame reply.
     """
 
     def __init__(self, length: int, tamper=None) -> None:
@@ -128,8 +129,10 @@ class ScriptedServer:
         self.frames: list[list[int]] = []
         self._ones = 0
         self._frame: list[int] | None = None
+        self._last = 0.0
 
     def receive(self, pid: int, symbol: int, now: float) -> int | None:
+        self._last = now
         if self._frame is None:
             if symbol != P.ONE:
                 return None
@@ -149,7 +152,8 @@ class ScriptedServer:
         return self.tamper(k, symbol, reply)
 
     def tick(self, now: float) -> None:
-        pass
+        if now - self._last > P.SESSION_IDLE_TIMEOUT:
+            self._frame, self._ones = None, 0
 
 
 class Wire:

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import base64
 import collections
+import fcntl
 import json
 import os
 import random
@@ -43,6 +44,7 @@ SEND_CMD = [str(BIN / "sigchat-send")] if (BIN / "sigchat-send").exists() else [
 TOOLS = Path(__file__).resolve().parent / "stress_tools"
 IS_ROOT = os.geteuid() == 0
 NOBODY = 65534
+F_SETPIPE_SZ = getattr(fcntl, "F_SETPIPE_SZ", 1031)
 
 SUMMARY_RE = re.compile(
     r"stopped; (?P<delivered>\d+) messages \((?P<bytes>\d+) bytes\) delivered, (?P<aborted>\d+) transfers aborted, "
@@ -115,6 +117,11 @@ class Server:
             preexec_fn=unblock_signals,
             cwd="/",  # readable by any uid (see run_as.py)
         )
+        for pipe in (self.proc.stdout, self.proc.stderr):
+            try:  # the server's receiver thread writes stdout before it answers: never let a busy test stall it
+                fcntl.fcntl(pipe.fileno(), F_SETPIPE_SZ, 1 << 20)
+            except OSError:
+                pass
         self.err = Lines(self.proc.stderr, "server stderr")
         ready, _, _ = select.select([self.proc.stdout], [], [], 20)  # "Server PID: N\n" comes in one write
         first = self.proc.stdout.readline() if ready else b"(nothing within 20 s)"
@@ -165,6 +172,11 @@ class Server:
         return self.err.wait_for(
             lambda lines: regex.search(b"".join(lines).decode("utf-8", "replace")), timeout, f"stderr matching {pattern!r}"
         )
+
+    def lines_about(self, pids: Sequence[object]) -> str:
+        """The server's stderr lines that mention any of ``pids`` (for failure messages)."""
+        words = {str(pid) for pid in pids}
+        return "".join(line for line in self.stderr().splitlines(True) if words & set(re.findall(r"\d+", line)))
 
     def rss_kib(self) -> int:
         with open(f"/proc/{self.pid}/status") as file:
@@ -367,7 +379,7 @@ def test_load_8_senders_20_messages_each_all_delivered_exactly_once(children: Ch
         thread.join(280)
     elapsed = time.monotonic() - started
     assert not any(thread.is_alive() for thread in threads), "senders still running"
-    assert not failures, "\n".join(failures)
+    assert not failures, "\n".join(failures) + "\n" + server.lines_about(re.findall(r"sender (\d+)", "".join(failures)))
     total = senders * per_sender
     delivered = server.wait_delivered(total)
     rss_after = server.rss_kib()
@@ -465,6 +477,14 @@ def test_server_sigkilled_mid_transfer_sender_exits_server_gone(children: Childr
 
 
 @pytest.mark.timeout(90)
+@pytest.mark.xfail(
+    strict=True,
+    raises=ServerBug,
+    reason="BUG (since 1fd89ab, 'linger from the abort time'): the server ignores the pid until session_timeout after "
+    "the SILENT abort, i.e. >= 2 x session_timeout after its last bit, and every ignored signal extends that; the "
+    "resumed sender's new hello comes SESSION_IDLE_TIMEOUT + QUIET_MARGIN (2.5 s) after its last signal, is ignored, "
+    "and its retransmissions keep the linger alive until it gives up: exit 6",
+)
 def test_sender_sigstopped_longer_than_session_timeout(children: Children) -> None:
     """A sender stopped mid-transfer for longer than the session timeout: the session is dropped and reported, the
     next sender is served meanwhile, and once continued the stopped sender delivers its message once, intact."""
@@ -490,6 +510,8 @@ def test_sender_sigstopped_longer_than_session_timeout(children: Children) -> No
         stopped.send_signal(signal.SIGCONT)
     stopped_for = time.monotonic() - stopped_at
     code, _, err = finish(stopped, 60)
+    if code == exit_codes.NO_ANSWER:
+        raise ServerBug(f"the continued sender got no answer: {err.strip()}\n{server.lines_about([stopped.pid])}")
     assert code == 0, f"exit {code}: {err}"
     assert server.wait_delivered(2) == [(other.pid, short_data), (stopped.pid, long_data)]
     summary = server.stop()
@@ -498,6 +520,59 @@ def test_sender_sigstopped_longer_than_session_timeout(children: Children) -> No
         f"sigstop: stopped {stopped_for:.2f} s (other sender {'queued meanwhile' if queued else 'came after the abort'}); "
         f"abort reported as {abort.group(0)!r}; continued, retried and delivered once"
     )
+
+
+def stopped_sender_outcome(stop_for: float) -> tuple[protocol.Outcome | None, float]:
+    """Sans-IO: a sender is stopped mid-frame for ``stop_for`` seconds (its pending reply waits for it), the server
+    ticks every 50 ms meanwhile; then both run with instant delivery. Returns the outcome and when it came."""
+    server = model_server(protocol.DEFAULT_MAX_BYTES)
+    sender = protocol.Sender(b"x" * 200, 7)
+    pid, now, next_tick, stop_at = 4242, 0.0, 0.0, None
+    pending: list[int] = []
+
+    def to_server(symbol: int) -> None:
+        reply = server.receive(pid, symbol, now)
+        server.events.clear()
+        if reply is not None:
+            pending.append(reply)
+
+    to_server(sender.start(now))
+    while sender.outcome is None and now < 60:
+        if stop_at is None and sender.state is protocol.SenderState.SENDING and sender.stats.frame_bits > 500:
+            stop_at = now
+        running = stop_at is None or now >= stop_at + stop_for
+        if running and pending:
+            symbol = sender.receive(pending.pop(0), now)
+            if sender.drain:
+                sender.drain = False
+                pending.clear()
+        elif running and now >= sender.deadline:
+            symbol = sender.timeout(now)
+        else:
+            now = round(now + 0.001, 6)
+            if now >= next_tick:
+                next_tick = now + 0.05
+                server.tick(now)
+                server.events.clear()
+                server.outbox.clear()
+            continue
+        if symbol is not None:
+            to_server(symbol)
+    return sender.outcome, now
+
+
+@pytest.mark.xfail(
+    strict=True,
+    raises=ServerBug,
+    reason="BUG (since 1fd89ab): linger runs session_timeout from the SILENT abort and is extended by every ignored "
+    "signal, but a sender retries SESSION_IDLE_TIMEOUT + QUIET_MARGIN after its own last signal: it is never answered",
+)
+def test_protocol_sender_stopped_past_the_session_margin_recovers() -> None:
+    """Sans-IO version of the SIGSTOP test, for several stop lengths: the sender must end up delivering."""
+    outcomes = {stop_for: stopped_sender_outcome(stop_for) for stop_for in (1.0, 1.7, 2.2, 3.0, 4.5, 6.0)}
+    failed = {stop: f"{outcome.value if outcome else None} at {at:.1f} s" for stop, (outcome, at) in outcomes.items() if outcome is not protocol.Outcome.DELIVERED}
+    if failed:
+        raise ServerBug(f"stopped for (s): outcome {failed}")
 
 
 # --------------------------------------------------------------------------- spoofing
@@ -603,7 +678,7 @@ def test_fuzz_50_short_lived_processes(children: Children) -> None:
     server = children.server()
     code, _, err = finish(children.sender(server.pid, b"warm-up"), 30)
     assert code == 0, err
-    code, out, err = finish(children.tool("fuzzer.py", server.pid, "--procs", 10, "--seed", 99), 60)  # warm up every path
+    code, out, err = finish(children.tool("fuzzer.py", server.pid, "--procs", 10, "--parallel", 10, "--seed", 99), 60)  # warm-up
     assert code == 0, err
     rss = [server.rss_kib()]
     kinds: collections.Counter = collections.Counter()
@@ -721,11 +796,13 @@ def test_length_above_max_bytes_refused_before_the_payload(children: Children) -
         code, _, err = finish(proc, 30)
         elapsed = time.monotonic() - started
         assert code == exit_codes.REJECTED, err
-        stats = re.search(r"(\d+) bytes, (\d+) bits, (\d+) signals sent", err)
+        stats = re.search(r"(\d+) bytes, (\d+) bits, (\d+) signals sent.* (\d+) attempt", err)
         assert stats, err
-        assert int(stats[2]) <= protocol.LENGTH_CHECK_INDEX + 1, f"payload bits were sent: {err}"
+        # A NAK is only believed in an attempt without retransmissions (it could answer a duplicated bit), so a
+        # busy machine may need a second attempt; each stops at the length field all the same.
+        assert int(stats[2]) <= protocol.LENGTH_CHECK_INDEX * int(stats[4]), f"payload bits were sent: {err}"
         server.wait_stderr(rf"rejected message from {proc.pid}: {size} bytes is over --max-bytes {limit}")
-        log(f"max-bytes: {size} bytes refused in {elapsed:.2f} s after {stats[2]} frame bits")
+        log(f"max-bytes: {size} bytes refused in {elapsed:.2f} s after {stats[2]} frame bits in {stats[4]} attempt(s)")
     exact = os.urandom(limit)
     proc = children.sender(server.pid, exact)
     code, _, err = finish(proc, 30)

@@ -67,8 +67,8 @@ it and the sender retries the whole message (at most ``MAX_ATTEMPTS`` times),
 after a quiet period long enough for the server to drop the broken session.
 Rule 5: a session silent for ``SESSION_IDLE_TIMEOUT`` seconds is dropped and
 the next queued sender gets ``GO``.
-Rule 6: after a session that failed (integrity, NAK), the server ignores that
-pid until it has been silent for ``SESSION_IDLE_TIMEOUT`` (it "lingers"), so
+Rule 6: after a session that failed (integrity, NAK, silence), the server
+ignores that pid for ``SESSION_IDLE_TIMEOUT`` from the failure (it "lingers"), so
 the leftover bits of a desynchronised sender are never read as a new hello. A
 sender that gets no valid reply for ``SESSION_IDLE_TIMEOUT - QUIET_MARGIN``
 seconds stops, stays silent until ``SESSION_IDLE_TIMEOUT + QUIET_MARGIN``
@@ -408,7 +408,9 @@ class Server:
             return classic.receive(pid, symbol, now)
         if pid in self._lingering:
             if now < self._lingering[pid]:
-                self._lingering[pid] = now + self.session_timeout
+                # Not extended: the sender stops within SESSION_IDLE_TIMEOUT -
+                # QUIET_MARGIN of its last valid reply and retries after a quiet
+                # period, so a fixed linger covers its leftover bits.
                 self.counters.stray += 1
                 return None
             del self._lingering[pid]

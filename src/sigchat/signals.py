@@ -276,6 +276,15 @@ class Receiver:
         except ProcessLookupError:
             self.server.sender_gone(pid, now)
             self._safe_pids.discard(pid)
+        except PermissionError:
+            # An allowed uid (--allow-uid) that we may not signal back: stop
+            # serving it rather than let the exception end the receiver thread.
+            self._safe_pids.discard(pid)
+            self.server.sender_gone(pid, now)
+            if self.on_refused is not None:
+                self.on_refused(pid, "permission denied: it runs as another user")
+            if self.server.events:
+                self._dispatch()
 
     # ------------------------------------------------------------------ classic clients
     def _warm_up(self) -> None:

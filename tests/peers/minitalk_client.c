@@ -20,6 +20,8 @@
  *                        handler at all (an ack would kill this client)
  *   -DEND_ACK_SIG=S      after the last bit, wait up to 5 s for S
  *   -DHANDSHAKE          start with SIGUSR1 and wait for SIGUSR1
+ *   -DLINGER_MS=N        stay N ms after the message (signal dispositions
+ *                        unchanged: a signal it does not catch kills it)
  *
  * Exit status: 0 sent, 1 usage, 2 kill() failed, 3 no end ack within 5 s.
  * alarm(30) ends a stuck client (killed by SIGALRM).
@@ -240,6 +242,14 @@ int main(int argc, char **argv)
 			if (info.si_pid == g_server)
 				g_ended = 1;
 		}
+	}
+#endif
+#ifdef LINGER_MS
+	{
+		struct timespec linger = {LINGER_MS / 1000, (LINGER_MS % 1000) * 1000000L};
+
+		while (nanosleep(&linger, &linger) != 0 && errno == EINTR)
+			;
 	}
 #endif
 	return 0;
