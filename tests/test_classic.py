@@ -457,6 +457,22 @@ def test_eight_ones_are_a_native_hello_and_native_still_works_beside_classic() -
     assert got == {(1, "native", b"native"), (2, "classic", b"classic")}
 
 
+def test_a_native_senders_leftover_bit_is_not_a_classic_client() -> None:
+    server = protocol.Server(classic=Profile())
+    native = protocol.Sender(b"n", 7)
+    now = 1.0
+    symbol = native.start(now)
+    while native.outcome is None:
+        now += STEP
+        symbol = native.receive(server.receive(1, symbol, now), now)
+    # The last echo was lost: the sender resends its last bit (a ZERO here; a
+    # ONE would start a hello, as before).
+    assert server.receive(1, ZERO, now + 0.1) is None
+    assert server.counters.stray == 1 and not server.may_be_classic(1)
+    # Much later the pid is anyone's again (pids are reused).
+    assert server.receive(1, ZERO, now + 10) == USR1 and server.may_be_classic(1)
+
+
 def test_ones_then_silence_then_zero_is_incomplete() -> None:
     server = protocol.Server(classic=Profile(), classic_timeout=0.5)
     _, now = feed(server, [ONE, ONE], 1.0)

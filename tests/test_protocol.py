@@ -61,15 +61,6 @@ small_messages = st.binary(max_size=40)
 special_payloads = [b"", b"\0", b"\0\0\0", b"\xff", b"\xff\xfe\xfd", b"\xc3\x28", b"\xed\xa0\x80", "h\u00e9llo \u2603\n".encode()]
 
 
-LINGER_REGRESSION = (
-    "BUG (regression, commit 1fd89ab 'linger from the abort time'): a session dropped as SILENT lingers until "
-    "abort + SESSION_IDLE_TIMEOUT (about last signal + 4 s), but a sender that went quiet (desync, or stopped "
-    "past its session margin) retries at last signal + SESSION_IDLE_TIMEOUT + QUIET_MARGIN (2.5 s); each ignored "
-    "hello extends the linger by 2 s and the hellos come every <= 0.8 s, so it never gets back in: NO_ANSWER. "
-    "See test_sender_back_after_its_quiet_period_is_accepted"
-)
-
-
 # --------------------------------------------------------------------------- frames, built from the documentation
 
 
@@ -568,11 +559,11 @@ def test_safety_under_adversity(condition, seed, messages, joins):
 @given(seed=seeds, messages=st.lists(small_messages, min_size=1, max_size=6), stray=st.floats(0.001, 0.2))
 def test_liveness_with_stray_signals_to_the_server(seed, messages, stray):
     """A spoofer sending random symbols to the server (even holding sessions of
-    its own) only delays senders: all are delivered exactly once."""
-    kernel, problems = simulate(seed, messages, **{"stray": stray})
+    its own) only delays senders: all are delivered exactly once. (That they
+    need a single attempt is not asserted here: see the hello race below.)"""
+    kernel, problems = simulate(seed, messages, stray=stray)
     fresh = check_safety(kernel, problems)
     check_liveness(kernel, fresh)
-    assert all(sim.proto.stats.attempts == 1 for sim in kernel.senders)
 
 
 @examples(30)
@@ -594,8 +585,9 @@ def test_liveness_with_a_slow_server(seed, messages, slow):
 @given(seed=seeds, messages=st.lists(small_messages, min_size=1, max_size=3), slow=st.floats(0.002, 0.01))
 def test_liveness_with_a_very_slow_server_and_few_senders(seed, messages, slow):
     """Up to three senders with a server that is descheduled most of the time:
-    all delivered once (see the report for 5-6 senders, where a late sender's
-    first signature bit can be starved)."""
+    all delivered once. (Not asserted for 5-6 senders: there, a sender whose
+    first signature ONE coalesced can find the server's ONE slot taken at every
+    retry while the server is descheduled, and gives up with NO_ANSWER.)"""
     kernel, problems = simulate(seed, messages, slow=slow)
     fresh = check_safety(kernel, problems)
     check_liveness(kernel, fresh)
@@ -625,7 +617,6 @@ def test_precise_senders_postpone_instead_of_duplicating(seed, messages, late, s
         assert sim.proto.stats.desyncs == 0 and sim.proto.stats.attempts == 1
 
 
-@pytest.mark.xfail(strict=True, reason=LINGER_REGRESSION)
 def test_late_replies_cause_duplicate_bits_that_are_caught_and_retried():
     """Rule 4: a reply slower than the retry timer makes the server read a bit
     twice; the sender notices (desync), stays quiet, retries the whole message
@@ -643,12 +634,7 @@ def test_late_replies_cause_duplicate_bits_that_are_caught_and_retried():
     assert recovered >= 5, f"only {recovered} of 20 runs recovered from a duplicate bit"
 
 
-@pytest.mark.parametrize(
-    "index",
-    # A duplicate before the CRC ends in a SILENT drop, hit by the linger regression;
-    # in the CRC it ends in an immediate CORRUPT abort, which is not.
-    [pytest.param(i, marks=pytest.mark.xfail(strict=True, reason=LINGER_REGRESSION)) for i in (3, 4, 20, 57, 100, 153, 160)] + [190, 191],
-)
+@pytest.mark.parametrize("index", [3, 4, 20, 57, 100, 153, 160, 190, 191])
 def test_duplicated_bit_is_never_delivered(index):
     """A bit read twice at frame index ``index`` (its reply came after the
     retransmission) never reaches the application: the sender desyncs or the
@@ -701,7 +687,7 @@ def test_corrupted_frame_is_never_delivered(data, message_id, kind, where, symbo
     now = open_session(server, PID, 0.0)
     _, now = feed(server, PID, mutated, now)
     for _ in range(3):
-        now += P.QUEUE_TTL + 1
+        now += ALL_TIMEOUTS
         server.tick(now)
     assert of_type(server.events, P.MessageDelivered) == []
     aborted = of_type(server.events, P.TransferAborted)
@@ -959,11 +945,7 @@ def test_stopped_then_resumed_sender_is_safe_and_does_not_block_others(seed, mes
             assert sim.proto.outcome is P.Outcome.DELIVERED and fresh[sim.process.pid] == 1
 
 
-@pytest.mark.parametrize(
-    "stopped_for",
-    [0.5, 1.2, pytest.param(1.7, marks=pytest.mark.xfail(strict=True, reason=LINGER_REGRESSION)),
-     pytest.param(3.0, marks=pytest.mark.xfail(strict=True, reason=LINGER_REGRESSION)), 4.5],
-)
+@pytest.mark.parametrize("stopped_for", [0.5, 1.2, 1.7, 3.0, 4.5])
 def test_sender_stopped_mid_frame_then_resumed_delivers(stopped_for):
     """A sender stopped mid-frame for less than its timeout, with the server's
     reply to its last bit waiting: below the session margin it just carries on;
@@ -985,24 +967,32 @@ def test_sender_stopped_mid_frame_then_resumed_delivers(stopped_for):
     assert [e.data for e in delivered if not e.duplicate] == [data] and all(e.data == data for e in delivered)
 
 
-@pytest.mark.xfail(strict=True, reason=LINGER_REGRESSION)
-def test_sender_back_after_its_quiet_period_is_accepted():
-    """Rule 6 timing, server side: a session goes silent mid-frame (its sender
-    desynced or was stopped); the server, ticking as usual, drops it. The sender
-    stays silent until SESSION_IDLE_TIMEOUT + QUIET_MARGIN after its last signal,
-    then sends a fresh signature: the server must answer it (and give GO)."""
+@pytest.mark.parametrize("failure", ["silent", "bad-version", "corrupt"])
+def test_failed_pid_lingers_for_the_session_timeout_from_the_failure(failure):
+    """Rule 6: after a failed session (silence, NAK, integrity) the pid is
+    ignored for SESSION_IDLE_TIMEOUT from the failure, however much it keeps
+    sending (its leftover bits are not a hello), and then a fresh signature is
+    answered again."""
     server = P.Server()
     now = open_session(server, PID, 0.0)
-    _, now = feed(server, PID, build_frame(b"abc", 1)[:40], now)
-    last = now
-    retry_at = last + P.SESSION_IDLE_TIMEOUT + P.QUIET_MARGIN
-    tick = last
-    while tick + 0.05 < retry_at:
-        tick += 0.05
-        server.tick(tick)
-    assert [e.reason for e in of_type(server.events, P.TransferAborted)] == [P.AbortReason.SILENT]
-    replies, _ = feed(server, PID, [P.ONE] * P.SIGNATURE_LENGTH, retry_at)
-    assert replies == [P.SIGNATURE_ACK] * (P.SIGNATURE_LENGTH - 1) + [P.GO]
+    frame = build_frame(b"abc", 1, version=2 if failure == "bad-version" else P.PROTOCOL_VERSION)
+    if failure == "corrupt":
+        frame[100] ^= 1
+    sent = {"silent": frame[:40], "bad-version": frame[: P.VERSION_CHECK_INDEX + 1], "corrupt": frame}[failure]
+    _, now = feed(server, PID, sent, now)  # the last one fails the session (or it goes silent)
+    if failure == "silent":
+        while server.active_pid == PID:
+            now += 0.05
+            server.tick(now)
+    (aborted,) = of_type(server.events, P.TransferAborted)
+    assert aborted.reason is {"silent": P.AbortReason.SILENT, "bad-version": P.AbortReason.BAD_VERSION, "corrupt": P.AbortReason.CORRUPT}[failure]
+    failed_at = now
+    while now < failed_at + P.SESSION_IDLE_TIMEOUT - 0.1:  # leftover bits and hellos, all ignored
+        now += 0.09
+        server.tick(now)
+        assert server.receive(PID, P.ONE, now) is None
+    assert server.receive(PID, P.ONE, failed_at + P.SESSION_IDLE_TIMEOUT - 0.01) is None
+    open_session(server, PID, failed_at + P.SESSION_IDLE_TIMEOUT + 0.01)  # not extended by the ignored bits
 
 
 # =========================================================================== duplicates
@@ -1273,12 +1263,14 @@ def test_sender_never_reports_delivered_for_a_frame_the_server_rejected(first_mi
     assert [e.data for e in of_type(server.events, P.MessageDelivered)] == [data]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: a queued sender's HELLO still pending at the server when its GO arrives is overtaken by the "
-    "start bit (SIGUSR1 first) and read as a frame bit; the sender then trusts the resulting NAK and ends "
-    "BAD_VERSION against a version-1 server",
+HELLO_RACE = (
+    "BUG: a queued sender's HELLO still pending at the server when its GO arrives is overtaken by the start bit "
+    "(SIGUSR1 first) and read as a frame bit; depending on the order of the replies the sender either desyncs "
+    "(a needless whole-message retry) or trusts the resulting NAK and ends BAD_VERSION against a version-1 server"
 )
+
+
+@pytest.mark.xfail(strict=True, reason=HELLO_RACE)
 def test_hello_pending_when_go_arrives_is_not_read_as_a_frame_bit():
     """A queued sender's hello timer fires just before its GO arrives; the
     hello is still pending at the server when the start bit is sent. The
@@ -1313,6 +1305,24 @@ def test_hello_pending_when_go_arrives_is_not_read_as_a_frame_bit():
     assert all(e.pid == PID and e.data == b"second message" for e in delivered)  # safety holds either way
     assert second.outcome is P.Outcome.DELIVERED, second.outcome
     assert [e.duplicate for e in delivered] == [False]
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason=HELLO_RACE + " (seeded: if this alone passes, check the deterministic test above; the seed may just no "
+    "longer hit the race after a timing change)",
+)
+def test_stray_signals_alone_never_force_a_whole_message_retry():
+    """Found by a randomized run: stray signals only, and a spoofer's session
+    ends at the very moment sender 104's hello timer fires. Its HELLO is still
+    pending when its GO arrives and is read as frame bit 1, the sender desyncs
+    and retries the whole message. Stray signals alone should only ever cost
+    per-bit retransmissions."""
+    messages = [b"", b"\x00\x00\x00\x01?\x90\xdd", b"CY\xe1\x1f\xfa", b"\x01\x00\x00l", b"", b""]
+    kernel, problems = simulate(5184, messages, stray=0.08107384248576512)
+    fresh = check_safety(kernel, problems)
+    check_liveness(kernel, fresh)
+    assert [sim.proto.stats.attempts for sim in kernel.senders] == [1] * len(messages)
 
 
 @pytest.mark.xfail(

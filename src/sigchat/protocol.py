@@ -388,6 +388,11 @@ class Server:
         classic = len(self.classic.decoders) if self.classic is not None else 0
         return len(self._queue) + len(self._delivered) + len(self._lingering) + len(self._contacts) + (self._active is not None) + classic
 
+    def _native_leftover(self, pid: int, now: float) -> bool:
+        """A bit from a sigchat sender whose message was just delivered (a resent last bit)."""
+        delivered = self._delivered.get(pid)
+        return delivered is not None and now - (delivered[1] - DEDUP_TTL) < self.session_timeout
+
     def may_be_classic(self, pid: int) -> bool:
         """Whether ``pid`` is (or may still turn out to be) a classic client: its replies are classic acks."""
         return self.classic is not None and (pid in self.classic.decoders or pid in self._contacts)
@@ -420,7 +425,7 @@ class Server:
                 return WAIT
             self.counters.stray += 1
             return None
-        if classic is not None and (symbol != ONE or not classic.native):
+        if classic is not None and (symbol != ONE or not classic.native) and not self._native_leftover(pid, now):
             # Not (the rest of) a signature: a classic client. Replay the ONEs it sent.
             ones, last = self._contacts.pop(pid, (0, now))
             return classic.first_contact(pid, ones, last, symbol, now)

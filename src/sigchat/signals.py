@@ -137,10 +137,11 @@ class Receiver:
         # ack) and not SIGUSR1; a refusal is reported once its message has ended.
         self._classic_checked: dict[tuple[int, int], bool] = {}
         self._classic_refusals: dict[int, str] = {}
-        # Classic replies whose /proc check is still to do: done once the client has
-        # been quiet for UNCHECKED_GRACE (it waits for us); a client that sends again
-        # first does not wait for acks and gets none (no check: it would stall us).
-        self._unchecked: list[tuple[int, int]] = []
+        # Classic replies whose /proc check is still to do, as (pid, symbol, since):
+        # done UNCHECKED_GRACE after the first of them (the client waits for us); a
+        # client that sends again within DOES_NOT_WAIT does not wait for replies and
+        # gets none, unchecked (a check costs 0.1-0.3 ms, a paced client's bit period).
+        self._unchecked: list[tuple[int, int, float]] = []
         self._unchecked_pids: set[int] = set()
         self._pinned: int | None = None  # the CPU the thread pinned itself to
         self._all_cpus: set[int] = set()
@@ -187,18 +188,16 @@ class Receiver:
         next_progress = next_tick
         follow = self._pinned is not None and server.classic is not None and len(self._all_cpus) > 1
         while not stop.is_set():
-            info = wait(signals, UNCHECKED_GRACE if self._unchecked else poll)
+            unchecked = self._unchecked
+            info = wait(signals, max(0.0, unchecked[0][2] + UNCHECKED_GRACE - clock()) if unchecked else poll)
             now = clock()
-            if info is None and self._unchecked:
-                self._check_unchecked(now)
-                continue
             if info is not None:
                 pid = info.si_pid
                 if info.si_uid not in allowed:
                     self.counters.foreign_uid += 1
                     continue
                 if pid in self._unchecked_pids:
-                    self._does_not_wait(pid)
+                    self._does_not_wait(pid, now)
                 reply = server.receive(pid, 0 if info.si_signo == usr1 else 1, now)
                 if follow and (server.classic.holder is not None) is not self._wide:
                     self._follow_classic_line()
@@ -208,6 +207,8 @@ class Receiver:
                     self._reply(pid, reply, now)
                 if server.outbox:
                     self._flush_outbox(now)
+            if self._unchecked and now >= self._unchecked[0][2] + UNCHECKED_GRACE:
+                self._check_unchecked(now)
             if now >= next_tick:
                 next_tick = now + poll
                 self._tick(now)
@@ -254,7 +255,7 @@ class Receiver:
     def _reply(self, pid: int, symbol: int, now: float) -> None:
         if pid not in self._safe_pids and self.server.may_be_classic(pid):
             if pid in self._unchecked_pids or (pid, symbol) not in self._classic_checked:
-                self._unchecked.append((pid, symbol))  # checked and sent when nothing is pending
+                self._unchecked.append((pid, symbol, now))  # checked and sent after UNCHECKED_GRACE
                 self._unchecked_pids.add(pid)
                 return
             if not self._classic_may_signal(pid, symbol, now):
@@ -307,14 +308,20 @@ class Receiver:
             pass
         self._wide = wide
 
-    def _does_not_wait(self, pid: int) -> None:
-        """``pid`` sent again before we answered: it paces itself, so it gets no replies."""
+    def _does_not_wait(self, pid: int, now: float) -> None:
+        """``pid`` sent again before we answered: if that soon, it paces itself and gets no replies.
+
+        (A sigchat sender resends only after 0.1 s without a reply: it is checked and answered.)
+        """
+        since = next(entry[2] for entry in self._unchecked if entry[0] == pid)
+        if now - since > DOES_NOT_WAIT:
+            return
         keep = []
         for entry in self._unchecked:
             if entry[0] != pid:
                 keep.append(entry)
                 continue
-            self._classic_checked[entry] = False
+            self._classic_checked[entry[:2]] = False
             if self.server.classic is not None:
                 self.server.classic.mute(pid, entry[1])
             name = SIGNAL_OF_SYMBOL[entry[1]].name
@@ -327,7 +334,7 @@ class Receiver:
     def _check_unchecked(self, now: float) -> None:
         pending, self._unchecked = self._unchecked, []
         self._unchecked_pids.clear()
-        for pid, symbol in pending:
+        for pid, symbol, _ in pending:
             if self._classic_may_signal(pid, symbol, now):
                 self._reply(pid, symbol, now)
         if self.server.events:
@@ -371,6 +378,8 @@ class Receiver:
 
 UNCHECKED_GRACE = 0.001
 """Seconds a new classic client's first reply waits, to see whether it waits for replies."""
+DOES_NOT_WAIT = 0.05
+"""A client that sends again this soon without a reply does not wait for replies."""
 
 
 def quick_signal_safety(pid: int, signum: int) -> procfs.Safety | None:
