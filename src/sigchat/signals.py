@@ -28,6 +28,10 @@ SIGNALS = frozenset({signal.SIGUSR1, signal.SIGUSR2})
 SIGNAL_OF_SYMBOL = (signal.SIGUSR1, signal.SIGUSR2)
 SYMBOL_OF_SIGNAL = {signal.SIGUSR1: protocol.ZERO, signal.SIGUSR2: protocol.ONE}
 SIGNAL_NAMES = {protocol.ZERO: "USR1", protocol.ONE: "USR2"}
+KERNEL_FILLED = frozenset({0, -6})
+"""``si_code`` values whose ``si_pid``/``si_uid`` the kernel filled in: SI_USER
+(kill) and SI_TKILL (tgkill). With ``rt_sigqueueinfo`` (SI_QUEUE and others) a
+process can claim any pid and uid, so such signals are ignored."""
 
 
 def _ignore_signal(signum: int, frame: object) -> None:
@@ -193,7 +197,7 @@ class Receiver:
             now = clock()
             if info is not None:
                 pid = info.si_pid
-                if info.si_uid not in allowed:
+                if info.si_uid not in allowed or info.si_code not in KERNEL_FILLED:
                     self.counters.foreign_uid += 1
                     continue
                 if pid in self._unchecked_pids:
@@ -513,7 +517,7 @@ def send_message(
             else:
                 symbol = sender.timeout(now)
         if info is not None:
-            if info.si_pid != pid:
+            if info.si_pid != pid or info.si_code not in KERNEL_FILLED:
                 result.foreign_signals += 1
                 continue
             result.answered = True
@@ -588,7 +592,7 @@ def send_classic(
                 sender.drain = False
                 _discard_pending()  # a late ack must not count for the next bit
         else:
-            if info.si_pid != pid:
+            if info.si_pid != pid or info.si_code not in KERNEL_FILLED:
                 result.foreign_signals += 1
                 continue
             symbol = sender.receive(0 if info.si_signo == usr1 else 1, clock())
