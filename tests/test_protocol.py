@@ -299,7 +299,14 @@ def feed(server: P.Server, pid: int, symbols: list[int], now: float) -> tuple[li
     replies = []
     for symbol in symbols:
         now += DT
-        replies.append(server.receive(pid, symbol, now))
+        before = server.progress()
+        reply = server.receive(pid, symbol, now)
+        if reply is None and before is not None and before[0] == pid and server.progress()[:2] == before[:2]:
+            # The first ONE in the version's leading zeros is taken for a stale
+            # queued hello and not answered; a sender resends an unanswered bit.
+            now += DT
+            reply = server.receive(pid, symbol, now)
+        replies.append(reply)
     return replies, now
 
 
@@ -1168,7 +1175,7 @@ def test_failed_echoes_on_every_attempt_end_corrupt():
     assert frames == [build_frame(data, 9, attempt=attempt) for attempt in range(P.MAX_ATTEMPTS)]
 
 
-# =========================================================================== known protocol bugs (strict xfail)
+# =========================================================================== regressions of protocol bugs found by these tests
 
 
 def forge_payload(header: bytes, data: bytes, retransmissions: int, crc: int) -> bytes:
@@ -1204,11 +1211,6 @@ def forge_payload(header: bytes, data: bytes, retransmissions: int, crc: int) ->
     return bytes(base)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: Server._feed echoes `expected ^ 1` after the first CRC mismatch, i.e. the bit as received at every "
-    "mismatching position; the docstring says 'its complement from the first mismatch on'",
-)
 @examples(20, shrink=False)
 @given(data=st.binary(max_size=20), message_id=st.integers(0, 2**32 - 1), where=st.floats(0, 1, exclude_max=True))
 def test_crc_echo_is_the_complement_of_the_received_bit_from_the_first_mismatch(data, message_id, where):
@@ -1232,11 +1234,6 @@ def test_crc_echo_is_the_complement_of_the_received_bit_from_the_first_mismatch(
     assert replies[start:] == expected
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: with the echo of Server._feed, a sender reports DELIVERED for a frame the server rejected whenever the "
-    "server's CRC differs from the sent one in every bit from the first mismatch on (e.g. only in the last bit)",
-)
 @pytest.mark.parametrize("first_mismatch", [31, 16, 0])
 def test_sender_never_reports_delivered_for_a_frame_the_server_rejected(first_mismatch):
     """A payload that reaches the server aligned but altered, so that the server's
@@ -1271,14 +1268,8 @@ def test_sender_never_reports_delivered_for_a_frame_the_server_rejected(first_mi
     assert [e.data for e in of_type(server.events, P.MessageDelivered)] == [data]
 
 
-HELLO_RACE = (
-    "BUG: a queued sender's HELLO still pending at the server when its GO arrives is overtaken by the start bit "
-    "(SIGUSR1 first) and read as a frame bit; depending on the order of the replies the sender either desyncs "
-    "(a needless whole-message retry) or trusts the resulting NAK and ends BAD_VERSION against a version-1 server"
-)
 
 
-@pytest.mark.xfail(strict=True, reason=HELLO_RACE)
 def test_hello_pending_when_go_arrives_is_not_read_as_a_frame_bit():
     """A queued sender's hello timer fires just before its GO arrives; the
     hello is still pending at the server when the start bit is sent. The
@@ -1305,9 +1296,7 @@ def test_hello_pending_when_go_arrives_is_not_read_as_a_frame_bit():
     wire.server_runs()  # SIGUSR1 first: the start bit, acked
     wire.sender_runs()  # frame bit 1
     wire.server_runs()  # frame bit 1 (ZERO first), acked
-    wire.server_runs()  # the stale HELLO, read as frame bit 2 and acked
-    wire.sender_runs()  # the ack of bit 1: sends bit 2
-    wire.sender_runs()  # the ack of the HELLO, taken for the ack of bit 2: sends bit 3 (coalesces with bit 2)
+    assert wire.server_runs() is None  # the stale HELLO: taken for what it is, not answered
     wire.finish()
     delivered = of_type(server.events, P.MessageDelivered)
     assert all(e.pid == PID and e.data == b"second message" for e in delivered)  # safety holds either way
@@ -1315,11 +1304,6 @@ def test_hello_pending_when_go_arrives_is_not_read_as_a_frame_bit():
     assert [e.duplicate for e in delivered] == [False]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG (minor): Server.tick aborts the silent session, whose _end hands the session to the first queued pid, "
-    "before it purges queue entries older than QUEUE_TTL, so a forgotten (dead) sender gets GO and holds the session",
-)
 def test_sender_silent_in_the_queue_longer_than_queue_ttl_never_gets_the_session():
     """A queued sender silent for more than QUEUE_TTL is forgotten, even when the
     same tick also drops the silent session in front of it."""

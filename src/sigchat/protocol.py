@@ -33,6 +33,9 @@ bits).
                            or signature bit; the server answers ``GO`` again)
    indexes 1..88           header, 11 bytes MSB first: version u8 (=1), flags u8,
                            attempt u8, message id u32, payload length u32
+                           (the first ONE at indexes 1..7, where version 1 has
+                           zeros, is taken for a stale queued hello: ignored,
+                           no reply; a real bit is then resent by its sender)
    next 8 x length         payload bytes, MSB first
    next 16                 tail: the sender's bit retransmissions so far, u16
    last 32                 CRC-32 (zlib) of header + payload + retransmissions
@@ -132,6 +135,8 @@ QUEUE_TTL = 60.0
 """Seconds a queued sender may stay silent before it is forgotten. A fallback only:
 the I/O layer removes queued senders that exit (``Server.sender_gone``); a live
 one must never be forgotten, or its next hello would look like a first contact."""
+CONTACT_TTL = DEFAULT_TIMEOUT
+"""Seconds the server keeps a partial signature: as long as a sender keeps trying."""
 GO_TIMEOUT = 5.0
 """Seconds a sender that was given GO has to send its start bit (it repeats its
 hello every QUEUED_HELLO_INTERVAL, which also recovers a lost GO)."""
@@ -296,7 +301,7 @@ class _Transfer:
 
     __slots__ = (
         "pid", "index", "acc", "header", "payload", "length", "message_id", "attempt", "total",
-        "crc_start", "expected_crc", "poisoned", "stats", "last_at", "retransmissions_field",
+        "crc_start", "expected_crc", "poisoned", "stats", "last_at", "retransmissions_field", "skipped_hello",
     )
 
     def __init__(self, pid: int, now: float) -> None:
@@ -315,6 +320,7 @@ class _Transfer:
         self.stats = TransferStats(pid=pid, started_at=now, ended_at=now)
         self.last_at = now
         self.retransmissions_field = 0
+        self.skipped_hello = False
 
 
 @dataclass(slots=True)
@@ -450,12 +456,12 @@ class Server:
 
     def tick(self, now: float) -> None:
         """Expire a silent session, stale queue entries and old dedup records."""
-        t = self._active
-        if t is not None and now - t.last_at > (self.session_timeout if t.index else GO_TIMEOUT):
-            self._abort(t, AbortReason.SILENT, now)
         for pid, last in list(self._queue.items()):
             if now - last > QUEUE_TTL:
                 del self._queue[pid]
+        t = self._active
+        if t is not None and now - t.last_at > (self.session_timeout if t.index else GO_TIMEOUT):
+            self._abort(t, AbortReason.SILENT, now)
         for pid, (_, expires) in list(self._delivered.items()):
             if now >= expires:
                 del self._delivered[pid]
@@ -463,7 +469,7 @@ class Server:
             if now >= until:
                 del self._lingering[pid]
         for pid, (_, last) in list(self._contacts.items()):
-            if now - last > self.session_timeout:
+            if now - last > CONTACT_TTL:
                 del self._contacts[pid]
         if self._active is None:
             self._next(now)
@@ -521,6 +527,14 @@ class Server:
                 return GO  # a repeated hello or signature bit: our GO is late or lost
             t.index = 1
             return ack_symbol(0)
+        if symbol and index < VERSION_CHECK_INDEX and not t.skipped_hello:
+            # Bits 1-7 are the leading zeros of version 1, so a ONE here is most
+            # likely the sender's last queued HELLO, overtaken by its start bit
+            # (SIGUSR1 is delivered first). Ignore one, without a reply: were it a
+            # real bit (another version), its sender gets no reply and resends it.
+            t.skipped_hello = True
+            stats.signals_sent -= 1
+            return None
         gaps = stats.gaps
         if len(gaps) < MAX_GAP_SAMPLES:
             gaps.append(now - t.last_at)
@@ -536,14 +550,15 @@ class Server:
                 t.payload.append(acc)
                 return (index & 1) ^ 1
             return self._boundary(t, acc, index, now)
-        # CRC bits: echo while everything matched, complement from the first mismatch.
+        # CRC bits: echo the bit received while everything matched, its
+        # complement from the first mismatch on (that bit included).
         shift = CRC_BITS - 1 - (index - t.crc_start)
-        expected = (t.expected_crc >> shift) & 1
-        if symbol != expected:
+        if symbol != (t.expected_crc >> shift) & 1:
             t.poisoned = True
+        echo = symbol ^ 1 if t.poisoned else symbol
         if index + 1 < t.total:
-            return expected ^ 1 if t.poisoned else expected
-        return self._finish(t, expected, now)
+            return echo
+        return self._finish(t, echo, now)
 
     def _boundary(self, t: _Transfer, byte: int, index: int, now: float) -> int | None:
         """A header or tail byte completed at ``index``."""
@@ -570,12 +585,12 @@ class Server:
             t.expected_crc = frame_crc(bytes(t.header) + bytes(t.payload), t.retransmissions_field)
         return ack_symbol(index)
 
-    def _finish(self, t: _Transfer, last_crc_bit: int, now: float) -> int:
+    def _finish(self, t: _Transfer, echo: int, now: float) -> int:
         t.stats.ended_at = now
         t.stats.bits = t.total
         if t.poisoned:
             self._abort(t, AbortReason.CORRUPT, now)
-            return last_crc_bit ^ 1
+            return echo
         previous = self._delivered.get(t.pid)
         duplicate = previous is not None and previous[0] == t.message_id
         self._delivered[t.pid] = (t.message_id, now + DEDUP_TTL)
@@ -587,7 +602,7 @@ class Server:
             counters.bytes += len(t.payload)
         self.events.append(MessageDelivered(t.pid, bytes(t.payload), t.stats, duplicate))
         self._end(t, now)
-        return last_crc_bit
+        return echo
 
 
 # --------------------------------------------------------------------------- sender
