@@ -21,6 +21,7 @@ import re
 import statistics
 import subprocess
 import sys
+import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -31,7 +32,7 @@ sys.path.insert(0, str(ROOT / "scripts"))
 
 from pingpong import ping_pong  # noqa: E402
 
-from sigchat.signals import unblock_signals  # noqa: E402
+from sigchat.signals import block_signals, unblock_signals  # noqa: E402
 
 BIN = Path(sys.executable).parent
 STATS = re.compile(r"([\d.]+) s, ([\d,]+) bits/s")
@@ -61,14 +62,11 @@ class Server:
         if not line.startswith("Server PID: "):
             raise RuntimeError(f"unexpected first line from the server: {line!r}")
         self.pid = int(line.split()[-1])
+        # The server writes each message before it confirms it: a full pipe would stall it.
+        threading.Thread(target=self._discard_output, daemon=True).start()
 
-    def drain(self) -> None:
-        """Discard delivered output so the pipe never fills."""
-        os.set_blocking(self.process.stdout.fileno(), False)
-        try:
-            while self.process.stdout.read(1 << 20):
-                pass
-        except (BlockingIOError, TypeError):
+    def _discard_output(self) -> None:
+        while self.process.stdout.read(1 << 16):
             pass
 
     def close(self) -> None:
@@ -153,6 +151,9 @@ def machine() -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
+    # First, before any thread exists: the ping-pong partner signals this process,
+    # and a thread with SIGUSR1 unblocked would take it and die of it.
+    block_signals()
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--sizes", default="1K,10K,100K")
@@ -188,15 +189,11 @@ def main(argv: list[str] | None = None) -> int:
             rows["pingpong-cross"].samples.append(ping_pong(20_000, same_cpu=False))
             for size in sizes:
                 rows[f"pinned-{size}"].samples.append(send(pinned_server.pid, payloads[size]))
-                pinned_server.drain()
             for size in unpinned_sizes:
                 rows[f"unpinned-{size}"].samples.append(send(unpinned_server.pid, payloads[size], "--no-affinity"))
-                unpinned_server.drain()
             if args.concurrent:
                 rows["concurrent"].samples.append(send_concurrently(pinned_server.pid, payloads.get(10_000, os.urandom(10_000)), args.concurrent))
-                pinned_server.drain()
             rows["startup"].samples.append(startup_ratio(pinned_server.pid))
-            pinned_server.drain()
     finally:
         pinned_server.close()
         unpinned_server.close()

@@ -68,7 +68,14 @@ a new message, so a lost bit never shifts later messages. A length header above
 large and the rest of that message is skipped (still acked, so the client
 finishes). A ``len..+nul`` message whose byte after the length is not NUL is
 reported as a framing error. In a ``handshake`` profile the first SIGUSR1 of
-every message is taken as the handshake.
+every message is taken as the handshake. A ZERO from a pid whose sigchat
+message was delivered moments ago is that sender's resent last bit, not a
+classic client (``protocol.Server``).
+
+The I/O layer (``signals.Receiver``) holds a new pid's first reply back for
+1 ms: a client that sends its next bit meanwhile paces itself and gets no
+replies at all; one that waits gets them once ``/proc`` shows they cannot kill
+it (per signal: a client may catch SIGUSR1 and not SIGUSR2).
 
 The line. Standard signals do not queue: the server has one pending slot per
 signal, so two senders' SIGUSR1 sent at nearly the same moment become one, and

@@ -4,7 +4,8 @@
  *
  * Prints "PID <pid>" first, then "MSG <hex>" for every whole message (hex,
  * so that any byte and newline survives the pipe), "BAD <hex>" for a
- * length-and-NUL message whose NUL is missing. Everything happens in the
+ * length-and-NUL message whose NUL is missing, and on SIGTERM
+ * "CLIENT <pid> <signals>": how many signals the last client's arrived. Everything happens in the
  * signal handler (SA_SIGINFO, both signals masked while it runs); a new
  * client pid restarts the message.
  *
@@ -37,6 +38,7 @@
 static unsigned char g_data[MAX_MESSAGE];
 static char g_line[2 * MAX_MESSAGE + 16];
 static pid_t g_client;
+static volatile unsigned long g_signals;
 static int g_shaken;
 static int g_nbits;
 static unsigned int g_byte;
@@ -113,8 +115,10 @@ static void on_signal(int sig, siginfo_t *info, void *context)
 	(void)context;
 	if (info->si_pid != g_client) {
 		g_client = info->si_pid;
+		g_signals = 0;
 		reset();
 	}
+	g_signals++;
 #ifdef HANDSHAKE
 	if (!g_shaken) {
 		if (sig == SIGUSR1) {
@@ -169,6 +173,17 @@ acknowledge:
 	}
 }
 
+static void on_term(int sig)
+{
+	char line[64];
+	int n;
+
+	(void)sig;
+	n = snprintf(line, sizeof(line), "CLIENT %d %lu\n", (int)g_client, g_signals);
+	write(1, line, (size_t)n);
+	_exit(0);
+}
+
 int main(void)
 {
 	struct sigaction action;
@@ -183,6 +198,7 @@ int main(void)
 	sigaddset(&action.sa_mask, SIGUSR2);
 	sigaction(SIGUSR1, &action, NULL);
 	sigaction(SIGUSR2, &action, NULL);
+	signal(SIGTERM, on_term);
 	n = snprintf(line, sizeof(line), "PID %d\n", (int)getpid());
 	write(1, line, (size_t)n);
 	for (;;)
