@@ -688,13 +688,6 @@ def test_fuzz_50_short_lived_processes(children: Children) -> None:
 
 
 @pytest.mark.timeout(60)
-@pytest.mark.xfail(
-    strict=True,
-    raises=ServerBug,
-    reason="BUG: while any classic client 'holds the line' native bits are dropped (Server.receive: counters.held), "
-    "and a classic holder/waiter that has exited is never noticed (Receiver._tick checks only native pids): each "
-    "exited noise process stalls native senders for --classic-timeout; 60 of them make the next sender fail (exit 9)",
-)
 def test_exited_noise_processes_do_not_stall_the_next_sender(children: Children) -> None:
     """40 short-lived processes send random bits (read as classic minitalk clients; a reply would kill them) and
     exit. They are gone: the next sigchat sender must not wait for them (an 18-byte message takes ~10 ms)."""

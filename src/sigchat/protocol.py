@@ -707,7 +707,7 @@ class Sender:
     def start(self, now: float) -> int:
         self.stats.started_at = now
         self._last_reply = now
-        return self._hello(now, new_attempt=True)
+        return self._new_attempt(now)
 
     def receive(self, symbol: int, now: float) -> int | None:
         self.stats.signals_received += 1
@@ -742,7 +742,7 @@ class Sender:
         if state is SenderState.DONE:
             return None
         if state is SenderState.QUIET:
-            return self._hello(now, new_attempt=True)
+            return self._new_attempt(now)
         if state is SenderState.SETTLING:
             self.state = SenderState.SENDING
             return self._send(self._settled_symbol, now)
@@ -800,28 +800,32 @@ class Sender:
             self.deadline = now + self._retry
         return symbol
 
-    def _hello(self, now: float, *, new_attempt: bool) -> int | None:
-        if new_attempt:
-            if self.stats.attempts >= self.max_attempts:
-                return self._fail(Outcome.CORRUPT, now)
-            self.stats.attempts += 1
-            self._attempt_retransmissions = 0
-            self._echo_failed = False
-            self._resent_current = False
-            self._body = bytearray(
-                HEADER.pack(PROTOCOL_VERSION, self.flags, min(self.stats.attempts - 1, 255), self.message_id, len(self.data))
-                + self.data
-                + bytes(TAIL.size)
-            )
+    def _new_attempt(self, now: float) -> int | None:
+        """Start (another) attempt: a fresh frame, opened with the signature."""
+        if self.stats.attempts >= self.max_attempts:
+            return self._fail(self._exhausted(), now)
+        self.stats.attempts += 1
+        self._attempt_retransmissions = 0
+        self._echo_failed = False
+        self._resent_current = False
+        self._body = bytearray(
+            HEADER.pack(PROTOCOL_VERSION, self.flags, min(self.stats.attempts - 1, 255), self.message_id, len(self.data))
+            + self.data
+            + bytes(TAIL.size)
+        )
         self.state = SenderState.HELLO
         self._retry = self.retry_initial
         self._last_reply = now
         self._signature_sent = 1
         return self._send(ONE, now)
 
+    def _exhausted(self) -> Outcome:
+        """Every attempt failed: an integrity failure, unless not one frame bit was ever answered."""
+        return Outcome.CORRUPT if self.stats.frame_bits else Outcome.NO_ANSWER
+
     def _retry_attempt(self, now: float) -> int | None:
         if self.stats.attempts >= self.max_attempts:
-            return self._fail(Outcome.CORRUPT, now)
+            return self._fail(self._exhausted(), now)
         self.state = SenderState.QUIET
         self.deadline = max(now, self._last_sent + SESSION_IDLE_TIMEOUT + QUIET_MARGIN)
         return None

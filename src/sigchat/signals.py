@@ -233,10 +233,14 @@ class Receiver:
         active = server.active_pid
         if active is not None and not procfs.is_alive(active):
             server.sender_gone(active, now)
+        classic_line = server.classic
+        if classic_line is not None and classic_line.holder is not None and not procfs.is_alive(classic_line.holder):
+            server.sender_gone(classic_line.holder, now)  # an exited client must not keep the line
         if now >= self._next_queue_check:
             # A queued sender is forgotten only when it exits (see protocol.QUEUE_TTL).
             self._next_queue_check = now + QUEUE_CHECK_INTERVAL
-            for pid in server.queued_pids:
+            waiting = list(classic_line.waiting) if classic_line is not None else []
+            for pid in [*server.queued_pids, *waiting]:
                 if not procfs.is_alive(pid):
                     server.sender_gone(pid, now)
         server.tick(now)
