@@ -14,10 +14,15 @@ Usage: scripts/bench.py [--repeats N] [--sizes 1K,10K,100K] [--json FILE] [--qui
 from __future__ import annotations
 
 import argparse
+import fcntl
 import json
 import os
 import platform
+import pty
 import re
+import signal
+import struct
+import termios
 import statistics
 import subprocess
 import sys
@@ -32,6 +37,7 @@ sys.path.insert(0, str(ROOT / "scripts"))
 
 from pingpong import ping_pong  # noqa: E402
 
+from sigchat import procfs  # noqa: E402
 from sigchat.signals import block_signals, unblock_signals  # noqa: E402
 
 BIN = Path(sys.executable).parent
@@ -72,6 +78,39 @@ class Server:
     def close(self) -> None:
         self.process.terminate()
         self.process.wait(10)
+
+
+class TuiServer:
+    """``sigchat-server`` with its Textual UI, on a pseudo-terminal (output drained)."""
+
+    def __init__(self) -> None:
+        pid, fd = pty.fork()
+        if pid == 0:
+            try:
+                unblock_signals()
+                env = {**os.environ, "TERM": "xterm-256color"}
+                os.execve(str(BIN / "sigchat-server"), [str(BIN / "sigchat-server")], env)
+            finally:
+                os._exit(127)
+        self.pid, self.fd = pid, fd
+        fcntl.ioctl(fd, termios.TIOCSWINSZ, struct.pack("HHHH", 40, 120, 0, 0))
+        threading.Thread(target=self._discard_output, daemon=True).start()
+        deadline = time.monotonic() + 30
+        while procfs.receiver_tid(pid) is None:  # the app is up once its receiver thread runs
+            if time.monotonic() > deadline:
+                raise RuntimeError("the Textual server did not start its receiver thread")
+            time.sleep(0.05)
+
+    def _discard_output(self) -> None:
+        try:
+            while os.read(self.fd, 1 << 16):
+                pass
+        except OSError:
+            pass
+
+    def close(self) -> None:
+        os.kill(self.pid, signal.SIGTERM)
+        os.waitpid(self.pid, 0)
 
 
 def send(pid: int, data: bytes, *extra: str) -> float:
@@ -165,6 +204,8 @@ def main(argv: list[str] | None = None) -> int:
     if args.quick:
         args.repeats, args.sizes, args.unpinned_sizes = 1, "1K,10K", "1K"
     sizes = [parse_size(s) for s in args.sizes.split(",") if s]
+    if 10_000 not in sizes:
+        sizes.append(10_000)  # the baseline of the UI row
     unpinned_sizes = [parse_size(s) for s in args.unpinned_sizes.split(",") if s]
     payloads = {size: os.urandom(size) for size in {*sizes, *unpinned_sizes}}
 
@@ -176,12 +217,14 @@ def main(argv: list[str] | None = None) -> int:
         rows[f"pinned-{size}"] = Row(f"sigchat {human(size)}, pinned (default)", "payload bits/s", baseline="pingpong-same")
     for size in unpinned_sizes:
         rows[f"unpinned-{size}"] = Row(f"sigchat {human(size)}, unpinned", "payload bits/s", baseline="pingpong-cross")
+    rows["ui-10000"] = Row("sigchat 10 KB, pinned, Textual UI running", "payload bits/s", baseline="pinned-10000")
     if args.concurrent:
         rows["concurrent"] = Row(f"sigchat {args.concurrent} senders x 10 KB at once, aggregate", "payload bits/s")
     rows["startup"] = Row("start-up: sigchat-send PID hi / python3 -c pass", "ratio")
 
     pinned_server = Server()
     unpinned_server = Server("--no-affinity")
+    tui_server = TuiServer()
     try:
         for repeat in range(args.repeats):
             print(f"repeat {repeat + 1}/{args.repeats} ...", file=sys.stderr, flush=True)
@@ -191,12 +234,14 @@ def main(argv: list[str] | None = None) -> int:
                 rows[f"pinned-{size}"].samples.append(send(pinned_server.pid, payloads[size]))
             for size in unpinned_sizes:
                 rows[f"unpinned-{size}"].samples.append(send(unpinned_server.pid, payloads[size], "--no-affinity"))
+            rows["ui-10000"].samples.append(send(tui_server.pid, payloads.get(10_000, os.urandom(10_000))))
             if args.concurrent:
                 rows["concurrent"].samples.append(send_concurrently(pinned_server.pid, payloads.get(10_000, os.urandom(10_000)), args.concurrent))
             rows["startup"].samples.append(startup_ratio(pinned_server.pid))
     finally:
         pinned_server.close()
         unpinned_server.close()
+        tui_server.close()
 
     print(f"\nsigchat bench, {time.strftime('%Y-%m-%d')}, {machine()}; medians of {args.repeats} run(s)\n")
     print(f"| {'measurement':<52} | {'median':>14} | {'unit':<15} | ratio to baseline |")
