@@ -212,18 +212,25 @@ def format_classic_stats(result: sigio.ClassicSendResult, profile: classic.Profi
     )
 
 
-def send_classic(pid: int, data: bytes, args: argparse.Namespace, profile: classic.Profile) -> int:
-    pace = (args.pace_us if args.pace_us is not None else classic.DEFAULT_PACE * 1e6) / 1e6
+def guarded(pid: int, send):
+    """Run ``send()``; the errors of its first signal become an exit code (an ``int``)."""
     try:
-        result = sigio.send_classic(
-            pid, data, profile, ack_timeout=args.ack_timeout, end_timeout=args.timeout, pace=pace
-        )
+        return send()
     except ProcessLookupError:
         return fail(exit_codes.NO_SUCH_PROCESS, f"no such process: {pid}")
     except PermissionError:
         return fail(exit_codes.PERMISSION_DENIED, f"permission denied: process {pid} belongs to another user")
     except KeyboardInterrupt:
         return fail(exit_codes.INTERRUPTED, "interrupted")
+
+
+def send_classic(pid: int, data: bytes, args: argparse.Namespace, profile: classic.Profile) -> int:
+    pace = (args.pace_us if args.pace_us is not None else classic.DEFAULT_PACE * 1e6) / 1e6
+    result = guarded(
+        pid, lambda: sigio.send_classic(pid, data, profile, ack_timeout=args.ack_timeout, end_timeout=args.timeout, pace=pace)
+    )
+    if isinstance(result, int):
+        return result
     if args.stats:
         print(format_classic_stats(result, profile), file=sys.stderr)
     if result.outcome is not None and result.outcome.ok and not result.server_gone:
@@ -279,14 +286,9 @@ def main(argv: list[str] | None = None) -> int:
         sigio.join_receiver_cpu(pid)
     if profile is not None:
         return send_classic(pid, data, args, profile)
-    try:
-        result = sigio.send_message(pid, data, timeout=args.timeout)
-    except ProcessLookupError:
-        return fail(exit_codes.NO_SUCH_PROCESS, f"no such process: {pid}")
-    except PermissionError:
-        return fail(exit_codes.PERMISSION_DENIED, f"permission denied: process {pid} belongs to another user")
-    except KeyboardInterrupt:
-        return fail(exit_codes.INTERRUPTED, "interrupted")
+    result = guarded(pid, lambda: sigio.send_message(pid, data, timeout=args.timeout))
+    if isinstance(result, int):
+        return result
     if args.stats:
         print(format_stats(result), file=sys.stderr)
     if result.outcome is protocol.Outcome.DELIVERED and not result.server_gone:
