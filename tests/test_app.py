@@ -541,6 +541,22 @@ def test_filter_key_picks_a_sender_and_all_shows_everything():
     run(body, make_app())
 
 
+def test_enter_with_nothing_highlighted_inspects_the_newest_message():
+    """Right after launch nothing is highlighted; enter (shown in the footer) must still inspect."""
+
+    async def body(app, pilot):
+        sample_session(app)
+        await settle(pilot, app)
+        app.log_view.focus()
+        app.log_view.highlighted = None
+        await pilot.press("enter")
+        await pilot.pause()
+        assert isinstance(app.screen, InspectorScreen)
+        assert app.screen.entry.data == b"ping"
+
+    run(body, make_app())
+
+
 def test_enter_opens_the_inspector_with_signals_hex_latency_and_timings():
     async def body(app, pilot):
         sample_session(app)

@@ -238,6 +238,13 @@ class ChatLog(OptionList):
         Binding("end", "last", "Follow", show=False),
     ]
 
+    def action_select(self) -> None:
+        """Enter: inspect the highlighted transfer, or the newest one when none is highlighted yet."""
+        if self.highlighted is None:
+            self.call_later(self.run_action, "app.inspect")
+        else:
+            super().action_select()
+
     def __init__(
         self,
         *,
