@@ -33,6 +33,12 @@ resending; only a signal that really vanished is resent. Pass
 A sender process can be stopped (``stop(sim, seconds)`` or by setting
 ``Process.stopped_until``): it neither handles signals nor runs its timers until
 it resumes, like a process under SIGSTOP.
+
+Turbo words (``sigqueue`` with a value) occupy the same pending slots as
+plain signals; the server reads a pending value with ``Server.receive_word``,
+as ``signals.Receiver`` does for any SI_QUEUE signal. ``forge`` is the
+probability per step that a spoofer queues a random word that claims to come
+from a sender pid (``rt_sigqueueinfo`` can forge ``si_pid``).
 """
 
 from __future__ import annotations
@@ -50,14 +56,16 @@ SPOOFER_PID = 99
 class Process:
     pid: int
     pending: dict[int, int | None] = field(default_factory=lambda: {0: None, 1: None})
+    values: dict[int, int | None] = field(default_factory=lambda: {0: None, 1: None})
     stopped_until: float = 0.0
 
-    def take(self) -> tuple[int, int] | None:
+    def take(self) -> tuple[int, int, int | None] | None:
+        """``(symbol, sender pid, si_value or None)`` of the next pending signal."""
         for symbol in (0, 1):
             sender = self.pending[symbol]
             if sender is not None:
                 self.pending[symbol] = None
-                return symbol, sender
+                return symbol, sender, self.values[symbol]
         return None
 
     def has_pending(self) -> bool:
@@ -88,6 +96,8 @@ class SimKernel:
         stray: float = 0.0,
         slow: float = 0.0,
         spoof_senders: float = 0.0,
+        forge: float = 0.0,
+        turbo: bool = False,
         max_bytes: int = protocol.DEFAULT_MAX_BYTES,
         step: float = 20e-6,
         late: float = 0.0,
@@ -102,6 +112,7 @@ class SimKernel:
         self.stray = stray
         self.slow = slow
         self.spoof_senders = spoof_senders
+        self.forge = forge
         self.late = late
         self.late_delay = late_delay
         self.punctual_timers = punctual_timers
@@ -111,7 +122,7 @@ class SimKernel:
         self._last_symbol: dict[int, int] = {}  # sender pid -> the last symbol it sent
         self.step = step
         self.now = 1000.0
-        self.server = protocol.Server(max_bytes=max_bytes)
+        self.server = protocol.Server(max_bytes=max_bytes, turbo=turbo)
         self.server_process = Process(SERVER_PID)
         self.senders: list[SimSender] = []
         self.events: list[protocol.ServerEvent] = []
@@ -125,7 +136,7 @@ class SimKernel:
         proto = protocol.Sender(data, self.rng.getrandbits(32) if message_id is None else message_id, **kwargs)
         sim = SimSender(Process(pid), proto, data)
         self.senders.append(sim)
-        self._send(pid, SERVER_PID, proto.start(self.now))
+        self._send(pid, SERVER_PID, proto.start(self.now), proto.value)
         return sim
 
     def stop(self, sim: SimSender, seconds: float) -> None:
@@ -141,10 +152,10 @@ class SimKernel:
                 return sim.process
         raise KeyError(pid)
 
-    def _send(self, source: int, target: int, symbol: int | None) -> None:
+    def _send(self, source: int, target: int, symbol: int | None, value: int | None = None, *, forged: bool = False) -> None:
         if symbol is None:
             return
-        if source != SERVER_PID and source != SPOOFER_PID:
+        if source != SERVER_PID and source != SPOOFER_PID and not forged:
             self._last_symbol[source] = symbol
         if self.loss and self.rng.random() < self.loss:
             self.lost += 1
@@ -156,6 +167,7 @@ class SimKernel:
             self.coalesced += 1
             return
         process.pending[symbol] = source
+        process.values[symbol] = value
 
     def _server_flush(self, hold: bool = False) -> None:
         self.events.extend(self.server.events)
@@ -197,15 +209,20 @@ class SimKernel:
             self._send(SPOOFER_PID, SERVER_PID, rng.getrandbits(1))
         if self.spoof_senders and self.senders and rng.random() < self.spoof_senders:
             self._send(SPOOFER_PID, rng.choice(self.senders).process.pid, rng.getrandbits(1))
+        if self.forge and self.senders and rng.random() < self.forge:
+            self._send(rng.choice(self.senders).process.pid, SERVER_PID, rng.getrandbits(1), rng.getrandbits(64), forged=True)
         runnable = [p for p in [self.server_process, *(s.process for s in self.senders)] if p.has_pending() and p.stopped_until <= self.now]
         if runnable:
             process = rng.choice(runnable)
             if process is self.server_process and self.slow and rng.random() < self.slow:
                 process.stopped_until = self.now + rng.uniform(0.05, 0.5)
                 return
-            symbol, source = process.take()
+            symbol, source, value = process.take()
             if process is self.server_process:
-                reply = self.server.receive(source, symbol, self.now)
+                if value is None:
+                    reply = self.server.receive(source, symbol, self.now)
+                else:
+                    reply = self.server.receive_word(source, value, self.now)
                 if self.late and rng.random() < self.late:
                     # Descheduled after taking the signal, before replying.
                     process.stopped_until = self.now + rng.uniform(*self.late_delay)
@@ -223,7 +240,7 @@ class SimKernel:
                 if sim.proto.drain:
                     sim.proto.drain = False
                     process.pending = {0: None, 1: None}
-                self._send(process.pid, SERVER_PID, reply)
+                self._send(process.pid, SERVER_PID, reply, sim.proto.value)
             return
         # Nothing to deliver: jump to the next deadline. A stopped sender's
         # timers only run once it resumes.
@@ -249,9 +266,9 @@ class SimKernel:
                     if sim.process.has_pending():
                         continue  # "the server is idle: any reply it made is pending here": handle it first
                     if self._in_flight(sim.process.pid):
-                        self._send(sim.process.pid, SERVER_PID, proto.postpone(self.now, self.precise_poll))
+                        self._send(sim.process.pid, SERVER_PID, proto.postpone(self.now, self.precise_poll), proto.value)
                         continue
-                self._send(sim.process.pid, SERVER_PID, proto.timeout(self.now))
+                self._send(sim.process.pid, SERVER_PID, proto.timeout(self.now), proto.value)
 
     def _in_flight(self, pid: int) -> bool:
         """``procfs.signal_in_flight``: the signal is pending at the server (from

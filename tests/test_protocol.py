@@ -318,20 +318,23 @@ def of_type(events, kind) -> list:
 
 
 def watch_sessions(kernel: SimKernel) -> list[str]:
-    """Record any signal that advanced a session it does not belong to (rule 1)."""
+    """Record any signal or turbo word that advanced a session it does not belong to (rule 1)."""
     server = kernel.server
-    receive = server.receive
     problems: list[str] = []
 
-    def watched(pid: int, symbol: int, now: float):
-        before = server.progress()
-        reply = receive(pid, symbol, now)
-        after = server.progress()
-        if before is not None and after is not None and before[0] == after[0] and before[3] == after[3] and after[1] != before[1] and pid != before[0]:
-            problems.append(f"signal from {pid} advanced the session of {before[0]} at {now}")
-        return reply
+    def watched(receive, what: str):
+        def wrapper(pid: int, symbol_or_value: int, now: float):
+            before = server.progress()
+            reply = receive(pid, symbol_or_value, now)
+            after = server.progress()
+            if before is not None and after is not None and before[0] == after[0] and before[3] == after[3] and after[1] != before[1] and pid != before[0]:
+                problems.append(f"{what} from {pid} advanced the session of {before[0]} at {now}")
+            return reply
 
-    server.receive = watched
+        return wrapper
+
+    server.receive = watched(server.receive, "signal")
+    server.receive_word = watched(server.receive_word, "word")
     return problems
 
 

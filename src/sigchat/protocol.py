@@ -53,6 +53,21 @@ bits).
    echoes equal what I sent"; the server's delivery is "all 32 bits matched".
    The server delivers (and, with a durable log, writes and fsyncs) before it
    sends the last echo.
+3. Turbo (rule 7). A sender that sets ``FLAG_TURBO`` in the header's flags asks
+   to send the payload as *words*: signals sent with ``sigqueue(3)``, whose
+   64-bit ``si_value`` carries a 16-bit tag (high bits) and 6 payload bytes
+   (MSB first; the last word is zero-padded). The server accepts by answering
+   the last flags bit (index 16) with the NAK symbol, ``ack_symbol(16) ^ 1``; a
+   server that cannot read ``si_value`` (or does not want to) simply acks it,
+   and the frame goes on in 1-bit mode: that is the fallback. Once accepted,
+   the payload bits (indexes 89 ..) are replaced by ``word_count(length)``
+   words, each answered with ``ack_symbol(word index)``; then the tail follows
+   as 1-bit signals at its usual indexes. Word *i* carries the tag
+   ``(turbo_key(message id, attempt) + i) & 0xFFFF``: the server takes a word
+   with the expected tag, answers the previous word's tag again (its ack was
+   lost, the sender resent it) and ignores anything else, so words are
+   idempotent and a forged ``si_pid`` (possible with ``rt_sigqueueinfo``)
+   has to guess the tag, and then still fails the CRC.
 
 Invariants
 ==========
@@ -76,6 +91,8 @@ the leftover bits of a desynchronised sender are never read as a new hello. A
 sender that gets no valid reply for ``SESSION_IDLE_TIMEOUT - QUIET_MARGIN``
 seconds stops, stays silent until ``SESSION_IDLE_TIMEOUT + QUIET_MARGIN``
 after its last signal, then starts a new attempt with a hello.
+Rule 7: turbo changes only how the payload travels. Hello, queue, header,
+tail, CRC verdict and message id are the same, so rules 1-6 hold as they are.
 """
 
 from __future__ import annotations
@@ -115,6 +132,16 @@ PAYLOAD_START_INDEX = LENGTH_CHECK_INDEX + 1
 RETRANSMISSION_BITS = 16
 CRC_BITS = 32
 MAX_LENGTH = 0xFFFFFFFF
+
+FLAG_TURBO = 0x01
+"""Header flags bit 0: the sender can send turbo words (rule 7)."""
+TURBO_CHECK_INDEX = 16
+"""Frame index of the last flags bit: its reply says whether the server takes turbo words."""
+WORD_PAYLOAD_BYTES = 6
+"""Payload bytes per turbo word; the word's top 16 bits are its tag."""
+WORD_TAG_SHIFT = 8 * WORD_PAYLOAD_BYTES
+WORD_PAYLOAD_MASK = (1 << WORD_TAG_SHIFT) - 1
+TAG_MASK = 0xFFFF
 
 SESSION_IDLE_TIMEOUT = 2.0
 """Seconds of silence after which the server drops a session."""
@@ -167,6 +194,21 @@ def symbols_of(data: bytes) -> list[int]:
     return [(byte >> shift) & 1 for byte in data for shift in range(7, -1, -1)]
 
 
+def word_count(length: int) -> int:
+    """Turbo words that carry ``length`` payload bytes."""
+    return -(-length // WORD_PAYLOAD_BYTES)
+
+
+def turbo_key(message_id: int, attempt: int) -> int:
+    """The 16-bit tag of word 0 (word *i* has ``(key + i) & 0xFFFF``).
+
+    Derived from the message id and attempt, which only ever travelled as
+    kernel-stamped 1-bit signals: a process that forges ``si_pid`` with
+    ``rt_sigqueueinfo`` cannot see them, so its words fail the tag check.
+    """
+    return (((message_id << 8) | (attempt & 0xFF)) * 0x9E3779B97F4A7C15 >> 32) & TAG_MASK
+
+
 def frame_crc(header_and_payload: bytes, retransmissions: int) -> int:
     """CRC-32 over header, payload and the retransmission count."""
     return zlib.crc32(retransmissions.to_bytes(2, "big"), zlib.crc32(header_and_payload))
@@ -208,6 +250,9 @@ class TransferStats:
     signals_received: int = 0
     signals_sent: int = 0
     retransmissions: int = 0
+    turbo: bool = False
+    """Whether the payload travelled as turbo words (else one bit per signal)."""
+    words: int = 0
     gaps: array = field(default_factory=lambda: array("f"))
 
     @property
@@ -302,6 +347,7 @@ class _Transfer:
     __slots__ = (
         "pid", "index", "acc", "header", "payload", "length", "message_id", "attempt", "total",
         "crc_start", "expected_crc", "poisoned", "stats", "last_at", "retransmissions_field", "skipped_hello",
+        "turbo", "in_words", "word", "words", "key",
     )
 
     def __init__(self, pid: int, now: float) -> None:
@@ -321,6 +367,11 @@ class _Transfer:
         self.last_at = now
         self.retransmissions_field = 0
         self.skipped_hello = False
+        self.turbo = False  # accepted at TURBO_CHECK_INDEX
+        self.in_words = False  # the payload is arriving as words
+        self.word = 0  # index of the next word
+        self.words = 0
+        self.key = 0
 
 
 @dataclass(slots=True)
@@ -352,11 +403,17 @@ class Server:
         session_timeout: float = SESSION_IDLE_TIMEOUT,
         classic: Profile | None = None,
         classic_timeout: float | None = None,
+        turbo: bool = False,
     ) -> None:
-        """``classic``: a ``classic.Profile`` to also serve classic minitalk clients (see ``classic``)."""
+        """``classic``: a ``classic.Profile`` to also serve classic minitalk clients (see ``classic``).
+
+        ``turbo``: accept turbo words (rule 7); only when the caller can read
+        ``si_value`` and passes words to ``receive_word``.
+        """
         if not 0 <= max_bytes <= MAX_LENGTH:
             raise LocalProtocolError(f"max_bytes must be between 0 and {MAX_LENGTH}")
         self.max_bytes = max_bytes
+        self.turbo = turbo
         self.session_timeout = session_timeout
         self.events: list[ServerEvent] = []
         self.outbox: list[tuple[int, int]] = []
@@ -382,12 +439,19 @@ class Server:
     def queued_pids(self) -> list[int]:
         return list(self._queue)
 
+    @property
+    def wants_words(self) -> bool:
+        """Whether the next signal of the active sender is a turbo word (read its ``si_value``)."""
+        t = self._active
+        return t is not None and t.in_words
+
     def progress(self) -> tuple[int, int, int | None, float, float] | None:
-        """``(pid, bits received, frame bits or None, started, last bit)`` of the active transfer."""
+        """``(pid, frame bits received, frame bits or None, started, last signal)`` of the active transfer."""
         t = self._active
         if t is None:
             return None
-        return (t.pid, t.index, t.total if t.length >= 0 else None, t.stats.started_at, t.last_at)
+        bits = t.index + min(8 * t.length, WORD_TAG_SHIFT * t.word) if t.in_words else t.index
+        return (t.pid, bits, t.total if t.length >= 0 else None, t.stats.started_at, t.last_at)
 
     def known_pids(self) -> int:
         """How many pids the server holds state for (bounded: see ``tick``)."""
@@ -454,6 +518,49 @@ class Server:
         self.events.append(SenderQueued(pid, len(self._queue), now))
         return WAIT
 
+    def receive_word(self, pid: int, value: int, now: float) -> int | None:
+        """A turbo word (a ``sigqueue`` signal with ``si_value`` = ``value``) from ``pid``.
+
+        Returns the reply symbol, or ``None`` for anything but the expected word
+        or a repeat of the previous one (a forged, stale or misplaced word).
+        """
+        self.counters.signals += 1
+        t = self._active
+        if t is None or t.pid != pid or not t.turbo:
+            self.counters.stray += 1
+            return None
+        if self.classic is not None and self.classic.holder is not None:
+            self.counters.held += 1  # as in receive(): counts as lost, the sender resends it
+            return None
+        word = t.word
+        tag = value >> WORD_TAG_SHIFT
+        if not t.in_words or tag != (t.key + word) & TAG_MASK:
+            if word and tag == (t.key + word - 1) & TAG_MASK and (t.in_words or t.index == PAYLOAD_START_INDEX + 8 * t.length):
+                # The previous word again (the last one, before any tail bit):
+                # our ack was lost and the sender resent it.
+                t.last_at = now
+                return ack_symbol(word - 1)
+            self.counters.stray += 1
+            return None
+        stats = t.stats
+        stats.signals_received += 1
+        stats.signals_sent += 1
+        stats.words += 1
+        gaps = stats.gaps
+        if len(gaps) < MAX_GAP_SAMPLES:
+            gaps.append(now - t.last_at)
+        t.last_at = now
+        chunk = (value & WORD_PAYLOAD_MASK).to_bytes(WORD_PAYLOAD_BYTES, "big")
+        word += 1
+        t.word = word
+        if word < t.words:
+            t.payload += chunk
+        else:
+            t.payload += chunk[: t.length - len(t.payload)]
+            t.in_words = False
+            t.index = PAYLOAD_START_INDEX + 8 * t.length  # the 1-bit tail follows
+        return ack_symbol(word - 1)
+
     def tick(self, now: float) -> None:
         """Expire a silent session, stale queue entries and old dedup records."""
         for pid, last in list(self._queue.items()):
@@ -517,6 +624,11 @@ class Server:
         self._end(t, now)
 
     def _feed(self, t: _Transfer, symbol: int, now: float) -> int | None:
+        if t.in_words:
+            # Only words advance the payload: this is a late repeat of the last
+            # header bit, which was answered already.
+            self.counters.stray += 1
+            return None
         stats = t.stats
         stats.signals_received += 1
         stats.signals_sent += 1
@@ -567,6 +679,9 @@ class Server:
             if index == VERSION_CHECK_INDEX and byte != PROTOCOL_VERSION:
                 self._abort(t, AbortReason.BAD_VERSION, now)
                 return ack_symbol(index) ^ 1
+            if index == TURBO_CHECK_INDEX and byte & FLAG_TURBO and self.turbo:
+                t.turbo = t.stats.turbo = True
+                return ack_symbol(index) ^ 1  # "yes, send words"
             if index == LENGTH_CHECK_INDEX:
                 _, _, t.attempt, t.message_id, t.length = HEADER.unpack(t.header)
                 stats = t.stats
@@ -576,6 +691,10 @@ class Server:
                     return ack_symbol(index) ^ 1
                 t.total = frame_bit_count(t.length)
                 t.crc_start = t.total - CRC_BITS
+                if t.turbo and t.length:
+                    t.in_words = True
+                    t.words = word_count(t.length)
+                    t.key = turbo_key(t.message_id, t.attempt)
                 self.events.append(HeaderReceived(t.pid, t.message_id, t.length, t.attempt, now))
             return ack_symbol(index)
         # The two tail bytes (retransmission count); the CRC follows.
@@ -640,6 +759,9 @@ class SenderStats:
     sending_at: float = 0.0
     ended_at: float = 0.0
     queued: bool = False
+    turbo: bool = False
+    """Whether the server took turbo words (for the last attempt)."""
+    words: int = 0
 
     @property
     def duration(self) -> float:
@@ -660,6 +782,10 @@ class Sender:
     ``drain`` is true, discard every signal already pending from the server
     before sending (stale replies to repeated hellos). Stop when ``outcome`` is
     set.
+
+    With ``turbo=True`` the sender asks for turbo words (rule 7). While
+    ``value`` is not ``None``, the returned symbol must be sent as a word: with
+    ``sigqueue`` and ``si_value = value``.
     """
 
     def __init__(
@@ -672,6 +798,7 @@ class Sender:
         retry_initial: float = RETRY_INITIAL,
         retry_max: float = RETRY_MAX,
         flags: int = 0,
+        turbo: bool = False,
     ) -> None:
         if len(data) > MAX_LENGTH:
             raise LocalProtocolError("message longer than 4 GiB - 1 bytes")
@@ -683,7 +810,8 @@ class Sender:
         self.max_attempts = max_attempts
         self.retry_initial = retry_initial
         self.retry_max = retry_max
-        self.flags = flags
+        self.flags = flags | (FLAG_TURBO if turbo else 0)
+        self.value: int | None = None
         self.state = SenderState.NEW
         self.outcome: Outcome | None = None
         self.deadline = 0.0
@@ -702,6 +830,10 @@ class Sender:
         self._resent_current = False
         self._settled_symbol = 0
         self._signature_sent = 0
+        self._turbo = False  # accepted in this attempt
+        self._word = -1  # index of the word in flight (-1: not sending words)
+        self._words = word_count(len(data))
+        self._key = 0
 
     # ------------------------------------------------------------------ API
     def start(self, now: float) -> int:
@@ -713,6 +845,8 @@ class Sender:
         self.stats.signals_received += 1
         state = self.state
         if state is SenderState.SENDING:
+            if self._word >= 0:
+                return self._on_word_reply(symbol, now)
             return self._on_bit_reply(symbol, now)
         if state is SenderState.SETTLING:
             # A second reply to a retransmitted bit: the server got it twice.
@@ -763,6 +897,8 @@ class Sender:
         self._retry = min(self._retry * 2, self.retry_max)
         if state is SenderState.HELLO:
             return self._send(ONE, now)
+        if self._word >= 0:
+            return self._send(self._word & 1, now)  # words are idempotent: no settling needed
         self._resent_current = True
         return self._send(self._bit(self._index), now)
 
@@ -808,6 +944,9 @@ class Sender:
         self._attempt_retransmissions = 0
         self._echo_failed = False
         self._resent_current = False
+        self._turbo = self.stats.turbo = False
+        self._word = -1
+        self.value = None
         self._body = bytearray(
             HEADER.pack(PROTOCOL_VERSION, self.flags, min(self.stats.attempts - 1, 255), self.message_id, len(self.data))
             + self.data
@@ -854,12 +993,51 @@ class Sender:
         crc = frame_crc(bytes(self._body[:offset]), retransmissions)
         self._body[offset:] = TAIL.pack(retransmissions, crc)
 
+    def _start_words(self, now: float) -> int:
+        self._key = turbo_key(self.message_id, min(self.stats.attempts - 1, 255))
+        self._word = 0
+        return self._send_word(now)
+
+    def _send_word(self, now: float) -> int:
+        word = self._word
+        start = WORD_PAYLOAD_BYTES * word
+        chunk = self.data[start : start + WORD_PAYLOAD_BYTES]
+        payload = int.from_bytes(chunk, "big") << 8 * (WORD_PAYLOAD_BYTES - len(chunk))
+        self.value = (((self._key + word) & TAG_MASK) << WORD_TAG_SHIFT) | payload
+        return self._send(word & 1, now)
+
+    def _on_word_reply(self, symbol: int, now: float) -> int | None:
+        if now - self._last_sent > self.session_margin():
+            return self._retry_attempt(now)  # as in _on_bit_reply
+        word = self._word
+        if symbol != (word & 1) ^ 1:
+            self.stats.stale_replies += 1  # the ack of the previous word, sent again
+            return None
+        self._last_reply = now
+        self._retry = self.retry_initial
+        self.stats.words += 1
+        self.stats.frame_bits += min(WORD_TAG_SHIFT, 8 * (len(self.data) - WORD_PAYLOAD_BYTES * word))
+        word += 1
+        if word < self._words:
+            self._word = word
+            return self._send_word(now)
+        self._word = -1
+        self.value = None
+        self._index = PAYLOAD_START_INDEX + 8 * len(self.data)
+        return self._send(self._bit(self._index), now)
+
     def _on_bit_reply(self, symbol: int, now: float) -> int | None:
         if now - self._last_sent > self.session_margin():
             # The reply waited for us (we were stopped?): the server may have
             # dropped the session meanwhile, so do not carry on blindly.
             return self._retry_attempt(now)
         index = self._index
+        if index == TURBO_CHECK_INDEX and self.flags & FLAG_TURBO and symbol != (index & 1) ^ 1:
+            # "Yes" (rule 7). Believed even after a retransmission: were it the
+            # reply to a duplicated bit, the server is one bit ahead, and the
+            # parity of the very next reply shows it (a desync, then a retry).
+            self._turbo = self.stats.turbo = True
+            symbol ^= 1
         if index < self.crc_start:
             if symbol != (index & 1) ^ 1:
                 # A NAK is only believed when nothing was retransmitted in this
@@ -883,6 +1061,9 @@ class Sender:
         self._index = index
         self.stats.frame_bits += 1
         if index < self.total:
+            if index == PAYLOAD_START_INDEX and self._turbo and self._words:
+                self._resent_current = False  # (words need no settling)
+                return self._start_words(now)
             if self._resent_current:
                 # The ack of a retransmitted bit may be the late ack of the
                 # original; wait briefly for a second ack that would prove a
