@@ -441,9 +441,16 @@ class Server:
 
     @property
     def wants_words(self) -> bool:
-        """Whether the next signal of the active sender is a turbo word (read its ``si_value``)."""
+        """Whether the next signal of the active sender is a turbo word."""
         t = self._active
         return t is not None and t.in_words
+
+    @property
+    def turbo_session(self) -> bool:
+        """Whether the active session took turbo: the caller must read ``si_value`` until it ends
+        (a word may be repeated after the last one, see ``receive_word``)."""
+        t = self._active
+        return t is not None and t.turbo
 
     def progress(self) -> tuple[int, int, int | None, float, float] | None:
         """``(pid, frame bits received, frame bits or None, started, last signal)`` of the active transfer."""

@@ -11,12 +11,19 @@ Invariants:
   a signal from any pid but the peer's is ignored.
 * A blocked mask is inherited by children: spawn with ``preexec_fn=unblock_signals``.
 * The server never replies to a process that the reply would kill.
+* Turbo words (protocol rule 7) are sent with ``sigqueue(3)`` and read with
+  libc's ``sigtimedwait`` through ctypes (``Words``), because Python's
+  ``signal`` module neither sends nor returns ``si_value``. A signal whose
+  ``si_code`` is SI_QUEUE is only ever passed to ``Server.receive_word``,
+  which takes it only from the session's pid and with the session's tag.
 """
 
 from __future__ import annotations
 
+import errno
 import os
 import signal
+import sys
 import threading
 import time
 from collections.abc import Callable
@@ -31,7 +38,9 @@ SIGNAL_NAMES = {protocol.ZERO: "USR1", protocol.ONE: "USR2"}
 KERNEL_FILLED = frozenset({0, -6})
 """``si_code`` values whose ``si_pid``/``si_uid`` the kernel filled in: SI_USER
 (kill) and SI_TKILL (tgkill). With ``rt_sigqueueinfo`` (SI_QUEUE and others) a
-process can claim any pid and uid, so such signals are ignored."""
+process can claim any pid and uid, so such signals are ignored, except turbo
+words (see ``Words``)."""
+SI_QUEUE = -1
 
 
 def _ignore_signal(signum: int, frame: object) -> None:
@@ -83,6 +92,70 @@ def join_receiver_cpu(pid: int) -> set[int] | None:
     except OSError:
         return None
     return cpus
+
+
+# --------------------------------------------------------------------------- turbo words
+
+
+def turbo_unsupported() -> str | None:
+    """Why this process cannot send or read turbo words, or ``None`` when it can."""
+    if not sys.platform.startswith("linux"):
+        return "turbo words need Linux"
+    if sys.maxsize <= 2**32 or os.uname().machine.startswith("mips"):
+        return "turbo words need a 64-bit Linux with the common siginfo layout"
+    return None
+
+
+class Words:
+    """``sigqueue(3)`` and a ``sigtimedwait`` that returns ``si_value``, through ctypes.
+
+    ``siginfo_t`` on 64-bit Linux: ``si_signo``, ``si_errno``, ``si_code`` (ints
+    at 0, 4, 8), then the union at 16: ``si_pid`` at 16, ``si_uid`` at 20,
+    ``si_value`` at 24. ctypes is imported here only, so a 1-bit sender does not
+    pay for it at start-up. Raises ``OSError`` when libc lacks the functions.
+    """
+
+    def __init__(self) -> None:
+        import ctypes
+        import struct
+
+        libc = ctypes.CDLL(None, use_errno=True)  # calls release the GIL
+        self._sigqueue = libc.sigqueue
+        self._sigqueue.argtypes = [ctypes.c_int, ctypes.c_int, ctypes.c_uint64]  # union sigval: one register
+        self._sigtimedwait = libc.sigtimedwait
+        self._sigtimedwait.argtypes = [ctypes.c_void_p, ctypes.c_void_p, ctypes.c_void_p]
+
+        class Timespec(ctypes.Structure):
+            _fields_ = [("tv_sec", ctypes.c_long), ("tv_nsec", ctypes.c_long)]
+
+        self._sigset = ctypes.create_string_buffer(128)
+        libc.sigemptyset(self._sigset)
+        for signum in SIGNALS:
+            libc.sigaddset(self._sigset, int(signum))
+        self._info = ctypes.create_string_buffer(128)
+        self._timespec = Timespec(0, 0)
+        self._pointers = (ctypes.addressof(self._sigset), ctypes.addressof(self._info), ctypes.addressof(self._timespec))
+        self._unpack = struct.Struct("=iii4xIIQ").unpack_from
+        self._errno = ctypes.get_errno
+
+    def send(self, pid: int, signum: int, value: int) -> None:
+        """Queue ``signum`` with ``si_value = value`` (a standard signal still does not queue)."""
+        if self._sigqueue(pid, signum, value) < 0:
+            error = self._errno()
+            if error == errno.EAGAIN:
+                return  # the queue limit: counts as a lost signal, resent after the timeout
+            raise OSError(error, os.strerror(error))
+
+    def wait(self, timeout: float) -> tuple[int, int, int, int, int] | None:
+        """``(signo, code, pid, uid, value)`` of the next SIGUSR1/SIGUSR2, or ``None``."""
+        timespec = self._timespec
+        seconds = int(timeout)
+        timespec.tv_sec = seconds
+        timespec.tv_nsec = int((timeout - seconds) * 1e9)
+        if self._sigtimedwait(*self._pointers) < 0:
+            return None  # timeout (EAGAIN) or EINTR: the caller polls again
+        signo, _, code, pid, uid, value = self._unpack(self._info)
+        return signo, code, pid, uid, value
 
 
 # --------------------------------------------------------------------------- receiving
@@ -150,6 +223,8 @@ class Receiver:
         self._pinned: int | None = None  # the CPU the thread pinned itself to
         self._all_cpus: set[int] = set()
         self._wide = False  # unpinned while a classic client streams
+        self._words: Words | None = None  # reads si_value during turbo sessions
+        self.turbo_error: str | None = None
 
     # ------------------------------------------------------------------ thread control
     def start(self) -> threading.Thread:
@@ -174,6 +249,12 @@ class Receiver:
                 self._pinned = pin_to_one_cpu()
             if self.server.classic is not None:
                 self._warm_up()
+            if self.server.turbo:
+                try:
+                    self._words = Words()
+                except (OSError, AttributeError) as error:  # no usable libc: 1-bit only (the fallback)
+                    self.server.turbo = False
+                    self.turbo_error = str(error)
             self._loop()
         except BaseException as error:  # reported by the owner, which then exits non-zero
             self.error = error
@@ -191,18 +272,30 @@ class Receiver:
         next_tick = clock()
         next_progress = next_tick
         follow = self._pinned is not None and server.classic is not None and len(self._all_cpus) > 1
+        words = self._words
         while not stop.is_set():
             unchecked = self._unchecked
-            info = wait(signals, max(0.0, unchecked[0][2] + UNCHECKED_GRACE - clock()) if unchecked else poll)
+            timeout = max(0.0, unchecked[0][2] + UNCHECKED_GRACE - clock()) if unchecked else poll
+            if words is not None and server.turbo_session:
+                got = words.wait(timeout)
+            else:
+                info = wait(signals, timeout)
+                got = None if info is None else (info.si_signo, info.si_code, info.si_pid, info.si_uid, None)
             now = clock()
-            if info is not None:
-                pid = info.si_pid
-                if info.si_uid not in allowed or info.si_code not in KERNEL_FILLED:
+            if got is not None:
+                signo, code, pid, uid, value = got
+                if uid not in allowed:
                     self.counters.foreign_uid += 1
                     continue
-                if pid in self._unchecked_pids:
-                    self._does_not_wait(pid, now)
-                reply = server.receive(pid, 0 if info.si_signo == usr1 else 1, now)
+                if code not in KERNEL_FILLED:
+                    if code != SI_QUEUE or value is None:
+                        self.counters.foreign_uid += 1
+                        continue
+                    reply = server.receive_word(pid, value, now)  # checks pid and tag
+                else:
+                    if pid in self._unchecked_pids:
+                        self._does_not_wait(pid, now)
+                    reply = server.receive(pid, 0 if signo == usr1 else 1, now)
                 if follow and (server.classic.holder is not None) is not self._wide:
                     self._follow_classic_line()
                 if server.events:
@@ -463,8 +556,13 @@ def send_message(
     clock: Callable[[], float] = time.monotonic,
     on_progress: Callable[[protocol.Sender], None] | None = None,
     progress_interval: float = 0.1,
+    turbo: bool = False,
 ) -> SendResult:
     """Send ``data`` to the sigchat server ``pid``; signals must already be blocked.
+
+    ``turbo``: ask for turbo words (protocol rule 7). Without ctypes support
+    here, or when the server declines, the message goes 1 bit per signal;
+    ``result.stats.turbo`` tells which, and ``result.extra["turbo"]`` why not.
 
     When no reply comes in time, ``/proc`` tells a lost signal (resend it) from
     one that is still pending or being handled (wait: a resend would arrive
@@ -478,19 +576,30 @@ def send_message(
     """
     receiver = procfs.receiver_tid(pid)
     precise = receiver is not None and procfs.signal_in_flight(pid, receiver, signal.SIGUSR1) is not None
+    words = None
+    unsupported = turbo_unsupported() if turbo else None
+    if turbo and unsupported is None:
+        try:
+            words = Words()
+        except (OSError, AttributeError) as error:
+            unsupported = f"no sigqueue here ({error})"
     sender = protocol.Sender(
         data,
         int.from_bytes(os.urandom(4), "big") if message_id is None else message_id,
         timeout=timeout,
         retry_initial=PRECISE_RETRY if precise else protocol.RETRY_INITIAL,
+        turbo=words is not None,
     )
     kill = os.kill
+    queue = words.send if words is not None else None
     wait = signal.sigtimedwait
     signals = SIGNALS
     usr1 = signal.SIGUSR1
     signal_of = SIGNAL_OF_SYMBOL
     SENDING, HELLO, QUEUED = protocol.SenderState.SENDING, protocol.SenderState.HELLO, protocol.SenderState.QUEUED
     result = SendResult(protocol.Outcome.NO_ANSWER, sender.stats)
+    if unsupported is not None:
+        result.extra["turbo"] = unsupported
     _discard_pending()
     last_signal = signal_of[sender.start(clock())]
     kill(pid, last_signal)
@@ -531,8 +640,12 @@ def send_message(
                 _discard_pending()
         if symbol is not None:
             last_signal = signal_of[symbol]
+            value = sender.value
             try:
-                kill(pid, last_signal)
+                if value is None:
+                    kill(pid, last_signal)
+                else:
+                    queue(pid, last_signal, value)
             except ProcessLookupError:
                 result.server_gone = True
                 sender.stats.ended_at = clock()
@@ -540,6 +653,8 @@ def send_message(
         if on_progress is not None and now >= next_progress:
             next_progress = now + progress_interval
             on_progress(sender)
+    if turbo and unsupported is None and not sender.stats.turbo:
+        result.extra["turbo"] = "the server declined turbo words"
     result.outcome = sender.outcome
     return result
 
