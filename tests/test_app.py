@@ -4,7 +4,8 @@ run with the real receiver and real ``sigchat-send`` processes.
 Events are injected the way the receiver thread delivers them: through
 ``app.bridge`` (``on_event`` / ``on_progress`` / ``on_refused``), which posts
 one message per event. PID, clocks, time zone, ``/proc`` lookups and the
-receiver are injected, so everything here is deterministic.
+receiver are injected, so everything here is deterministic. The sample
+sessions come from ``sigchat.demo`` (the README screenshots use them too).
 """
 
 from __future__ import annotations
@@ -26,9 +27,22 @@ import pytest
 from textual.command import CommandPalette
 from textual.widgets import Input, OptionList, Sparkline, Static
 
-from sigchat import protocol, records
+from sigchat import demo, protocol, records
 from sigchat import signals as sigio
 from sigchat.app import Bridge, SigchatApp, log_records, receiver_factory
+from sigchat.demo import (
+    MONO0,
+    NAMES,
+    PID,
+    SIZE,
+    WALL0,
+    Clock,
+    deliver,
+    failed_session,
+    make_stats,
+    sample_session,
+    start_in_flight,
+)
 from sigchat.messages import EntryKind, SenderState, TransferProgress
 from sigchat.widgets import decode_prefix, human_rate, safe_content, safe_name
 from sigchat.widgets.help import HelpScreen
@@ -40,27 +54,9 @@ from sigchat.widgets.signal_bits import SignalBits, byte_labels
 SRC = Path(__file__).resolve().parent.parent / "src" / "sigchat"
 BIN = Path(sys.executable).parent
 SEND_CMD = [str(BIN / "sigchat-send")] if (BIN / "sigchat-send").exists() else [sys.executable, "-m", "sigchat", "send"]
-SIZE = (120, 40)
-PID = 48213
-WALL0 = 1_764_000_000.0  # 2025-11-24 16:00:00 UTC
-MONO0 = 5_000.0
-NAMES = {4242: "bash", 4250: "python3", 4311: "sigchat-send", 4388: "sigchat-send", 4400: "minitalk_client"}
 
 
 # --------------------------------------------------------------------------- fakes and helpers
-
-
-class Clock:
-    """Wall and monotonic time that only move when a test moves them."""
-
-    def __init__(self) -> None:
-        self.t = 0.0
-
-    def wall(self) -> float:
-        return WALL0 + self.t
-
-    def mono(self) -> float:
-        return MONO0 + self.t
 
 
 class FakeReceiver:
@@ -84,102 +80,8 @@ class FakeReceiver:
 
 
 def make_app(clock: Clock | None = None, *, alive: set[int] | None = None, **kwargs) -> SigchatApp:
-    clock = clock or Clock()
-    alive = {4242, 4250, 4311} if alive is None else alive
     kwargs.setdefault("receiver_factory", FakeReceiver)
-    app = SigchatApp(
-        pid=PID,
-        wall_clock=clock.wall,
-        monotonic=clock.mono,
-        tz=datetime.timezone.utc,
-        comm=NAMES.get,
-        is_alive=lambda pid: pid in alive,
-        **kwargs,
-    )
-    app.animation_level = "none"
-    app.clock = clock  # for the helpers below
-    return app
-
-
-def make_stats(pid: int, length: int, start: float, *, retrans: int = 0, attempt: int = 0, gap: float = 45e-6):
-    bits = protocol.frame_bit_count(length)
-    gaps = array("f", (gap * (1 + (i % 7) / 10) + (3e-3 if i % 97 == 13 else 0.0) for i in range(bits - 1)))
-    return protocol.TransferStats(
-        pid=pid,
-        started_at=start,
-        ended_at=start + sum(gaps),
-        length=length,
-        message_id=0x1234ABCD,
-        attempt=attempt,
-        bits=bits,
-        signals_received=bits + 1 + retrans,
-        signals_sent=bits + 1,
-        retransmissions=retrans,
-        gaps=gaps,
-    )
-
-
-def deliver(app: SigchatApp, pid: int, data: bytes, *, retrans: int = 0, duplicate: bool = False, advance: float = 2.0):
-    """A whole transfer, as the receiver thread reports it."""
-    clock = app.clock
-    clock.t += advance
-    start = clock.mono()
-    app.bridge.on_event(protocol.TransferStarted(pid, start))
-    app.bridge.on_event(protocol.HeaderReceived(pid, 1, len(data), 0, start + 0.004))
-    stats = make_stats(pid, len(data), start, retrans=retrans)
-    clock.t = stats.ended_at - MONO0
-    event = protocol.MessageDelivered(pid, data, stats, duplicate)
-    app.bridge.on_event(event)
-    return event
-
-
-def abort(app: SigchatApp, pid: int, reason: protocol.AbortReason, partial: bytes = b"", length: int | None = 64):
-    clock = app.clock
-    clock.t += 1.0
-    start = clock.mono()
-    app.bridge.on_event(protocol.TransferStarted(pid, start))
-    stats = make_stats(pid, len(partial), start, retrans=3)
-    stats.length = length
-    if reason is protocol.AbortReason.TOO_LARGE:
-        stats = protocol.TransferStats(pid=pid, started_at=start, ended_at=start + 0.01, length=length, bits=89, signals_received=90)
-    clock.t = stats.ended_at - MONO0
-    event = protocol.TransferAborted(pid, reason, stats, partial)
-    app.bridge.on_event(event)
-    return event
-
-
-def sample_session(app: SigchatApp) -> None:
-    deliver(app, 4242, b"hello from bash")
-    deliver(app, 4242, b"the quick brown fox jumps over the lazy dog")
-    deliver(app, 4250, b"python says: 2 + 2 = 4\n")
-    deliver(app, 4250, "Grüße aus Köln — ✓".encode(), retrans=1)
-    deliver(app, 4311, b"tab\there, bell\x07, escape \x1b[31mred\x1b[0m, invalid \xff\xfe bytes")
-    deliver(app, 4311, ("A long message. " * 40).encode())
-    deliver(app, 4242, b"ping")
-
-
-async def start_in_flight(app: SigchatApp, pilot, *, steps: int = 30) -> None:
-    """10 KB from 4250 at 21.5 kbit/s, ``steps`` progress reports 0.1 s apart; 4311 waits."""
-    clock = app.clock
-    clock.t += 1.0
-    start = clock.mono()
-    app.bridge.on_event(protocol.TransferStarted(4250, start))
-    app.bridge.on_event(protocol.HeaderReceived(4250, 9, 10_240, 0, start + 0.004))
-    app.bridge.on_event(protocol.SenderQueued(4311, 1, start + 0.5))
-    total = protocol.frame_bit_count(10_240)
-    for step in range(1, steps + 1):
-        clock.t = start + step * 0.1 - MONO0
-        app.bridge.on_progress((4250, int(step * 0.1 * 21_500), total, start, clock.mono()))
-        await pilot.pause()  # one at a time, as the throttled receiver sends them
-
-
-def failed_session(app: SigchatApp) -> None:
-    deliver(app, 4242, b"a message that made it")
-    abort(app, 4388, protocol.AbortReason.CORRUPT, b"this one got corrupted on the w")
-    abort(app, 4400, protocol.AbortReason.TOO_LARGE, length=20_000_000)
-    abort(app, 4250, protocol.AbortReason.SENDER_GONE, b"half a mess", length=22)
-    app.clock.t += 1.0
-    app.bridge.on_refused(4500, "SIGUSR1 and SIGUSR2 would kill it (neither blocked, caught nor ignored)")
+    return demo.make_app(clock, alive=alive, **kwargs)
 
 
 def run(coro_fn, app: SigchatApp, size=SIZE):
@@ -675,6 +577,19 @@ def test_quit_key_exits_at_once_and_stops_the_receiver():
     receiver, pressed = run(body, app)
     assert time.monotonic() - pressed < 1.0  # ~0.05 s headless; the pty test measures a real terminal
     assert receiver.stopped and app.return_code == 0
+
+
+def test_run_app_ends_with_the_line_plain_mode_ends_with(monkeypatch):
+    """``run_app`` words its last stderr line and picks its exit code with ``server.report_stop``, as plain mode does."""
+    from sigchat import server
+    from sigchat.app import run_app
+
+    calls = []
+    monkeypatch.setattr(SigchatApp, "run", lambda self, *args, **kwargs: None)
+    monkeypatch.setattr(server, "report_stop", lambda *args: calls.append(args) or 7)
+    assert run_app(server.build_parser().parse_args([])) == 7
+    ((messages, nbytes, counts, uptime, error),) = calls
+    assert (messages, nbytes, counts, error) == (0, 0, ["0 transfers failed"], None) and uptime >= 0
 
 
 def test_command_palette_runs_app_commands():

@@ -343,6 +343,24 @@ def test_server_bad_arguments(args):
     assert err.strip().splitlines()[-1].startswith("sigchat-server: "), err
 
 
+def test_server_last_line_and_exit_code(capsys):
+    """``report_stop``: the one place that words the last stderr line, for plain mode and the UI."""
+    from sigchat.server import report_stop
+
+    assert report_stop(3, 42, ["1 transfers aborted", "0 stray signals ignored"], 2.04, None) == exit_codes.OK
+    err = capsys.readouterr().err
+    assert err == (
+        "sigchat-server: stopped; 3 messages (42 bytes) delivered, 1 transfers aborted, 0 stray signals ignored, up 2.0 s\n"
+    )
+    assert helpers.SUMMARY_RE.match(err.rstrip("\n"))
+    error = BrokenPipeError(32, "Broken pipe")
+    assert report_stop(0, 0, ["2 transfers failed"], 0.5, error) == exit_codes.FAILURE
+    assert capsys.readouterr().err == (
+        "sigchat-server: the receiver thread died (BrokenPipeError: [Errno 32] Broken pipe); "
+        "0 messages (0 bytes) delivered, 2 transfers failed, up 0.5 s\n"
+    )
+
+
 @pytest.mark.parametrize("value", ["nan", "inf"])
 def test_server_session_timeout_not_finite_is_a_usage_error(value):
     """(Was a bug: nan passed the "<= 0" check, and a silent session was then never dropped.)"""

@@ -19,7 +19,7 @@ import time
 import pytest
 
 import helpers
-from sigchat import exit_codes, procfs
+from sigchat import exit_codes, procfs, protocol
 from sigchat.signals import unblock_signals
 
 pytestmark = pytest.mark.timeout(90)
@@ -253,9 +253,8 @@ def wait_mid_transfer(server: helpers.Server, sender) -> None:
     assert sender.poll() is None, "the sender finished before it could be interrupted"
 
 
-@pytest.mark.timeout(120)
-def test_sender_killed_mid_transfer(start_server, children):
-    server = start_server("--session-timeout", "1")
+def kill_sender_mid_transfer(server: helpers.Server, children) -> tuple[int, float, re.Match]:
+    """Start a sender of 20000 bytes and SIGKILL it mid-transfer: its pid, when, and the server's abort line."""
     message = bytes(random.Random(7).choice(b"abcdefghij") for _ in range(20000))
     sender = helpers.sender_popen([str(server.pid)], stdin=message)
     children.append(sender)
@@ -268,6 +267,13 @@ def test_sender_killed_mid_transfer(start_server, children):
     match = server.wait_stderr(
         rf"^sigchat-server: transfer from {sender.pid} aborted: (?P<reason>[^(]*) \((?P<got>[^)]*)\); nothing delivered$", 10
     )
+    return sender.pid, killed_at, match
+
+
+@pytest.mark.timeout(120)
+def test_sender_killed_mid_transfer(start_server, children):
+    server = start_server("--session-timeout", "1")
+    _, killed_at, match = kill_sender_mid_transfer(server, children)
     detected = time.monotonic() - killed_at
     assert detected < 1 + 3.0, f"abort reported {detected:.2f} s after the kill"
     got = match["got"]
@@ -282,6 +288,30 @@ def test_sender_killed_mid_transfer(start_server, children):
     stopped = server.stop()
     assert stopped.returncode == 0 and stopped.summary
     assert int(stopped.summary["delivered"]) == 1 and int(stopped.summary["aborted"]) == 1
+
+
+@pytest.mark.timeout(120)
+def test_json_mode_reports_native_aborts(start_server, children):
+    """``--json`` writes an ``aborted`` record for a native transfer that was rejected (too large) or cut
+    short (sender SIGKILLed), with the reason the stderr line gives, in order with the deliveries."""
+    server = start_server("--json", "--max-bytes", "30000", "--session-timeout", "1")
+    result = helpers.run_sender([str(server.pid)], stdin=b"m" * 40000, timeout=30)
+    assert result.returncode == exit_codes.REJECTED, result.stderr
+    killed_pid, _, match = kill_sender_mid_transfer(server, children)
+    helpers.send_ok(server, "after the aborts", timeout=30)
+    rejected, killed, delivered = (json.loads(line) for line in server.wait_lines(3))
+    assert rejected["event"] == "aborted" and rejected["mode"] == "native", rejected
+    assert rejected["pid"] == result.pid and rejected["bytes"] == 40000
+    assert rejected["reason"] == protocol.AbortReason.TOO_LARGE.value
+    assert killed["event"] == "aborted" and killed["mode"] == "native", killed
+    assert killed["pid"] == killed_pid and killed["reason"] == match["reason"]
+    assert killed["bytes"] == (0 if match["got"] == "before the header" else 20000)
+    for record in (rejected, killed):
+        for name, kind in JSON_FIELDS.items():
+            assert isinstance(record.get(name), kind), (name, record)
+        assert not {"text", "base64", "duplicate", "partial_text", "partial_base64"} & record.keys(), record
+    assert delivered["event"] == "delivered" and delivered["text"] == "after the aborts"
+    server.expect_delivered = 1
 
 
 @pytest.mark.timeout(60)

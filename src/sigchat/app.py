@@ -648,7 +648,7 @@ def run_app(args: argparse.Namespace) -> int:
     except OSError as error:
         print(f"{PROG}: cannot open the --log file: {error}", file=sys.stderr)
         return exit_codes.FAILURE
-    from sigchat.server import build_server
+    from sigchat.server import build_server, report_stop
 
     factory = receiver_factory(lambda: build_server(args), allowed_uids=frozenset({os.getuid(), 0, *args.allow_uid}))
     app = SigchatApp(
@@ -666,16 +666,7 @@ def run_app(args: argparse.Namespace) -> int:
         if log is not None:
             log.close()
     t = app.totals
-    summary = (
-        f"{t.messages} messages ({t.bytes} bytes) delivered, {t.failed} transfers failed, "
-        f"up {app.uptime:.1f} s"
-    )
-    if app.receiver_error is not None:
-        error = app.receiver_error
-        print(f"{PROG}: the receiver thread died ({type(error).__name__}: {error}); {summary}", file=sys.stderr)
-        return exit_codes.FAILURE
-    print(f"{PROG}: stopped; {summary}", file=sys.stderr)
-    return exit_codes.OK
+    return report_stop(t.messages, t.bytes, [f"{t.failed} transfers failed"], app.uptime, app.receiver_error)
 
 
 __all__ = ["Bridge", "ReceiverLike", "SigchatApp", "log_records", "run_app"]

@@ -6,7 +6,14 @@ Fields: ``time`` (wall clock, ISO 8601 UTC), ``event`` (``delivered``,
 ``signals_sent``, ``retransmissions`` (bit resends the sender reported),
 ``attempt`` (0 for the first try), ``duration`` (seconds), ``bits_per_second``
 (payload bits per second), ``duplicate``, and the message as ``text`` when it is
-valid UTF-8, else as ``base64``. Aborted transfers add ``reason``.
+valid UTF-8, else as ``base64``.
+
+Aborted transfers (``event`` ``aborted``): ``--json`` writes one for every
+native or classic transfer that was aborted or rejected (the ``--log`` file
+keeps deliveries only). They have no message and no ``duplicate``, add
+``reason`` (e.g. ``sender exited mid-transfer``, ``message larger than the
+server's limit``), and their ``bytes`` is the length the sender announced (0
+when there was none, e.g. aborted before the header).
 
 Classic transfers (``mode`` ``classic``) add ``profile`` (canonical, e.g.
 ``msb,usr2=1,nul,ack=usr1``); their ``bits`` count the length header and NUL,

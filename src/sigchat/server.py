@@ -3,7 +3,8 @@
 Plain mode (``--plain``, or automatic when stdout is not a terminal) writes
 exactly this to stdout: the line ``Server PID: <pid>``, then every delivered
 message's bytes followed by one ``\\n`` (or with ``--json`` one JSON object per
-line, see ``records``). Diagnostics go to stderr, one line each.
+line for every delivered, aborted or rejected transfer, see ``records``).
+Diagnostics go to stderr, one line each.
 """
 
 from __future__ import annotations
@@ -84,6 +85,11 @@ def build_parser() -> argparse.ArgumentParser:
         action="store_true",
         help="do not pin the receiver thread to one CPU (senders then cannot join it; slower)",
     )
+    parser.add_argument(
+        "--no-turbo",
+        action="store_true",
+        help="decline turbo words (sigchat-send --turbo then sends 1 bit per signal)",
+    )
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     return parser
 
@@ -102,6 +108,7 @@ def build_server(args: argparse.Namespace) -> protocol.Server:
         session_timeout=args.session_timeout,
         classic=getattr(args, "classic", None),
         classic_timeout=getattr(args, "classic_timeout", None),
+        turbo=not getattr(args, "no_turbo", False) and sigio.turbo_unsupported() is None,
     )
 
 
@@ -115,6 +122,26 @@ def classic_note(profile: classic.Profile | None) -> str | None:
         f"serving classic minitalk clients only: {profile} ({profile.describe()}); with this profile a classic "
         "message can look like a sigchat hello, so sigchat senders are not recognised (run a second server for them)"
     )
+
+
+def diag(message: str) -> None:
+    """One diagnostic line on stderr."""
+    print(f"{PROG}: {message}", file=sys.stderr, flush=True)
+
+
+def report_stop(messages: int, nbytes: int, counts: list[str], uptime: float, error: BaseException | None) -> int:
+    """The last stderr line (plain mode and the UI) and the exit code.
+
+    ``stopped; <summary>``, or ``the receiver thread died (<error>); <summary>``
+    and FAILURE; the summary is the delivered messages and bytes, ``counts``
+    (e.g. ``"3 transfers aborted"``) and the uptime.
+    """
+    summary = ", ".join([f"{messages} messages ({nbytes} bytes) delivered", *counts, f"up {uptime:.1f} s"])
+    if error is not None:
+        diag(f"the receiver thread died ({type(error).__name__}: {error}); {summary}")
+        return exit_codes.FAILURE
+    diag(f"stopped; {summary}")
+    return exit_codes.OK
 
 
 def describe(pid: int) -> str:
@@ -134,7 +161,11 @@ class PlainOutput:
         self.written_bytes = 0
 
     def diag(self, message: str) -> None:
-        print(f"{PROG}: {message}", file=sys.stderr, flush=True)
+        diag(message)
+
+    def write_record(self, record: dict) -> None:
+        self.out.write((records.dumps(record) + "\n").encode())
+        self.out.flush()
 
     def on_event(self, event: protocol.ServerEvent) -> None:
         if getattr(event, "mode", "native") == classic.MODE and not isinstance(event, protocol.MessageDelivered):
@@ -146,8 +177,11 @@ class PlainOutput:
             record = records.delivered_record(event, time.time())
             if self.log is not None:
                 self.log.append(record)
-            self.out.write((records.dumps(record) + "\n").encode() if self.json_lines else event.data + b"\n")
-            self.out.flush()
+            if self.json_lines:
+                self.write_record(record)
+            else:
+                self.out.write(event.data + b"\n")
+                self.out.flush()
             self.written_messages += 1
             self.written_bytes += len(event.data)
         elif isinstance(event, protocol.TransferStarted):
@@ -161,12 +195,14 @@ class PlainOutput:
             else:
                 got = f"{len(event.partial)} of {stats.length} bytes" if stats.length is not None else "before the header"
                 self.diag(f"transfer from {event.pid} aborted: {event.reason.value} ({got}); nothing delivered")
+        if self.json_lines and isinstance(event, protocol.TransferAborted):
+            self.write_record(records.aborted_record(event, time.time()))
 
     def on_refused(self, pid: int, reason: str) -> None:
         self.diag(f"not answering {describe(pid)}: {reason}")
 
     def on_classic_event(self, event: protocol.ServerEvent) -> None:
-        """Classic starts and aborts (deliveries print like native ones). Quick: a client may be streaming."""
+        """Classic starts and aborts on stderr (the rest as for native ones). Quick: a client may be streaming."""
         if isinstance(event, protocol.TransferStarted):
             self.diag(f"classic client {event.pid} started")
         elif isinstance(event, protocol.TransferAborted):
@@ -176,9 +212,6 @@ class PlainOutput:
                 f"classic message from {event.pid} ended: {event.reason.value} "
                 f"({len(event.partial)}{expected} bytes received); nothing delivered"
             )
-            if self.json_lines:
-                self.out.write((records.dumps(records.aborted_record(event, time.time())) + "\n").encode())
-                self.out.flush()
 
 
 def run_plain(args: argparse.Namespace) -> int:
@@ -212,15 +245,13 @@ def run_plain(args: argparse.Namespace) -> int:
     if log is not None:
         log.close()
     c = server.counters
-    summary = (
-        f"{output.written_messages} messages ({output.written_bytes} bytes) delivered, {c.aborted} transfers aborted, "
-        f"{c.stray + receiver.counters.foreign_uid} stray signals ignored, up {time.monotonic() - started:.1f} s"
+    return report_stop(
+        output.written_messages,
+        output.written_bytes,
+        [f"{c.aborted} transfers aborted", f"{c.stray + receiver.counters.foreign_uid} stray signals ignored"],
+        time.monotonic() - started,
+        receiver.error,
     )
-    if receiver.error is not None:
-        output.diag(f"the receiver thread died ({type(receiver.error).__name__}: {receiver.error}); {summary}")
-        return exit_codes.FAILURE
-    output.diag(f"stopped; {summary}")
-    return exit_codes.OK
 
 
 def run_tui(args: argparse.Namespace) -> int:

@@ -14,6 +14,9 @@ It never sees the server's replies (they go to ``--as-pid``), so it paces
 itself by watching the server's pending-signal mask in ``/proc`` and sends the
 next signal only when the previous one has been taken. Prints one JSON line:
 ``{"pid", "sent"}``.
+
+With ``--words`` it forges turbo words instead (random ``si_value``, claiming
+``--as-pid``), one every ``--every`` seconds until ``--as-pid`` exits.
 """
 
 from __future__ import annotations
@@ -34,14 +37,15 @@ SIGNAL_OF_SYMBOL = (signal.SIGUSR1, signal.SIGUSR2)
 _libc = ctypes.CDLL(None, use_errno=True)
 
 
-def forge(target: int, signo: int, pid: int, uid: int) -> None:
-    """``rt_sigqueueinfo(target, signo, {si_code=SI_QUEUE, si_pid=pid, si_uid=uid})``."""
-    info = bytearray(128)  # siginfo_t: signo, errno, code, (pad on 64-bit), then pid, uid
+def forge(target: int, signo: int, pid: int, uid: int, value: int = 0) -> None:
+    """``rt_sigqueueinfo(target, signo, {si_code=SI_QUEUE, si_pid=pid, si_uid=uid, si_value=value})``."""
+    info = bytearray(128)  # siginfo_t: signo, errno, code, (pad on 64-bit), then pid, uid, value
     offset = 16 if ctypes.sizeof(ctypes.c_void_p) == 8 else 12
     info[0:4] = signo.to_bytes(4, "little")
     info[8:12] = SI_QUEUE.to_bytes(4, "little", signed=True)
     info[offset : offset + 4] = pid.to_bytes(4, "little")
     info[offset + 4 : offset + 8] = uid.to_bytes(4, "little")
+    info[offset + 8 : offset + 16] = value.to_bytes(8, "little")
     buffer = (ctypes.c_char * 128).from_buffer(info)
     if _libc.syscall(ctypes.c_long(SYS_RT_SIGQUEUEINFO), ctypes.c_int(target), ctypes.c_int(signo), buffer) != 0:
         error = ctypes.get_errno()
@@ -63,6 +67,27 @@ def frame_symbols(data: bytes, message_id: int) -> list[int]:
     return [protocol.ONE] * protocol.SIGNATURE_LENGTH + [protocol.START_BIT] + protocol.symbols_of(body)
 
 
+def forge_words(args: argparse.Namespace) -> int:
+    sent = 0
+    while os.path.exists(f"/proc/{args.as_pid}") and not _zombie(args.as_pid):
+        try:
+            forge(args.server, SIGNAL_OF_SYMBOL[sent & 1], args.as_pid, os.getuid(), int.from_bytes(os.urandom(8), "little"))
+        except ProcessLookupError:
+            break
+        sent += 1
+        time.sleep(args.every)
+    print(json.dumps({"pid": os.getpid(), "sent": sent}), flush=True)
+    return 0
+
+
+def _zombie(pid: int) -> bool:
+    try:
+        with open(f"/proc/{pid}/stat", encoding="ascii") as file:
+            return file.read().rsplit(")", 1)[1].split()[0] in ("Z", "X")
+    except OSError:
+        return True
+
+
 def main() -> int:
     parser = argparse.ArgumentParser()
     parser.add_argument("server", type=int)
@@ -70,6 +95,8 @@ def main() -> int:
     parser.add_argument("--as-uid", type=int, default=0)
     parser.add_argument("--message", default="forged")
     parser.add_argument("--real-uid", type=int, help="drop the real uid to this (effective uid stays 0)")
+    parser.add_argument("--words", action="store_true", help="forge random turbo words until --as-pid exits")
+    parser.add_argument("--every", type=float, default=0.0005, help="--words: seconds between forged words")
     args = parser.parse_args()
     if args.server <= 1 or args.server == os.getppid():
         print(f"forge: refusing to signal {args.server}", file=sys.stderr)
@@ -79,6 +106,8 @@ def main() -> int:
         return 2
     if args.real_uid is not None:
         os.setresuid(args.real_uid, 0, 0)
+    if args.words:
+        return forge_words(args)
     mask = (1 << (signal.SIGUSR1 - 1)) | (1 << (signal.SIGUSR2 - 1))
     sent = 0
     for symbol in frame_symbols(args.message.encode(), int.from_bytes(os.urandom(4), "big")):
