@@ -490,6 +490,43 @@ def test_enter_opens_the_inspector_with_signals_hex_latency_and_timings():
     run(body, make_app())
 
 
+def test_turbo_transfers_say_so_in_flight_in_the_log_and_in_the_inspector():
+    """The UI shows which mode a transfer used: turbo words or 1 bit per signal."""
+
+    async def body(app, pilot):
+        clock = app.clock
+        start = clock.mono()
+        data = bytes(range(60)) * 100
+        app.bridge.on_event(protocol.TransferStarted(4250, start))
+        app.bridge.on_event(protocol.HeaderReceived(4250, 3, len(data), 0, start + 0.004, turbo=True))
+        await settle(pilot, app)
+        assert "5.9 KiB message · turbo words (6 bytes per signal)" in screen_lines(app)
+        stats = make_stats(4250, len(data), start)
+        stats.turbo, stats.words = True, protocol.word_count(len(data))
+        clock.t = stats.ended_at - demo.MONO0
+        app.bridge.on_event(protocol.MessageDelivered(4250, data, stats))
+        deliver(app, 4242, b"one bit at a time")
+        await settle(pilot, app)
+        turbo_entry, plain_entry = app.entries
+        log = "\n".join(log_text(app))
+        assert "resent · " in log and log.count(" · turbo") == 1
+        records_ = [json.loads(records.dumps(records.delivered_record(entry.event, 0.0))) for entry in app.entries]
+        assert [r["turbo"] for r in records_] == [True, False]
+        modes = []
+        for entry in (turbo_entry, plain_entry):
+            app.push_screen(InspectorScreen(entry))
+            await pilot.pause()
+            timings = str(app.screen.query_one("#inspector-timings", Static).content)
+            modes.append(timings.split("mode", 1)[1].split("\n")[0].strip())
+            await pilot.press("escape")
+        assert modes == [
+            f"turbo: the payload in {protocol.word_count(len(data)):,} sigqueue words of 6 bytes (+ a 16-bit tag), header and CRC 1 bit per signal",
+            "1 bit per signal",
+        ]
+
+    run(body, make_app())
+
+
 def test_copy_message_and_copy_send_command():
     async def body(app, pilot):
         await pilot.press("c")  # nothing yet: a warning, no crash

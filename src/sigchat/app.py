@@ -375,6 +375,7 @@ class SigchatApp(App[int]):
             if active is not None:
                 active.length = event.length
                 active.total = protocol.frame_bit_count(event.length)
+                active.turbo = event.turbo
         elif isinstance(event, protocol.MessageDelivered):
             self._finish(event.pid, event.stats)
             sender.state = SenderState.IDLE

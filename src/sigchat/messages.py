@@ -162,6 +162,8 @@ class ActiveTransfer:
     length: int | None = None
     last: float = 0.0
     mode: str = "native"
+    turbo: bool = False
+    """The payload comes as turbo words (known from the header on)."""
     samples: list[tuple[float, int]] = field(default_factory=list)
     """Recent ``(time, bits)`` samples, for the current rate (last ~second)."""
 

@@ -300,6 +300,8 @@ class HeaderReceived:
     length: int
     attempt: int
     at: float
+    turbo: bool = False
+    """The payload comes as turbo words (rule 7)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -702,7 +704,7 @@ class Server:
                     t.in_words = True
                     t.words = word_count(t.length)
                     t.key = turbo_key(t.message_id, t.attempt)
-                self.events.append(HeaderReceived(t.pid, t.message_id, t.length, t.attempt, now))
+                self.events.append(HeaderReceived(t.pid, t.message_id, t.length, t.attempt, now, t.turbo))
             return ack_symbol(index)
         # The two tail bytes (retransmission count); the CRC follows.
         t.retransmissions_field = ((t.retransmissions_field << 8) | byte) & 0xFFFF

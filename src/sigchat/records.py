@@ -5,8 +5,10 @@ Fields: ``time`` (wall clock, ISO 8601 UTC), ``event`` (``delivered``,
 (signals that carried the frame), ``payload_bits``, ``signals_received``,
 ``signals_sent``, ``retransmissions`` (bit resends the sender reported),
 ``attempt`` (0 for the first try), ``duration`` (seconds), ``bits_per_second``
-(payload bits per second), ``duplicate``, and the message as ``text`` when it is
-valid UTF-8, else as ``base64``.
+(payload bits per second), ``turbo`` (whether the payload travelled as turbo
+words, 6 bytes per signal; then ``signals_received`` is far below ``bits``),
+``duplicate``, and the message as ``text`` when it is valid UTF-8, else as
+``base64``.
 
 Aborted transfers (``event`` ``aborted``): ``--json`` writes one for every
 native or classic transfer that was aborted or rejected (the ``--log`` file
@@ -48,6 +50,7 @@ def stats_fields(stats: protocol.TransferStats) -> dict:
         "attempt": stats.attempt,
         "duration": round(stats.duration, 6),
         "bits_per_second": round(stats.bits_per_second, 1),
+        "turbo": stats.turbo,
     }
 
 

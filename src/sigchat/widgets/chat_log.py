@@ -180,6 +180,8 @@ def stats_content(entry: Entry) -> Content:
             MUTED_STYLE,
         ),
     ]
+    if stats.turbo:
+        parts.append((" · turbo", "$text-accent"))
     if stats.attempt:
         parts.append((f" · attempt {stats.attempt + 1}", WARN_STYLE))
     return Content.assemble(*parts)

@@ -50,6 +50,8 @@ class InFlight(Widget):
             size = f"{human_bytes(active.length)} message" if active.length is not None else "reading the header…"
             if active.mode != "native":
                 size = f"{active.mode} client" + (f", {human_bytes(active.length)}" if active.length is not None else "")
+            elif active.turbo:
+                size += " · turbo words (6 bytes per signal)"
             title.update(
                 Content.assemble(
                     ("▶ ", "$text-success bold"),

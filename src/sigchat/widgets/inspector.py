@@ -62,6 +62,15 @@ def frame_layout(length: int | None) -> str:
     )
 
 
+def mode_of(stats: protocol.TransferStats) -> str:
+    if stats.turbo:
+        return (
+            f"turbo: the payload in {stats.words:,} sigqueue words of {protocol.WORD_PAYLOAD_BYTES} bytes"
+            " (+ a 16-bit tag), header and CRC 1 bit per signal"
+        )
+    return "1 bit per signal"
+
+
 def timings(entry: Entry, tz: datetime.tzinfo | None) -> Content:
     stats = entry.stats
     if stats is None:
@@ -80,6 +89,7 @@ def timings(entry: Entry, tz: datetime.tzinfo | None) -> Content:
         ("resent", f"{stats.retransmissions:,} bit retransmissions reported by the sender"
                    f" · attempt {stats.attempt + 1} · message id {message_id}"),
         ("speed", f"{human_rate(stats.bits_per_second)} payload · {human_rate(frame_rate)} frame bits"),
+        ("mode", mode_of(stats)),
     ]
     lines = [Content.assemble((f"{label:<9}", MUTED_STYLE), value) for label, value in rows]
     lines.append(Content.assemble(("result   ", MUTED_STYLE), (verdict, verdict_style)))
@@ -135,11 +145,15 @@ class InspectorScreen(ModalScreen[None]):
                 yield Static(Content.assemble(kind, (size, MUTED_STYLE)), id="inspector-kind")
                 if entry.refusal:
                     yield Static(entry.refusal, markup=False)
+                turbo = stats is not None and stats.turbo
                 yield Static("Signals", classes="section")
+                shown = f"The first {min(len(entry.data), SIGNAL_BYTES)} of {len(entry.data):,} bytes"
                 yield Static(
                     Content.styled(
-                        f"The first {min(len(entry.data), SIGNAL_BYTES)} of {len(entry.data):,} bytes, one signal per bit,"
-                        " most significant bit first: SIGUSR1 = 0, SIGUSR2 = 1.",
+                        f"{shown} as 1-bit mode sends them, most significant bit first: SIGUSR1 = 0, SIGUSR2 = 1."
+                        f" This transfer used turbo words: {protocol.WORD_PAYLOAD_BYTES} bytes in each signal's value."
+                        if turbo
+                        else f"{shown}, one signal per bit, most significant bit first: SIGUSR1 = 0, SIGUSR2 = 1.",
                         MUTED_STYLE,
                     ),
                     classes="legend",
@@ -147,9 +161,10 @@ class InspectorScreen(ModalScreen[None]):
                 yield SignalBits(entry.data, limit=SIGNAL_BYTES, id="inspector-signals")
                 yield Static("Hex dump", classes="section")
                 yield Static(hex_dump(entry.data), id="inspector-hex")
-                yield Static("Round trip per bit", classes="section")
+                unit = "word" if turbo else "bit"
+                yield Static(f"Round trip per {unit}", classes="section")
                 yield Static(
-                    Content.styled("Time from one bit to the next, as the server saw it.", MUTED_STYLE),
+                    Content.styled(f"Time from one {unit} to the next, as the server saw it.", MUTED_STYLE),
                     classes="legend",
                 )
                 yield Static(latency_summary(entry), id="inspector-latency")
