@@ -1,14 +1,30 @@
 """``make bench``: sigchat's throughput next to a raw signal ping-pong, measured in one run.
 
 Every configuration runs ``--repeats`` times, interleaved (A B C, A B C, ...),
-and the table shows medians. Baselines: a raw Python ping-pong (two processes,
-sigtimedwait, no protocol) with both processes on one CPU and unpinned. sigchat
-rows: payload bits per second as measured by ``sigchat-send -v`` (from its
-first signal to the server's verdict; process start-up excluded), for
-``pinned`` (the default: the sender joins the CPU of the server's receiver
-thread) and ``unpinned`` (``--no-affinity`` on both sides).
+and the table shows medians, the ratio to each row's baseline, the goal from
+the issue and whether the median meets it.
 
-Usage: scripts/bench.py [--repeats N] [--sizes 1K,10K,100K] [--json FILE] [--quick]
+Baselines: a raw Python ping-pong (two processes, sigtimedwait, no protocol)
+with both processes on one CPU and unpinned. sigchat rows cover size x mode
+(1-bit: one payload bit per signal; turbo: ``--turbo``, 6 payload bytes per
+sigqueue value) x sender count (1, ``--concurrent``) x plain/Textual UI, for
+``pinned`` (the default: the sender joins the CPU of the server's receiver
+thread) and ``unpinned`` (``--no-affinity`` on both sides). Single-sender
+rates are payload bits (8 x message bytes, no framing) over the duration
+``sigchat-send -v`` reports (first signal to the server's verdict; process
+start-up excluded). The concurrent rows divide all payload bits by the window
+from the earliest sender's first signal to the last sender's verdict (each
+sender's stats line time minus its reported duration), so start-up is excluded
+there too. Every sender's stats line must name the mode asked for: a turbo
+send that fell back to 1 bit per signal stops the bench.
+
+Goals (ratios of medians): 1-bit 10 KB pinned >= 0.60x same-CPU ping-pong;
+every 1-bit row >= 0.80x the ping-pong of its placement (protocol overhead
+<= 20%); Textual UI >= 0.90x plain; N senders at once >= 0.80x one sender;
+turbo 1 MB >= 1 Mbit/s; start-up <= 2x ``python3 -c pass``.
+
+Usage: scripts/bench.py [--repeats N] [--sizes 1K,10K,100K] [--turbo-sizes 10K,100K,1M]
+                        [--json FILE] [--quick] (see --help)
 """
 
 from __future__ import annotations
@@ -30,6 +46,7 @@ import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Callable
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "src"))
@@ -41,17 +58,34 @@ from sigchat import procfs  # noqa: E402
 from sigchat.signals import block_signals, unblock_signals  # noqa: E402
 
 BIN = Path(sys.executable).parent
-STATS = re.compile(r"([\d.]+) s, ([\d,]+) bits/s")
+# sigchat-send -v: "..., 1 bit per signal, ..." or "..., turbo (N words), ...", then
+# "F bits, S signals sent, ..., R retransmissions, A attempt(s), X s, N bits/s", where N is
+# the bits of one frame (payload and header; F sums all attempts) over X.
+STATS = re.compile(
+    r"bytes, (1 bit per signal|turbo \(\d+ words?\)), (\d+) bits, \d+ signals sent, .*?(\d+) retransmissions, (\d+) attempt\(s\), ([\d.]+) s, ([\d,]+) bits/s"
+)
+MODE_TEXT = {"1-bit": "1 bit per signal", "turbo": "turbo ("}  # how the stats line starts its mode
+MBIT = 1_000_000
+
+
+class BenchError(RuntimeError):
+    """A measurement that cannot be trusted (a failed sender, a turbo send that fell back)."""
 
 
 def parse_size(text: str) -> int:
     text = text.strip().upper()
     scale = {"K": 1000, "M": 1000_000}.get(text[-1], 1)
-    return int(text.rstrip("KM")) * scale
+    return int(text.rstrip("KMB") or 0) * scale
+
+
+def parse_sizes(text: str) -> list[int]:
+    return [parse_size(s) for s in text.split(",") if s.strip()]
 
 
 def human(size: int) -> str:
-    return f"{size // 1000} KB" if size >= 1000 else f"{size} B"
+    if size >= 1000_000:
+        return f"{size / 1000_000:g} MB"
+    return f"{size / 1000:g} KB" if size >= 1000 else f"{size} B"
 
 
 class Server:
@@ -113,52 +147,111 @@ class TuiServer:
         os.waitpid(self.pid, 0)
 
 
-def send(pid: int, data: bytes, *extra: str) -> float:
+@dataclass
+class Transfer:
+    """One sender's stats line."""
+
+    bits_per_second: float  # payload bits (8 x bytes) over the sender's reported duration
+    duration: float
+    attempts: int
+    retransmissions: int
+
+
+def parse_stats(stderr: str, size: int, mode: str) -> Transfer:
+    match = STATS.search(stderr)
+    if match is None:
+        raise BenchError(f"no stats line from sigchat-send -v: {stderr.strip()!r}")
+    if not match.group(1).startswith(MODE_TEXT[mode]):
+        raise BenchError(f"asked for {mode} but the sender did not send {mode}: {stderr.strip()!r}")
+    frame_bits, retransmissions, attempts = int(match.group(2)), int(match.group(3)), int(match.group(4))
+    duration, frame_rate = float(match.group(5)), float(match.group(6).replace(",", ""))
+    if attempts == 1 and frame_rate > 0:
+        duration = frame_bits / frame_rate  # more digits than the printed "X s" (0.060 s for turbo 10 KB)
+    return Transfer(8 * size / duration, duration, attempts, retransmissions)
+
+
+def sender_argv(pid: int, mode: str, pinned: bool) -> list[str]:
+    argv = [str(BIN / "sigchat-send"), "-v"]
+    if mode == "turbo":
+        argv.append("--turbo")
+    if not pinned:
+        argv.append("--no-affinity")
+    return [*argv, str(pid), "-"]
+
+
+def send(pid: int, data: bytes, mode: str, pinned: bool = True) -> Transfer:
     """Payload bits/s of one message, as the sender measured it."""
     result = subprocess.run(
-        [str(BIN / "sigchat-send"), "-v", *extra, str(pid), "-"],
+        sender_argv(pid, mode, pinned),
         input=data,
         capture_output=True,
         preexec_fn=unblock_signals,
         timeout=600,
     )
+    stderr = result.stderr.decode(errors="replace")
     if result.returncode != 0:
-        raise RuntimeError(f"sigchat-send failed ({result.returncode}): {result.stderr.decode().strip()}")
-    match = STATS.search(result.stderr.decode())
-    return float(match.group(2).replace(",", ""))
+        raise BenchError(f"sigchat-send failed ({result.returncode}): {stderr.strip()}")
+    return parse_stats(stderr, len(data), mode)
 
 
-def send_concurrently(pid: int, data: bytes, count: int) -> float:
-    """Aggregate payload bits/s of ``count`` senders started at once (wall clock)."""
+def send_concurrently(pid: int, data: bytes, count: int, mode: str) -> tuple[float, float, list[Transfer]]:
+    """Aggregate payload bits/s of ``count`` senders started at once.
+
+    Returns (rate over the first signal .. last verdict window, rate over the
+    wall clock including start-up, each sender's transfer)."""
     start = time.perf_counter()
+    # Popen (with preexec_fn) from this thread only; the helper threads do the pipe I/O.
     processes = [
         subprocess.Popen(
-            [str(BIN / "sigchat-send"), str(pid), "-"],
+            sender_argv(pid, mode, pinned=True),
             stdin=subprocess.PIPE,
             stderr=subprocess.PIPE,
             preexec_fn=unblock_signals,
         )
         for _ in range(count)
     ]
-    for process in processes:
-        process.stdin.write(data)
-        process.stdin.close()
-    for process in processes:
-        if process.wait(600) != 0:
-            raise RuntimeError(f"a concurrent sender failed: {process.stderr.read().decode().strip()}")
-    return 8 * len(data) * count / (time.perf_counter() - start)
+    stats_at: list[float | None] = [None] * count
+    stderr: list[str] = [""] * count
+
+    def talk(index: int, process: subprocess.Popen) -> None:
+        try:
+            process.stdin.write(data)
+            process.stdin.close()
+        except BrokenPipeError:
+            pass
+        for line in iter(process.stderr.readline, b""):
+            text = line.decode(errors="replace")
+            if STATS.search(text):
+                stats_at[index] = time.perf_counter()  # the line is written right after the verdict
+            stderr[index] += text
+
+    threads = [threading.Thread(target=talk, args=(i, p), daemon=True) for i, p in enumerate(processes)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(600)
+    failures = [(p.wait(600), err) for p, err in zip(processes, stderr)]
+    wall = time.perf_counter() - start
+    for code, err in failures:
+        if code != 0:
+            raise BenchError(f"a concurrent sender failed ({code}): {err.strip()}")
+    transfers = [parse_stats(err, len(data), mode) for err in stderr]
+    first_signal = min(at - t.duration for at, t in zip(stats_at, transfers))
+    window = max(stats_at) - first_signal
+    bits = 8 * len(data) * count
+    return bits / window, bits / wall, transfers
 
 
 def startup_ratio(pid: int, runs: int = 10) -> float:
     """Whole-process time of ``sigchat-send PID hi`` over ``python3 -c pass``."""
 
     def timed(argv: list[str]) -> float:
-        best = []
+        times = []
         for _ in range(runs):
             start = time.perf_counter()
             subprocess.run(argv, check=True, preexec_fn=unblock_signals, capture_output=True)
-            best.append(time.perf_counter() - start)
-        return statistics.median(best)
+            times.append(time.perf_counter() - start)
+        return statistics.median(times)
 
     python = timed([sys.executable, "-c", "pass"])
     sender = timed([str(BIN / "sigchat-send"), str(pid), "hi"])
@@ -166,11 +259,37 @@ def startup_ratio(pid: int, runs: int = 10) -> float:
 
 
 @dataclass
+class Goal:
+    """``op`` (">=" or "<=") ``value``, checked on the ratio to the baseline or on the median itself."""
+
+    op: str
+    value: float
+    on: str = "ratio"  # "ratio" or "median"
+    text: str = ""
+    why: str = ""
+
+    def label(self) -> str:
+        return self.text or f"{'≥' if self.op == '>=' else '≤'} {self.value:.2f}"
+
+    def met(self, row: "Row", ratio: float | None) -> bool | None:
+        value = ratio if self.on == "ratio" else row.median
+        if value is None or value != value:  # missing or NaN
+            return None
+        return value >= self.value if self.op == ">=" else value <= self.value
+
+
+@dataclass
 class Row:
     name: str
     unit: str
+    measure: Callable[[], float] | None = None
+    baseline: str | None = None  # key of another row
+    reference: tuple[float, str] | None = None  # or a fixed value and its label, e.g. (1e6, "1 Mbit/s")
+    short: str = ""  # how other rows' ratio column names this row
+    goals: list[Goal] = field(default_factory=list)
+    info: dict = field(default_factory=dict)  # mode, size, senders, ui, placement for the JSON
     samples: list[float] = field(default_factory=list)
-    baseline: str | None = None
+    extra: dict = field(default_factory=dict)  # per-sample details for the JSON
 
     @property
     def median(self) -> float:
@@ -189,73 +308,220 @@ def machine() -> str:
     return f"{os.cpu_count()} CPUs ({cpu}), Linux {platform.release()}, Python {platform.python_version()}"
 
 
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--repeats", type=int, default=3, help="interleaved repeats (default: 3)")
+    parser.add_argument("--sizes", default="1K,10K,100K", help="1-bit sizes, pinned (default: 1K,10K,100K; 10K is always added)")
+    parser.add_argument("--unpinned-sizes", default="1K,10K", help="1-bit sizes, unpinned (slow; default: 1K,10K)")
+    parser.add_argument("--turbo-sizes", default="10K,100K,1M", help="turbo sizes, pinned (default: 10K,100K,1M)")
+    parser.add_argument("--unpinned-turbo-sizes", default="100K", help="turbo sizes, unpinned (default: 100K; '' skips)")
+    parser.add_argument("--ui-turbo-size", default="1M", help="turbo size of the Textual UI row (default: 1M; 1-bit is 10K)")
+    parser.add_argument("--concurrent", type=int, default=8, help="senders in the concurrency rows (default: 8; 0 skips)")
+    parser.add_argument("--concurrent-turbo-size", default="100K", help="message size of each turbo concurrent sender (default: 100K; 1-bit is 10K)")
+    parser.add_argument("--json", metavar="FILE", help="also write the results as JSON")
+    parser.add_argument(
+        "--quick",
+        action="store_true",
+        help="1 repeat, small sizes: 1-bit 1K,10K (unpinned 1K), turbo 10K,100K (unpinned 10K), UI turbo 100K",
+    )
+    return parser
+
+
+def build_rows(args: argparse.Namespace, servers: dict, payloads: dict[int, bytes]) -> dict[str, Row]:
+    sizes, unpinned_sizes = args.sizes, args.unpinned_sizes
+    turbo_sizes, unpinned_turbo_sizes = args.turbo_sizes, args.unpinned_turbo_sizes
+
+    def sender(key: str, pid: Callable[[], int], size: int, mode: str, pinned: bool = True) -> Callable[[], float]:
+        def run() -> float:
+            transfer = send(pid(), payloads[size], mode, pinned)
+            rows[key].extra.setdefault("attempts", []).append(transfer.attempts)
+            rows[key].extra.setdefault("retransmissions", []).append(transfer.retransmissions)
+            return transfer.bits_per_second
+
+        return run
+
+    def together(key: str, size: int, mode: str) -> Callable[[], float]:
+        def run() -> float:
+            rate, wall, transfers = send_concurrently(servers["pinned"].pid, payloads[size], args.concurrent, mode)
+            rows[key].extra.setdefault("wall_clock_bits_per_second", []).append(wall)
+            rows[key].extra.setdefault("attempts", []).append([t.attempts for t in transfers])
+            rows[key].extra.setdefault("retransmissions", []).append([t.retransmissions for t in transfers])
+            return rate
+
+        return run
+
+    def info(mode: str, size: int, placement: str = "pinned", senders: int = 1, ui: bool = False) -> dict:
+        return {"mode": mode, "size": size, "placement": placement, "senders": senders, "ui": ui}
+
+    overhead = Goal(">=", 0.80, why="protocol overhead <= 20%")
+    rows: dict[str, Row] = {}
+    rows["pingpong-same"] = Row(
+        "raw Python ping-pong, same CPU", "round trips/s", lambda: ping_pong(20_000, same_cpu=True), short="same-CPU ping-pong"
+    )
+    rows["pingpong-cross"] = Row(
+        "raw Python ping-pong, unpinned", "round trips/s", lambda: ping_pong(20_000, same_cpu=False), short="unpinned ping-pong"
+    )
+    for size in sizes:
+        key = f"1bit-{size}"
+        goals = [Goal(">=", 0.60, why="1-bit 10 KB vs same-CPU ping-pong")] if size == 10_000 else []
+        rows[key] = Row(
+            f"sigchat 1-bit {human(size)}, pinned (default)", "payload bits/s",
+            sender(key, lambda: servers["pinned"].pid, size, "1-bit"),
+            baseline="pingpong-same", short=f"1-bit {human(size)}", goals=[*goals, overhead], info=info("1-bit", size),
+        )
+    for size in unpinned_sizes:
+        key = f"1bit-unpinned-{size}"
+        rows[key] = Row(
+            f"sigchat 1-bit {human(size)}, unpinned", "payload bits/s",
+            sender(key, lambda: servers["unpinned"].pid, size, "1-bit", pinned=False),
+            baseline="pingpong-cross", goals=[overhead], info=info("1-bit", size, "unpinned"),
+        )
+    for size in turbo_sizes:
+        key = f"turbo-{size}"
+        goals = [Goal(">=", MBIT, on="median", text="≥ 1 Mbit/s", why="turbo 1 MB")] if size >= 1000_000 else []
+        vs_1bit = f"1bit-{size}" in rows
+        rows[key] = Row(
+            f"sigchat turbo {human(size)}, pinned", "payload bits/s",
+            sender(key, lambda: servers["pinned"].pid, size, "turbo"),
+            baseline=f"1bit-{size}" if vs_1bit else None,
+            reference=None if vs_1bit else (MBIT, "1 Mbit/s"),
+            short=f"turbo {human(size)}", goals=goals, info=info("turbo", size),
+        )
+    for size in unpinned_turbo_sizes:
+        key = f"turbo-unpinned-{size}"
+        rows[key] = Row(
+            f"sigchat turbo {human(size)}, unpinned", "payload bits/s",
+            sender(key, lambda: servers["unpinned"].pid, size, "turbo", pinned=False),
+            baseline=f"turbo-{size}" if size in turbo_sizes else None, info=info("turbo", size, "unpinned"),
+        )
+    ui = Goal(">=", 0.90, why="Textual UI vs plain")
+    rows["ui-1bit-10000"] = Row(
+        "sigchat 1-bit 10 KB, pinned, Textual UI", "payload bits/s",
+        sender("ui-1bit-10000", lambda: servers["tui"].pid, 10_000, "1-bit"),
+        baseline="1bit-10000", goals=[ui], info=info("1-bit", 10_000, ui=True),
+    )
+    key = f"ui-turbo-{args.ui_turbo_size}"
+    rows[key] = Row(
+        f"sigchat turbo {human(args.ui_turbo_size)}, pinned, Textual UI", "payload bits/s",
+        sender(key, lambda: servers["tui"].pid, args.ui_turbo_size, "turbo"),
+        baseline=f"turbo-{args.ui_turbo_size}", goals=[ui], info=info("turbo", args.ui_turbo_size, ui=True),
+    )
+    if args.concurrent:
+        many = Goal(">=", 0.80, why="N senders at once vs one sender")
+        for mode, size, base in (("1-bit", 10_000, "1bit-10000"), ("turbo", args.concurrent_turbo_size, f"turbo-{args.concurrent_turbo_size}")):
+            key = f"concurrent-{'1bit' if mode == '1-bit' else 'turbo'}-{size}"
+            rows[key] = Row(
+                f"sigchat {mode} {args.concurrent} senders x {human(size)} at once", "aggregate bits/s",
+                together(key, size, mode),
+                baseline=base, goals=[many], info=info(mode, size, senders=args.concurrent),
+            )
+    rows["startup"] = Row(
+        "start-up: sigchat-send PID hi / python3 -c pass", "ratio",
+        lambda: startup_ratio(servers["pinned"].pid), goals=[Goal("<=", 2.0, on="median", why="start-up")],
+    )
+    return rows
+
+
+def ratio_of(row: Row, rows: dict[str, Row]) -> tuple[float | None, str]:
+    if row.baseline:
+        base = rows[row.baseline]
+        label = base.short or base.name
+        if row.info.get("senders", 1) > 1:
+            label = "1 sender"
+        elif row.info.get("ui"):
+            label = "plain"
+        elif base.info.get("placement") == "pinned" and row.info.get("placement") == "unpinned":
+            label = "pinned"
+        return row.median / base.median, label
+    if row.reference:
+        return row.median / row.reference[0], row.reference[1]
+    return None, ""
+
+
 def main(argv: list[str] | None = None) -> int:
     # First, before any thread exists: the ping-pong partner signals this process,
     # and a thread with SIGUSR1 unblocked would take it and die of it.
     block_signals()
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--repeats", type=int, default=3)
-    parser.add_argument("--sizes", default="1K,10K,100K")
-    parser.add_argument("--unpinned-sizes", default="1K,10K", help="sizes for the (slow) unpinned rows")
-    parser.add_argument("--concurrent", type=int, default=8, help="senders in the concurrency row (0: skip)")
-    parser.add_argument("--json", metavar="FILE", help="also write the results as JSON")
-    parser.add_argument("--quick", action="store_true", help="1 repeat, 1K and 10K only")
-    args = parser.parse_args(argv)
+    args = build_parser().parse_args(argv)
     if args.quick:
         args.repeats, args.sizes, args.unpinned_sizes = 1, "1K,10K", "1K"
-    sizes = [parse_size(s) for s in args.sizes.split(",") if s]
-    if 10_000 not in sizes:
-        sizes.append(10_000)  # the baseline of the UI row
-    unpinned_sizes = [parse_size(s) for s in args.unpinned_sizes.split(",") if s]
-    payloads = {size: os.urandom(size) for size in {*sizes, *unpinned_sizes}}
+        args.turbo_sizes, args.unpinned_turbo_sizes, args.ui_turbo_size = "10K,100K", "10K", "100K"
+    args.sizes = sorted({*parse_sizes(args.sizes), 10_000})  # 10K: the goal row, baseline of the UI and concurrent rows
+    args.unpinned_sizes = parse_sizes(args.unpinned_sizes)
+    args.ui_turbo_size = parse_size(args.ui_turbo_size)
+    args.concurrent_turbo_size = parse_size(args.concurrent_turbo_size)
+    # The UI and concurrent turbo rows need their single-sender plain baseline.
+    args.turbo_sizes = sorted({*parse_sizes(args.turbo_sizes), args.ui_turbo_size, *([args.concurrent_turbo_size] if args.concurrent else [])})
+    args.unpinned_turbo_sizes = parse_sizes(args.unpinned_turbo_sizes)
+    all_sizes = {*args.sizes, *args.unpinned_sizes, *args.turbo_sizes, *args.unpinned_turbo_sizes, args.ui_turbo_size, args.concurrent_turbo_size}
+    payloads = {size: os.urandom(size) for size in all_sizes}
 
-    rows: dict[str, Row] = {
-        "pingpong-same": Row("raw Python ping-pong, same CPU", "round trips/s"),
-        "pingpong-cross": Row("raw Python ping-pong, unpinned", "round trips/s"),
-    }
-    for size in sizes:
-        rows[f"pinned-{size}"] = Row(f"sigchat {human(size)}, pinned (default)", "payload bits/s", baseline="pingpong-same")
-    for size in unpinned_sizes:
-        rows[f"unpinned-{size}"] = Row(f"sigchat {human(size)}, unpinned", "payload bits/s", baseline="pingpong-cross")
-    rows["ui-10000"] = Row("sigchat 10 KB, pinned, Textual UI running", "payload bits/s", baseline="pinned-10000")
-    if args.concurrent:
-        rows["concurrent"] = Row(f"sigchat {args.concurrent} senders x 10 KB at once, aggregate", "payload bits/s")
-    rows["startup"] = Row("start-up: sigchat-send PID hi / python3 -c pass", "ratio")
-
-    pinned_server = Server()
-    unpinned_server = Server("--no-affinity")
-    tui_server = TuiServer()
+    servers: dict = {}
+    rows = build_rows(args, servers, payloads)
+    started = time.monotonic()
     try:
+        servers["pinned"] = Server()
+        servers["unpinned"] = Server("--no-affinity")
+        servers["tui"] = TuiServer()
         for repeat in range(args.repeats):
             print(f"repeat {repeat + 1}/{args.repeats} ...", file=sys.stderr, flush=True)
-            rows["pingpong-same"].samples.append(ping_pong(20_000, same_cpu=True))
-            rows["pingpong-cross"].samples.append(ping_pong(20_000, same_cpu=False))
-            for size in sizes:
-                rows[f"pinned-{size}"].samples.append(send(pinned_server.pid, payloads[size]))
-            for size in unpinned_sizes:
-                rows[f"unpinned-{size}"].samples.append(send(unpinned_server.pid, payloads[size], "--no-affinity"))
-            rows["ui-10000"].samples.append(send(tui_server.pid, payloads.get(10_000, os.urandom(10_000))))
-            if args.concurrent:
-                rows["concurrent"].samples.append(send_concurrently(pinned_server.pid, payloads.get(10_000, os.urandom(10_000)), args.concurrent))
-            rows["startup"].samples.append(startup_ratio(pinned_server.pid))
+            for row in rows.values():
+                row.samples.append(row.measure())
+    except BenchError as error:
+        print(f"bench: error: {error}", file=sys.stderr)
+        return 1
     finally:
-        pinned_server.close()
-        unpinned_server.close()
-        tui_server.close()
+        for server in servers.values():
+            server.close()
+    elapsed = time.monotonic() - started
 
-    print(f"\nsigchat bench, {time.strftime('%Y-%m-%d')}, {machine()}; medians of {args.repeats} run(s)\n")
-    print(f"| {'measurement':<52} | {'median':>14} | {'unit':<15} | ratio to baseline |")
-    print(f"|{'-' * 54}|{'-' * 16}|{'-' * 17}|-------------------|")
-    results = []
+    print(f"\nsigchat bench, {time.strftime('%Y-%m-%d')}, {machine()}; medians of {args.repeats} run(s), {elapsed:.0f} s\n")
+    table, results = [], []
     for key, row in rows.items():
-        ratio = ""
-        if row.baseline:
-            ratio = f"{row.median / rows[row.baseline].median:.2f}x {rows[row.baseline].name.split(',')[-1].strip()}"
+        ratio, label = ratio_of(row, rows)
+        checks = [(goal, goal.met(row, ratio)) for goal in row.goals]
+        met = None if not checks else (None if any(m is None for _, m in checks) else all(m for _, m in checks))
         value = f"{row.median:,.2f}" if row.unit == "ratio" else f"{row.median:,.0f}"
-        print(f"| {row.name:<52} | {value:>14} | {row.unit:<15} | {ratio:<17} |")
-        results.append({"key": key, "name": row.name, "unit": row.unit, "median": row.median, "samples": row.samples, "baseline": row.baseline})
+        table.append([
+            row.name, value, row.unit,
+            f"{ratio:.2f}x {label}" if ratio is not None else "",
+            ", ".join(goal.label() for goal, _ in checks),
+            ", ".join({True: "yes", False: "no", None: "?"}[m] for _, m in checks),
+        ])
+        results.append({
+            "key": key, "name": row.name, "unit": row.unit, **row.info, "median": row.median, "samples": row.samples,
+            "baseline": row.baseline or (row.reference[1] if row.reference else None), "ratio": ratio,
+            "goal": ", ".join(goal.label() for goal, _ in checks) or None, "met": met,
+            "goals": [{"goal": goal.label(), "on": goal.on, "op": goal.op, "value": goal.value, "why": goal.why, "met": m} for goal, m in checks],
+            **row.extra,
+        })
+    header = ["measurement", "median", "unit", "ratio", "goal", "met"]
+    widths = [max(len(header[i]), *(len(line[i]) for line in table)) for i in range(len(header))]
+    right = {1}
+
+    def render(cells: list[str]) -> str:
+        return "| " + " | ".join(c.rjust(w) if i in right else c.ljust(w) for i, (c, w) in enumerate(zip(cells, widths))) + " |"
+
+    print(render(header))
+    print("|" + "|".join("-" * (w + 2) for w in widths) + "|")
+    for line in table:
+        print(render(line))
+    checked = [r for r in results if r["goals"]]
+    met_count = sum(1 for r in checked if r["met"])
+    print(f"\ngoals met: {met_count} of {len(checked)} rows")
+    retried = [
+        f"{r['name']}: attempts {r['attempts']}" for r in results
+        if any((max(a) if isinstance(a, list) else a) > 1 for a in r.get("attempts", []))
+    ]
+    if retried:
+        print("transfers that needed more than one attempt (integrity failure or server timeout, then resent):")
+        for line in retried:
+            print(f"  {line}")
     if args.json:
-        Path(args.json).write_text(json.dumps({"machine": machine(), "repeats": args.repeats, "results": results}, indent=2))
+        Path(args.json).write_text(json.dumps({
+            "date": time.strftime("%Y-%m-%d"), "machine": machine(), "repeats": args.repeats, "seconds": round(elapsed, 1),
+            "goals_met": met_count, "goals_checked": len(checked), "results": results,
+        }, indent=2, ensure_ascii=False))
     return 0
 
 

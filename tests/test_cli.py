@@ -15,10 +15,12 @@ import sys
 from pathlib import Path
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 import helpers
 import sigchat
-from sigchat import exit_codes, procfs
+from sigchat import exit_codes, procfs, send
 from sigchat.signals import unblock_signals
 
 pytestmark = pytest.mark.timeout(60)
@@ -366,3 +368,32 @@ def test_server_session_timeout_not_finite_is_a_usage_error(value):
     """(Was a bug: nan passed the "<= 0" check, and a silent session was then never dropped.)"""
     returncode, out, err = run_server_expecting_exit(["--session-timeout", value])
     assert returncode == exit_codes.USAGE, err
+
+
+# --------------------------------------------------------------------------- the quick path (start-up, issue #6)
+
+
+@settings(max_examples=60, deadline=None, derandomize=True, database=None)
+@given(pid=st.integers(1, 2**22).map(str), message=st.text(min_size=0, max_size=30))
+def test_quick_args_are_what_argparse_would_give(pid, message):
+    """``PID MESSAGE`` skips argparse; when it does, the result is exactly argparse's."""
+    argv = [pid, message]
+    quick = send.quick_args(argv)
+    if message.startswith("-"):
+        assert quick is None
+        return
+    assert quick is not None
+    assert vars(quick) == vars(send.build_parser().parse_args(argv))
+
+
+@pytest.mark.parametrize("argv", [["-v", "1", "x"], ["1"], ["1", "x", "y"], ["--", "1", "x"], ["x1", "hi"], ["1", "-"]])
+def test_anything_else_goes_to_argparse(argv):
+    assert send.quick_args(argv) is None
+
+
+def test_help_shows_the_classic_defaults_of_the_classic_module():
+    from sigchat import classic
+
+    assert send.CLASSIC_DEFAULT_PROFILE == str(classic.DEFAULT_PROFILE)
+    assert send.CLASSIC_DEFAULT_PACE_US == round(classic.DEFAULT_PACE * 1e6)
+    assert send.CLASSIC_DEFAULT_ACK_TIMEOUT == classic.DEFAULT_ACK_TIMEOUT

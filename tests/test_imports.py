@@ -99,3 +99,36 @@ def test_sender_blocks_and_catches_the_signals(make_catcher):
         proc.wait(10)
         for pipe in (proc.stdout, proc.stderr):
             pipe.close()
+
+
+# --------------------------------------------------------------------------- start-up cost (issue #6)
+
+SLOW_IMPORTS = ("argparse", "dataclasses", "typing", "threading", "ctypes", "inspect", "sigchat.classic", "textual")
+"""Modules a plain ``sigchat-send PID MESSAGE`` must not import: each cost several
+milliseconds of start-up here (``python -X importtime``), against a budget of
+2x ``python3 -c pass`` for the whole process."""
+
+
+def imported_by(args: list[str]) -> set[str]:
+    """Every module a real ``sigchat-send`` run imports (``-X importtime`` lists them on stderr)."""
+    result = subprocess.run(
+        [sys.executable, "-X", "importtime", "-m", "sigchat", "send", *args],
+        stdin=subprocess.DEVNULL,
+        capture_output=True,
+        text=True,
+        timeout=30,
+        preexec_fn=unblock_signals,
+    )
+    assert "import time:" in result.stderr, result.stderr
+    names = {line.rsplit("|", 1)[1].strip() for line in result.stderr.splitlines() if line.startswith("import time:")}
+    return {name for name in names if name in SLOW_IMPORTS or name.startswith("textual.")}
+
+
+def test_a_plain_send_imports_nothing_slow(server):
+    assert imported_by([str(server.pid), "hi"]) == set()
+    server.wait_body(b"hi\n")
+
+
+def test_the_check_above_can_fail(server):
+    """The same check sees argparse once an option is given (so it is not vacuous)."""
+    assert "argparse" in imported_by(["--stats", str(server.pid), "hi"])

@@ -329,28 +329,38 @@ def encode(data: bytes, profile: Profile) -> list[int]:
 # --------------------------------------------------------------------------- server events
 
 
-@dataclass(frozen=True, slots=True)
 class ClassicStarted(TransferStarted):
     """A classic client's first signal of a message arrived."""
 
-    mode: str = MODE
-    profile: str = ""
+    __slots__ = ("profile",)
+
+    def __init__(self, pid: int, at: float, mode: str = MODE, profile: str = "") -> None:
+        super().__init__(pid, at, mode)
+        self.profile = profile
 
 
-@dataclass(frozen=True, slots=True)
 class ClassicDelivered(MessageDelivered):
     """A whole classic message arrived (no integrity check exists in classic minitalk)."""
 
-    mode: str = MODE
-    profile: str = ""
+    __slots__ = ("profile",)
+
+    def __init__(
+        self, pid: int, data: bytes, stats: TransferStats, duplicate: bool = False, mode: str = MODE, profile: str = ""
+    ) -> None:
+        super().__init__(pid, data, stats, duplicate, mode)
+        self.profile = profile
 
 
-@dataclass(frozen=True, slots=True)
 class ClassicAborted(TransferAborted):
     """A classic message ended without a delivery: ``partial`` holds what arrived."""
 
-    mode: str = MODE
-    profile: str = ""
+    __slots__ = ("profile",)
+
+    def __init__(
+        self, pid: int, reason: AbortReason, stats: TransferStats, partial: bytes = b"", mode: str = MODE, profile: str = ""
+    ) -> None:
+        super().__init__(pid, reason, stats, partial, mode)
+        self.profile = profile
 
 
 # --------------------------------------------------------------------------- server side

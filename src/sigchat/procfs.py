@@ -13,8 +13,6 @@ from __future__ import annotations
 
 import os
 import signal
-import threading
-from dataclasses import dataclass
 
 # rt_sigtimedwait: the call Python's signal.sigtimedwait and sigwaitinfo use.
 _SIGTIMEDWAIT_SYSCALL = {"x86_64": 128, "aarch64": 137}.get(os.uname().machine)
@@ -63,12 +61,16 @@ def _status_masks(text: str) -> dict[str, int]:
     return masks
 
 
-@dataclass(frozen=True)
 class Safety:
     """Whether sending ``signals`` to a process leaves it alive, and why."""
 
-    safe: bool
-    reason: str
+    __slots__ = ("safe", "reason")
+
+    def __init__(self, safe: bool, reason: str) -> None:
+        self.safe, self.reason = safe, reason
+
+    def __repr__(self) -> str:
+        return f"Safety(safe={self.safe!r}, reason={self.reason!r})"
 
 
 def signal_safety(pid: int, signums: tuple[int, ...] = (signal.SIGUSR1, signal.SIGUSR2)) -> Safety | None:
@@ -116,6 +118,8 @@ RECEIVER_THREAD_NAME = "sigchat-recv"
 def name_this_thread(name: str) -> None:
     """Set the calling thread's ``comm`` (visible in /proc, ps and top)."""
     try:
+        import threading  # (only the server's receiver thread names itself)
+
         with open(f"/proc/self/task/{threading.get_native_id()}/comm", "w") as file:
             file.write(name[:15])
     except OSError:

@@ -101,12 +101,6 @@ import enum
 import struct
 import zlib
 from array import array
-from collections import deque
-from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
-
-if TYPE_CHECKING:
-    from sigchat.classic import Profile
 
 ZERO = 0
 """Symbol carried by SIGUSR1."""
@@ -214,18 +208,45 @@ def frame_crc(header_and_payload: bytes, retransmissions: int) -> int:
     return zlib.crc32(retransmissions.to_bytes(2, "big"), zlib.crc32(header_and_payload))
 
 
+# --------------------------------------------------------------------------- records
+
+
+class Record:
+    """Base of the plain records below: ``repr`` and ``==`` from their ``__slots__``.
+
+    Not dataclasses: ``sigchat-send`` imports this module, and importing
+    ``dataclasses`` (which imports ``inspect``) took ~20 ms here, about as long
+    as Python's own start-up; the start-up goal is 2x ``python3 -c pass``.
+    Events are never changed after they are made; treat them as immutable.
+    """
+
+    __slots__ = ()
+    __hash__ = None  # type: ignore[assignment]
+
+    @classmethod
+    def field_names(cls) -> list[str]:
+        return [name for klass in reversed(cls.__mro__) for name in klass.__dict__.get("__slots__", ())]
+
+    def __repr__(self) -> str:
+        fields = ", ".join(f"{name}={getattr(self, name)!r}" for name in self.field_names())
+        return f"{type(self).__name__}({fields})"
+
+    def __eq__(self, other: object) -> bool:
+        if type(other) is not type(self):
+            return NotImplemented
+        return all(getattr(self, name) == getattr(other, name) for name in self.field_names())
+
+
 # --------------------------------------------------------------------------- statistics
 
 
-@dataclass(slots=True)
-class LatencySummary:
+class LatencySummary(Record):
     """Per-bit round trip as the server sees it: from one bit to the next."""
 
-    samples: int
-    min: float
-    median: float
-    p99: float
-    max: float
+    __slots__ = ("samples", "min", "median", "p99", "max")
+
+    def __init__(self, samples: int, min: float, median: float, p99: float, max: float) -> None:  # noqa: A002
+        self.samples, self.min, self.median, self.p99, self.max = samples, min, median, p99, max
 
     @classmethod
     def of(cls, gaps: array) -> LatencySummary | None:
@@ -236,24 +257,39 @@ class LatencySummary:
         return cls(count, ordered[0], ordered[count // 2], ordered[min(count - 1, (count * 99) // 100)], ordered[-1])
 
 
-@dataclass(slots=True)
-class TransferStats:
-    """What one transfer (one session) cost, as seen by the server."""
+class TransferStats(Record):
+    """What one transfer (one session) cost, as seen by the server.
 
-    pid: int
-    started_at: float
-    ended_at: float
-    length: int | None = None
-    message_id: int | None = None
-    attempt: int = 0
-    bits: int = 0
-    signals_received: int = 0
-    signals_sent: int = 0
-    retransmissions: int = 0
-    turbo: bool = False
-    """Whether the payload travelled as turbo words (else one bit per signal)."""
-    words: int = 0
-    gaps: array = field(default_factory=lambda: array("f"))
+    ``turbo``: the payload travelled as turbo words (else one bit per signal);
+    ``gaps``: seconds between consecutive signals (at most MAX_GAP_SAMPLES).
+    """
+
+    __slots__ = (
+        "pid", "started_at", "ended_at", "length", "message_id", "attempt", "bits", "signals_received",
+        "signals_sent", "retransmissions", "turbo", "words", "gaps",
+    )
+
+    def __init__(
+        self,
+        pid: int,
+        started_at: float,
+        ended_at: float,
+        length: int | None = None,
+        message_id: int | None = None,
+        attempt: int = 0,
+        bits: int = 0,
+        signals_received: int = 0,
+        signals_sent: int = 0,
+        retransmissions: int = 0,
+        turbo: bool = False,
+        words: int = 0,
+        gaps: array | None = None,
+    ) -> None:
+        self.pid, self.started_at, self.ended_at = pid, started_at, ended_at
+        self.length, self.message_id, self.attempt, self.bits = length, message_id, attempt, bits
+        self.signals_received, self.signals_sent, self.retransmissions = signals_received, signals_sent, retransmissions
+        self.turbo, self.words = turbo, words
+        self.gaps = array("f") if gaps is None else gaps
 
     @property
     def duration(self) -> float:
@@ -275,45 +311,43 @@ class TransferStats:
 # --------------------------------------------------------------------------- server events
 
 
-@dataclass(frozen=True, slots=True)
-class SenderQueued:
-    pid: int
-    position: int
-    at: float
+class SenderQueued(Record):
+    """``pid`` waits for the session at ``position`` (1 = next)."""
+
+    __slots__ = ("pid", "position", "at")
+
+    def __init__(self, pid: int, position: int, at: float) -> None:
+        self.pid, self.position, self.at = pid, position, at
 
 
-@dataclass(frozen=True, slots=True)
-class TransferStarted:
+class TransferStarted(Record):
     """The server gave ``pid`` the session (sent GO)."""
 
-    pid: int
-    at: float
-    mode: str = "native"
+    __slots__ = ("pid", "at", "mode")
+
+    def __init__(self, pid: int, at: float, mode: str = "native") -> None:
+        self.pid, self.at, self.mode = pid, at, mode
 
 
-@dataclass(frozen=True, slots=True)
-class HeaderReceived:
-    """The frame header arrived: the payload length is now known."""
+class HeaderReceived(Record):
+    """The frame header arrived: the payload length is now known; ``turbo``: it comes as words (rule 7)."""
 
-    pid: int
-    message_id: int
-    length: int
-    attempt: int
-    at: float
-    turbo: bool = False
-    """The payload comes as turbo words (rule 7)."""
+    __slots__ = ("pid", "message_id", "length", "attempt", "at", "turbo")
+
+    def __init__(self, pid: int, message_id: int, length: int, attempt: int, at: float, turbo: bool = False) -> None:
+        self.pid, self.message_id, self.length, self.attempt, self.at, self.turbo = pid, message_id, length, attempt, at, turbo
 
 
-@dataclass(frozen=True, slots=True)
-class MessageDelivered:
-    """A whole message arrived intact. ``duplicate`` means it was delivered before."""
+class MessageDelivered(Record):
+    """A whole message arrived intact. ``duplicate`` means it was delivered before.
 
-    pid: int
-    data: bytes
-    stats: TransferStats
-    duplicate: bool = False
-    mode: str = "native"
-    """``native`` or ``classic`` (then an instance of ``classic.ClassicDelivered``, with the profile)."""
+    ``mode``: ``native`` or ``classic`` (then an instance of ``classic.ClassicDelivered``, with the profile).
+    """
+
+    __slots__ = ("pid", "data", "stats", "duplicate", "mode")
+
+    def __init__(self, pid: int, data: bytes, stats: TransferStats, duplicate: bool = False, mode: str = "native") -> None:
+        self.pid, self.data, self.stats, self.duplicate, self.mode = pid, data, stats, duplicate, mode
 
 
 class AbortReason(enum.Enum):
@@ -326,15 +360,13 @@ class AbortReason(enum.Enum):
     FRAMING = "no NUL where the length header says the message ends"
 
 
-@dataclass(frozen=True, slots=True)
-class TransferAborted:
+class TransferAborted(Record):
     """A session ended without a delivery; any partial payload was dropped."""
 
-    pid: int
-    reason: AbortReason
-    stats: TransferStats
-    partial: bytes = b""
-    mode: str = "native"
+    __slots__ = ("pid", "reason", "stats", "partial", "mode")
+
+    def __init__(self, pid: int, reason: AbortReason, stats: TransferStats, partial: bytes = b"", mode: str = "native") -> None:
+        self.pid, self.reason, self.stats, self.partial, self.mode = pid, reason, stats, partial, mode
 
 
 ServerEvent = SenderQueued | TransferStarted | HeaderReceived | MessageDelivered | TransferAborted
@@ -376,16 +408,14 @@ class _Transfer:
         self.key = 0
 
 
-@dataclass(slots=True)
-class ServerCounters:
-    signals: int = 0
-    stray: int = 0
-    delivered: int = 0
-    duplicates: int = 0
-    aborted: int = 0
-    bytes: int = 0
-    held: int = 0
-    """Native session signals ignored while a classic client was mid-message (the sender resends them)."""
+class ServerCounters(Record):
+    """Totals since the server started. ``held``: native session signals ignored while a
+    classic client was mid-message (the sender resends them)."""
+
+    __slots__ = ("signals", "stray", "delivered", "duplicates", "aborted", "bytes", "held")
+
+    def __init__(self) -> None:
+        self.signals = self.stray = self.delivered = self.duplicates = self.aborted = self.bytes = self.held = 0
 
 
 class Server:
@@ -403,7 +433,7 @@ class Server:
         *,
         max_bytes: int = DEFAULT_MAX_BYTES,
         session_timeout: float = SESSION_IDLE_TIMEOUT,
-        classic: Profile | None = None,
+        classic: classic.Profile | None = None,  # noqa: F821 (imported only when given)
         classic_timeout: float | None = None,
         turbo: bool = False,
     ) -> None:
@@ -754,23 +784,20 @@ class Outcome(enum.Enum):
     CORRUPT = "integrity check failed after retries"
 
 
-@dataclass(slots=True)
-class SenderStats:
-    length: int = 0
-    frame_bits: int = 0
-    signals_sent: int = 0
-    signals_received: int = 0
-    stale_replies: int = 0
-    retransmissions: int = 0
-    desyncs: int = 0
-    attempts: int = 0
-    started_at: float = 0.0
-    sending_at: float = 0.0
-    ended_at: float = 0.0
-    queued: bool = False
-    turbo: bool = False
-    """Whether the server took turbo words (for the last attempt)."""
-    words: int = 0
+class SenderStats(Record):
+    """What sending one message cost. ``turbo``: the server took turbo words (in the last attempt)."""
+
+    __slots__ = (
+        "length", "frame_bits", "signals_sent", "signals_received", "stale_replies", "retransmissions", "desyncs",
+        "attempts", "started_at", "sending_at", "ended_at", "queued", "turbo", "words",
+    )
+
+    def __init__(self, length: int = 0) -> None:
+        self.length = length
+        self.frame_bits = self.signals_sent = self.signals_received = self.stale_replies = 0
+        self.retransmissions = self.desyncs = self.attempts = self.words = 0
+        self.started_at = self.sending_at = self.ended_at = 0.0
+        self.queued = self.turbo = False
 
     @property
     def duration(self) -> float:

@@ -5,15 +5,21 @@ Importing this module must not import Textual (start-up time; a test checks).
 
 from __future__ import annotations
 
-import argparse
 import os
 import signal
 import sys
+from types import SimpleNamespace
 
-from sigchat import __version__, classic, exit_codes, procfs, protocol
+from sigchat import __version__, exit_codes, procfs, protocol
 from sigchat import signals as sigio
 
 PROG = "sigchat-send"
+
+# sigchat.classic is imported only for --classic: a native send must start fast
+# (issue #6). Help shows its defaults from here; tests/test_cli.py checks them.
+CLASSIC_DEFAULT_PROFILE = "msb,usr2=1,nul,ack=usr1"
+CLASSIC_DEFAULT_PACE_US = 500
+CLASSIC_DEFAULT_ACK_TIMEOUT = 0.2
 
 EPILOG = """\
 examples:
@@ -40,12 +46,13 @@ class UsageError(Exception):
     """Bad arguments: exit 2 before any signal is sent."""
 
 
-class _Parser(argparse.ArgumentParser):
-    def error(self, message: str) -> None:  # one clear line, not usage + message
-        raise UsageError(message)
+def build_parser() -> argparse.ArgumentParser:  # noqa: F821
+    import argparse  # not at the top: see quick_args
 
+    class _Parser(argparse.ArgumentParser):
+        def error(self, message: str) -> None:  # one clear line, not usage + message
+            raise UsageError(message)
 
-def build_parser() -> argparse.ArgumentParser:
     codes = "\n".join(f"  {code:>3}  {text}" for code, _, text in exit_codes.table())
     parser = _Parser(
         prog=PROG,
@@ -85,7 +92,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--classic",
         metavar="PROFILE",
-        help=f"send to a classic minitalk server instead; --classic alone is {classic.DEFAULT_PROFILE}, "
+        help=f"send to a classic minitalk server instead; --classic alone is {CLASSIC_DEFAULT_PROFILE}, "
         "--classic=PROFILE another profile (options: msb|lsb, usr2=1|usr1=1, nul|len32|len64|len32+nul|len64+nul, "
         "be|le, nul-counted, ack=usr1|usr2|none, end-ack=usr1|usr2|none, handshake)",
     )
@@ -93,17 +100,36 @@ def build_parser() -> argparse.ArgumentParser:
         "--pace-us",
         type=int,
         metavar="US",
-        help=f"classic: microseconds between bits when nothing acks them (default: {classic.DEFAULT_PACE * 1e6:.0f})",
+        help=f"classic: microseconds between bits when nothing acks them (default: {CLASSIC_DEFAULT_PACE_US})",
     )
     parser.add_argument(
         "--ack-timeout",
         type=float,
         metavar="SECONDS",
-        help=f"classic: wait this long for each ack, then carry on (default: {classic.DEFAULT_ACK_TIMEOUT}); "
+        help=f"classic: wait this long for each ack, then carry on (default: {CLASSIC_DEFAULT_ACK_TIMEOUT}); "
         "--timeout is the wait for the end-of-message ack",
     )
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     return parser
+
+
+QUICK_DEFAULTS = dict(
+    timeout=protocol.DEFAULT_TIMEOUT, no_affinity=False, turbo=False, stats=False, force=False,
+    classic=None, pace_us=None, ack_timeout=None,
+)  # fmt: skip
+
+
+def quick_args(argv: list[str]) -> SimpleNamespace | None:
+    """``PID MESSAGE`` and nothing else, parsed without argparse; ``None`` for anything else.
+
+    Building the argparse parser (with its imports: re, gettext, shutil) took
+    ~20 ms here, as long as Python's own start-up, and the common case needs
+    none of it (issue #6: start-up within 2x ``python3 -c pass``). The result
+    equals ``build_parser().parse_args(argv)``; tests/test_cli.py checks it.
+    """
+    if len(argv) != 2 or not argv[0].isdigit() or argv[1].startswith("-"):
+        return None
+    return SimpleNamespace(pid=argv[0], message=argv[1], **QUICK_DEFAULTS)
 
 
 def expand_classic_flag(argv: list[str]) -> list[str]:
@@ -194,6 +220,8 @@ def describe_failure(result: sigio.SendResult, pid: int, timeout: float) -> tupl
 
 
 def describe_classic_failure(result: sigio.ClassicSendResult, pid: int, args: argparse.Namespace) -> tuple[int, str]:
+    from sigchat import classic
+
     stats = result.stats
     outcome = result.outcome
     if result.server_gone:
@@ -234,8 +262,8 @@ def guarded(pid: int, send):
         return fail(exit_codes.INTERRUPTED, "interrupted")
 
 
-def send_classic(pid: int, data: bytes, args: argparse.Namespace, profile: classic.Profile) -> int:
-    pace = (args.pace_us if args.pace_us is not None else classic.DEFAULT_PACE * 1e6) / 1e6
+def send_classic(pid: int, data: bytes, args: argparse.Namespace, profile: classic.Profile) -> int:  # noqa: F821
+    pace = (args.pace_us if args.pace_us is not None else CLASSIC_DEFAULT_PACE_US) / 1e6
     result = guarded(
         pid, lambda: sigio.send_classic(pid, data, profile, ack_timeout=args.ack_timeout, end_timeout=args.timeout, pace=pace)
     )
@@ -262,9 +290,12 @@ def format_stats(result: sigio.SendResult) -> str:
 def main(argv: list[str] | None = None) -> int:
     sigio.block_signals()  # first: no reply may ever find these signals unblocked
     try:
-        args = build_parser().parse_args(expand_classic_flag(sys.argv[1:] if argv is None else argv))
+        argv = sys.argv[1:] if argv is None else argv
+        args = quick_args(argv) or build_parser().parse_args(expand_classic_flag(argv))
         profile = None
         if args.classic is not None:
+            from sigchat import classic
+
             try:
                 profile = classic.parse_profile(args.classic)
             except classic.ProfileError as error:
@@ -279,7 +310,7 @@ def main(argv: list[str] | None = None) -> int:
         if args.pace_us is not None and args.pace_us < 0:
             raise UsageError("--pace-us must not be negative")
         if args.ack_timeout is None:
-            args.ack_timeout = classic.DEFAULT_ACK_TIMEOUT
+            args.ack_timeout = CLASSIC_DEFAULT_ACK_TIMEOUT
         elif not 0 < args.ack_timeout < float("inf"):
             raise UsageError("--ack-timeout must be positive")
         data = read_message(args)

@@ -24,12 +24,13 @@ import errno
 import os
 import signal
 import sys
-import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
 
-from sigchat import classic, procfs, protocol
+from sigchat import procfs, protocol
+
+# Imported where needed, not here: ``threading`` (the receiver) and
+# ``sigchat.classic`` cost a 1-bit ``sigchat-send`` start-up time (issue #6).
 
 SIGNALS = frozenset({signal.SIGUSR1, signal.SIGUSR2})
 SIGNAL_OF_SYMBOL = (signal.SIGUSR1, signal.SIGUSR2)
@@ -164,10 +165,13 @@ QUEUE_CHECK_INTERVAL = 0.5
 """Seconds between checks that queued senders still exist."""
 
 
-@dataclass
-class ReceiverCounters:
-    foreign_uid: int = 0
-    refused_unsafe: int = 0
+class ReceiverCounters(protocol.Record):
+    """Signals the receiver dropped before the protocol saw them, and replies it refused to send."""
+
+    __slots__ = ("foreign_uid", "refused_unsafe")
+
+    def __init__(self) -> None:
+        self.foreign_uid = self.refused_unsafe = 0
 
 
 class Receiver:
@@ -206,6 +210,8 @@ class Receiver:
         self.progress_interval = progress_interval
         self.counters = ReceiverCounters()
         self.error: BaseException | None = None
+        import threading
+
         self.stop_event = threading.Event()
         self._thread: threading.Thread | None = None
         self._safe_pids: set[int] = set()
@@ -227,7 +233,9 @@ class Receiver:
         self.turbo_error: str | None = None
 
     # ------------------------------------------------------------------ thread control
-    def start(self) -> threading.Thread:
+    def start(self) -> threading.Thread:  # noqa: F821
+        import threading
+
         self._thread = threading.Thread(target=self.run, name="sigchat-receiver", daemon=True)
         self._thread.start()
         return self._thread
@@ -392,6 +400,8 @@ class Receiver:
     def _warm_up(self) -> None:
         """Run the classic paths once: CPython's first calls are slow (the first bit of a
         client took ~0.4 ms, while an unacked client sends one every ~0.2 ms)."""
+        from sigchat import classic
+
         classic.warm_up(self.server.classic.profile)
         quick_signal_safety(os.getpid(), signal.SIGUSR1)
         quick_signal_safety(os.getpid(), signal.SIGKILL)  # the not-caught path (reads syscall)
@@ -530,15 +540,17 @@ def quick_signal_safety(pid: int, signum: int) -> procfs.Safety | None:
 # --------------------------------------------------------------------------- sending
 
 
-@dataclass
-class SendResult:
-    outcome: protocol.Outcome
-    stats: protocol.SenderStats
-    server_gone: bool = False
-    answered: bool = False
-    """Whether the server ever replied (tells "not a sigchat server" from "went away")."""
-    foreign_signals: int = 0
-    extra: dict = field(default_factory=dict)
+class SendResult(protocol.Record):
+    """How ``send_message`` ended. ``answered``: the server ever replied (tells "not a
+    sigchat server" from "went away"); ``extra``: notes, e.g. why turbo was not used."""
+
+    __slots__ = ("outcome", "stats", "server_gone", "answered", "foreign_signals", "extra")
+
+    def __init__(self, outcome: protocol.Outcome, stats: protocol.SenderStats) -> None:
+        self.outcome, self.stats = outcome, stats
+        self.server_gone = self.answered = False
+        self.foreign_signals = 0
+        self.extra: dict = {}
 
 
 PRECISE_RETRY = 0.01
@@ -662,31 +674,45 @@ def send_message(
 # --------------------------------------------------------------------------- sending to a classic server
 
 
-@dataclass
-class ClassicSendResult:
-    outcome: classic.SendOutcome | None
-    stats: classic.SenderStats
-    server_gone: bool = False
-    foreign_signals: int = 0
+class ClassicSendResult(protocol.Record):
+    """How ``send_classic`` ended."""
+
+    __slots__ = ("outcome", "stats", "server_gone", "foreign_signals")
+
+    def __init__(self, outcome: classic.SendOutcome | None, stats: classic.SenderStats) -> None:  # noqa: F821
+        self.outcome, self.stats = outcome, stats
+        self.server_gone = False
+        self.foreign_signals = 0
 
 
 def send_classic(
     pid: int,
     data: bytes,
-    profile: classic.Profile = classic.DEFAULT_PROFILE,
+    profile: classic.Profile | None = None,  # noqa: F821
     *,
-    ack_timeout: float = classic.DEFAULT_ACK_TIMEOUT,
-    end_timeout: float = classic.DEFAULT_END_TIMEOUT,
-    pace: float = classic.DEFAULT_PACE,
+    ack_timeout: float | None = None,
+    end_timeout: float | None = None,
+    pace: float | None = None,
     clock: Callable[[], float] = time.monotonic,
 ) -> ClassicSendResult:
     """Send ``data`` to the classic minitalk server ``pid``; signals must already be blocked.
+
+    ``profile``, ``ack_timeout``, ``end_timeout``, ``pace``: ``None`` means the
+    ``classic`` module's defaults.
 
     Raises ``ProcessLookupError`` / ``PermissionError`` only for the first
     signal, and ``LocalProtocolError`` (before any signal) for a message the
     profile cannot carry (a NUL in a NUL-terminated profile).
     """
-    sender = classic.ClassicSender(data, profile, ack_timeout=ack_timeout, end_timeout=end_timeout, pace=pace)
+    from sigchat import classic
+
+    sender = classic.ClassicSender(
+        data,
+        classic.DEFAULT_PROFILE if profile is None else profile,
+        ack_timeout=classic.DEFAULT_ACK_TIMEOUT if ack_timeout is None else ack_timeout,
+        end_timeout=classic.DEFAULT_END_TIMEOUT if end_timeout is None else end_timeout,
+        pace=classic.DEFAULT_PACE if pace is None else pace,
+    )
     kill = os.kill
     wait = signal.sigtimedwait
     signals = SIGNALS
