@@ -23,6 +23,11 @@ Like ``signals.send_message``, a queued sender is told before each of its
 timeouts that the server process is alive (``proof_of_life``; the sim's server
 never exits).
 
+``blind_spot`` is the probability that this /proc view is wrong the other way:
+the server already took the signal (the real receiver dequeued it and has not
+left ``rt_sigtimedwait`` yet) but is late to reply, and the check says "lost",
+so the sender resends a signal that will arrive twice.
+
 ``precise`` mirrors the sender's /proc view (``signals.send_message`` with
 ``procfs.signal_in_flight``): at a deadline in HELLO or SENDING, a sender whose
 last signal is still pending at the server (from anyone, as ``ShdPnd`` shows
@@ -106,6 +111,7 @@ class SimKernel:
         proof_of_life: bool = True,
         precise: bool = False,
         precise_poll: float = 0.005,
+        blind_spot: float = 0.0,
     ) -> None:
         self.rng = rng
         self.loss = loss
@@ -119,6 +125,7 @@ class SimKernel:
         self.proof_of_life = proof_of_life
         self.precise = precise
         self.precise_poll = precise_poll
+        self.blind_spot = blind_spot
         self._last_symbol: dict[int, int] = {}  # sender pid -> the last symbol it sent
         self.step = step
         self.now = 1000.0
@@ -275,7 +282,12 @@ class SimKernel:
         anyone: ShdPnd does not say who sent it) or the server is not idle."""
         symbol = self._last_symbol.get(pid)
         server = self.server_process
-        return (symbol is not None and server.pending[symbol] is not None) or server.stopped_until > self.now or bool(self._held)
+        if symbol is not None and server.pending[symbol] is not None:
+            return True
+        busy = server.stopped_until > self.now or bool(self._held)
+        if busy and self.blind_spot and self.rng.random() < self.blind_spot:
+            return False  # taken, not answered yet, and the check cannot tell
+        return busy
 
     def delivered(self) -> list[protocol.MessageDelivered]:
         return [e for e in self.events if isinstance(e, protocol.MessageDelivered) and not e.duplicate]

@@ -63,11 +63,13 @@ bits).
    the payload bits (indexes 89 ..) are replaced by ``word_count(length)``
    words, each answered with ``ack_symbol(word index)``; then the tail follows
    as 1-bit signals at its usual indexes. Word *i* carries the tag
-   ``(turbo_key(message id, attempt) + i) & 0xFFFF``: the server takes a word
-   with the expected tag, answers the previous word's tag again (its ack was
-   lost, the sender resent it) and ignores anything else, so words are
-   idempotent and a forged ``si_pid`` (possible with ``rt_sigqueueinfo``)
-   has to guess the tag, and then still fails the CRC.
+   ``(turbo_key(message id, attempt) + i) & 0xFFFF``. The server takes only
+   the word with the expected tag and answers each word exactly once: a repeat
+   (the sender wrongly thought it lost) is ignored, because an answer to it
+   could reach the sender after the next word's ack (SIGUSR1 is delivered
+   first) and pass for the ack of the word after. A forged ``si_pid``
+   (possible with ``rt_sigqueueinfo``) has to guess the tag, and then still
+   fails the CRC.
 
 Invariants
 ==========
@@ -480,7 +482,7 @@ class Server:
     @property
     def turbo_session(self) -> bool:
         """Whether the active session took turbo: the caller must read ``si_value`` until it ends
-        (a word may be repeated after the last one, see ``receive_word``)."""
+        (a repeated last word may still come after it)."""
         t = self._active
         return t is not None and t.turbo
 
@@ -561,7 +563,8 @@ class Server:
         """A turbo word (a ``sigqueue`` signal with ``si_value`` = ``value``) from ``pid``.
 
         Returns the reply symbol, or ``None`` for anything but the expected word
-        or a repeat of the previous one (a forged, stale or misplaced word).
+        (a repeat, a forged, stale or misplaced word): every word is answered
+        exactly once (see rule 7 in the module docstring).
         """
         self.counters.signals += 1
         t = self._active
@@ -574,11 +577,6 @@ class Server:
         word = t.word
         tag = value >> WORD_TAG_SHIFT
         if not t.in_words or tag != (t.key + word) & TAG_MASK:
-            if word and tag == (t.key + word - 1) & TAG_MASK and (t.in_words or t.index == PAYLOAD_START_INDEX + 8 * t.length):
-                # The previous word again (the last one, before any tail bit):
-                # our ack was lost and the sender resent it.
-                t.last_at = now
-                return ack_symbol(word - 1)
             self.counters.stray += 1
             return None
         stats = t.stats
