@@ -1318,3 +1318,21 @@ def test_sender_silent_in_the_queue_longer_than_queue_ttl_never_gets_the_session
     server.tick(now + P.QUEUE_TTL + 1.0)  # both timeouts passed since the last signals
     assert [e.reason for e in of_type(server.events, P.TransferAborted)] == [P.AbortReason.SILENT]
     assert server.active_pid is None and server.outbox == []
+
+
+def test_signature_bits_are_resent_after_hello_retry_at_the_earliest():
+    """A precise sender (10 ms retry timer) still waits HELLO_RETRY before resending a
+    signature bit: the server may hold its first answers to an unknown pid, and a
+    resend within 50 ms makes it take the sender for a classic client that does not
+    wait for answers (then it gets none). Frame bits keep the short timer."""
+    sender = P.Sender(b"x", 1, retry_initial=0.01)
+    assert sender.start(0.0) == P.ONE
+    assert sender.deadline == pytest.approx(P.HELLO_RETRY)
+    assert sender.timeout(sender.deadline) == P.ONE  # resent, no sooner
+    assert sender.deadline - P.HELLO_RETRY >= P.HELLO_RETRY - 1e-9
+    now = sender.deadline
+    for _ in range(P.SIGNATURE_LENGTH - 1):
+        sender.receive(P.SIGNATURE_ACK, now)
+        assert sender.deadline == pytest.approx(now + P.HELLO_RETRY)
+    assert sender.receive(P.GO, now) == P.START_BIT
+    assert sender.deadline == pytest.approx(now + 0.01)

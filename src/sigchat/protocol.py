@@ -148,6 +148,14 @@ QUIET_MARGIN = 0.5
 RETRY_INITIAL = 0.1
 """Seconds a sender waits for a reply before it retransmits (doubles per retry)."""
 RETRY_MAX = 0.8
+HELLO_RETRY = 0.1
+"""Seconds before a signature bit is resent, at the earliest, however short the
+caller's retry timer. The server may hold its first answers to an unknown pid
+for a moment (it first checks that a classic client would survive them), and
+takes a pid that sends again within 50 ms without an answer for a classic
+client that does not wait for answers, which then gets none (see
+``signals.UNCHECKED_GRACE`` and ``signals.DOES_NOT_WAIT``). Measured under
+load: a 10 ms resend tripped that and cost the hello 1.3 s."""
 MAX_ATTEMPTS = 5
 DEFAULT_TIMEOUT = 5.0
 """Longest silence from the server that a sender accepts."""
@@ -966,7 +974,12 @@ class Sender:
     def _send(self, symbol: int, now: float) -> int:
         self.stats.signals_sent += 1
         self._last_sent = now
-        if self.state is not SenderState.QUEUED:
+        state = self.state
+        if state is SenderState.SENDING:
+            self.deadline = now + self._retry
+        elif state is SenderState.HELLO:
+            self.deadline = now + max(self._retry, HELLO_RETRY)
+        elif state is not SenderState.QUEUED:
             self.deadline = now + self._retry
         return symbol
 
