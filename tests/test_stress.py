@@ -771,7 +771,7 @@ def test_length_above_max_bytes_refused_before_the_payload(children: Children) -
         code, _, err = finish(proc, 30)
         elapsed = time.monotonic() - started
         assert code == exit_codes.REJECTED, err
-        stats = re.search(r"(\d+) bytes, (\d+) bits, (\d+) signals sent.* (\d+) attempt", err)
+        stats = re.search(r"(\d+) bytes, 1 bit per signal, (\d+) bits, (\d+) signals sent.* (\d+) attempt", err)
         assert stats, err
         # A NAK is only believed in an attempt without retransmissions (it could answer a duplicated bit), so a
         # busy machine may need a second attempt; each stops at the length field all the same.

@@ -260,7 +260,7 @@ class Receiver:
             if self.server.turbo:
                 try:
                     self._words = Words()
-                except (OSError, AttributeError) as error:  # no usable libc: 1-bit only (the fallback)
+                except (ImportError, OSError, AttributeError) as error:  # no usable libc: 1-bit only (the fallback)
                     self.server.turbo = False
                     self.turbo_error = str(error)
             self._loop()
@@ -593,7 +593,7 @@ def send_message(
     if turbo and unsupported is None:
         try:
             words = Words()
-        except (OSError, AttributeError) as error:
+        except (ImportError, OSError, AttributeError) as error:
             unsupported = f"no sigqueue here ({error})"
     sender = protocol.Sender(
         data,
