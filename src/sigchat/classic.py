@@ -113,6 +113,7 @@ from sigchat.protocol import (
     LocalProtocolError,
     MessageDelivered,
     ServerCounters,
+    Timing,
     TransferAborted,
     TransferStarted,
     TransferStats,
@@ -692,7 +693,7 @@ class _State(enum.Enum):
 
 
 @dataclass(slots=True)
-class SenderStats:
+class SenderStats(Timing):
     length: int = 0
     bits: int = 0
     """Message bits (handshake excluded)."""
@@ -708,14 +709,6 @@ class SenderStats:
     """True when the bits were paced (no ack in the profile, or the server never acked)."""
     started_at: float = 0.0
     ended_at: float = 0.0
-
-    @property
-    def duration(self) -> float:
-        return max(0.0, self.ended_at - self.started_at)
-
-    @property
-    def bits_per_second(self) -> float:
-        return 8 * self.length / self.duration if self.duration > 0 else 0.0
 
 
 class ClassicSender:

@@ -250,6 +250,26 @@ class Record:
 # --------------------------------------------------------------------------- statistics
 
 
+class Timing:
+    """``duration`` and payload ``bits_per_second`` of stats with ``length``, ``started_at`` and ``ended_at``."""
+
+    __slots__ = ()
+
+    @property
+    def duration(self) -> float:
+        return max(0.0, self.ended_at - self.started_at)
+
+    @property
+    def payload_bits(self) -> int:
+        return 8 * (self.length or 0)
+
+    @property
+    def bits_per_second(self) -> float:
+        """Payload bits per second (goodput) over the whole exchange."""
+        duration = self.duration
+        return self.payload_bits / duration if duration > 0 else 0.0
+
+
 class LatencySummary(Record):
     """Per-bit round trip as the server sees it: from one bit to the next."""
 
@@ -267,7 +287,7 @@ class LatencySummary(Record):
         return cls(count, ordered[0], ordered[count // 2], ordered[min(count - 1, (count * 99) // 100)], ordered[-1])
 
 
-class TransferStats(Record):
+class TransferStats(Timing, Record):
     """What one transfer (one session) cost, as seen by the server.
 
     ``turbo``: the payload travelled as turbo words (else one bit per signal);
@@ -300,19 +320,6 @@ class TransferStats(Record):
         self.signals_received, self.signals_sent, self.retransmissions = signals_received, signals_sent, retransmissions
         self.turbo, self.words = turbo, words
         self.gaps = array("f") if gaps is None else gaps
-
-    @property
-    def duration(self) -> float:
-        return max(0.0, self.ended_at - self.started_at)
-
-    @property
-    def payload_bits(self) -> int:
-        return 8 * (self.length or 0)
-
-    @property
-    def bits_per_second(self) -> float:
-        """Payload bits per second (goodput)."""
-        return self.payload_bits / self.duration if self.duration > 0 else 0.0
 
     def latency(self) -> LatencySummary | None:
         return LatencySummary.of(self.gaps)
@@ -790,7 +797,7 @@ class Outcome(enum.Enum):
     CORRUPT = "integrity check failed after retries"
 
 
-class SenderStats(Record):
+class SenderStats(Timing, Record):
     """What sending one message cost. ``turbo``: the server took turbo words (in the last attempt)."""
 
     __slots__ = (
@@ -804,15 +811,6 @@ class SenderStats(Record):
         self.retransmissions = self.desyncs = self.attempts = self.words = 0
         self.started_at = self.sending_at = self.ended_at = 0.0
         self.queued = self.turbo = False
-
-    @property
-    def duration(self) -> float:
-        return max(0.0, self.ended_at - self.started_at)
-
-    @property
-    def bits_per_second(self) -> float:
-        """Payload bits per second over the whole exchange."""
-        return 8 * self.length / self.duration if self.duration > 0 else 0.0
 
 
 class Sender:
