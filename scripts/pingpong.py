@@ -1,7 +1,7 @@
 """Raw signal ping-pong between two processes: the baseline sigchat is measured against.
 
 No protocol: the child answers every SIGUSR1 with a SIGUSR1 (sigtimedwait on
-both sides). Prints round trips per second. Usage: pingpong.py [ROUNDS] [--same-cpu]
+both sides). Prints round trips per second. Usage: pingpong.py [ROUNDS] [--same-cpu | --cross-cpu]
 """
 
 from __future__ import annotations
@@ -14,23 +14,29 @@ import time
 SIGNALS = {signal.SIGUSR1}
 
 
-def ping_pong(rounds: int, same_cpu: bool = False) -> float:
-    """Round trips per second over ``rounds`` round trips."""
+def ping_pong(rounds: int, same_cpu: bool = False, cross_cpu: bool = False) -> float:
+    """Round trips per second over ``rounds`` round trips.
+
+    ``same_cpu``: both processes on the lowest CPU; ``cross_cpu``: the parent on
+    the lowest, the child on the highest; neither: left to the scheduler.
+    """
     signal.pthread_sigmask(signal.SIG_BLOCK, SIGNALS)
     parent = os.getpid()
     allowed = os.sched_getaffinity(0)
-    if same_cpu:
+    if same_cpu or cross_cpu:
         os.sched_setaffinity(0, {min(allowed)})
     try:
-        return _measure(parent, rounds)
+        return _measure(parent, rounds, {max(allowed)} if cross_cpu else None)
     finally:
         os.sched_setaffinity(0, allowed)
 
 
-def _measure(parent: int, rounds: int) -> float:
+def _measure(parent: int, rounds: int, child_cpus: set[int] | None = None) -> float:
     child = os.fork()
     if child == 0:
         try:
+            if child_cpus:
+                os.sched_setaffinity(0, child_cpus)
             wait, kill = signal.sigtimedwait, os.kill
             for _ in range(rounds):
                 if wait(SIGNALS, 5) is None:
@@ -51,4 +57,4 @@ def _measure(parent: int, rounds: int) -> float:
 
 if __name__ == "__main__":
     rounds = int(next((a for a in sys.argv[1:] if a.isdigit()), "20000"))
-    print(f"{ping_pong(rounds, '--same-cpu' in sys.argv):.0f} round trips/s")
+    print(f"{ping_pong(rounds, '--same-cpu' in sys.argv, '--cross-cpu' in sys.argv):.0f} round trips/s")
