@@ -463,6 +463,10 @@ class Server:
             raise LocalProtocolError(f"max_bytes must be between 0 and {MAX_LENGTH}")
         self.max_bytes = max_bytes
         self.turbo = turbo
+        self.turbo_session = False
+        """Whether the active session took turbo: the caller must read ``si_value``
+        until it ends (a repeated last word may still come after it). An attribute,
+        not a property: the receiver reads it for every signal."""
         self.session_timeout = session_timeout
         self.events: list[ServerEvent] = []
         self.outbox: list[tuple[int, int]] = []
@@ -494,12 +498,6 @@ class Server:
         t = self._active
         return t is not None and t.in_words
 
-    @property
-    def turbo_session(self) -> bool:
-        """Whether the active session took turbo: the caller must read ``si_value`` until it ends
-        (a repeated last word may still come after it)."""
-        t = self._active
-        return t is not None and t.turbo
 
     def progress(self) -> tuple[int, int, int | None, float, float] | None:
         """``(pid, frame bits received, frame bits or None, started, last signal)`` of the active transfer."""
@@ -664,6 +662,7 @@ class Server:
         t.stats.ended_at = now
         t.stats.bits = t.index
         self._active = None
+        self.turbo_session = False
         self._next(now)
 
     def _abort(self, t: _Transfer, reason: AbortReason, now: float) -> None:
@@ -732,7 +731,7 @@ class Server:
                 self._abort(t, AbortReason.BAD_VERSION, now)
                 return ack_symbol(index) ^ 1
             if index == TURBO_CHECK_INDEX and byte & FLAG_TURBO and self.turbo:
-                t.turbo = t.stats.turbo = True
+                t.turbo = t.stats.turbo = self.turbo_session = True
                 return ack_symbol(index) ^ 1  # "yes, send words"
             if index == LENGTH_CHECK_INDEX:
                 _, _, t.attempt, t.message_id, t.length = HEADER.unpack(t.header)

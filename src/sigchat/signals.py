@@ -213,6 +213,7 @@ class Receiver:
         import threading
 
         self.stop_event = threading.Event()
+        self._stopping = False  # set with stop_event by stop(): cheaper to test per signal than Event.is_set()
         self._thread: threading.Thread | None = None
         self._safe_pids: set[int] = set()
         self._next_queue_check = 0.0
@@ -241,6 +242,7 @@ class Receiver:
         return self._thread
 
     def stop(self, timeout: float = 1.0) -> None:
+        self._stopping = True
         self.stop_event.set()
         if self._thread is not None:
             self._thread.join(timeout)
@@ -281,17 +283,25 @@ class Receiver:
         next_progress = next_tick
         follow = self._pinned is not None and server.classic is not None and len(self._all_cpus) > 1
         words = self._words
-        while not stop.is_set():
+        safe = self._safe_pids  # (updated in place, never replaced)
+        kill = os.kill
+        signal_of = SIGNAL_OF_SYMBOL
+        # Per signal, this loop costs about as much Python as the whole raw ping-pong
+        # partner does: keep it lean (see issue #6's notes before adding to it).
+        while not self._stopping:
             unchecked = self._unchecked
             timeout = max(0.0, unchecked[0][2] + UNCHECKED_GRACE - clock()) if unchecked else poll
+            value = None
             if words is not None and server.turbo_session:
                 got = words.wait(timeout)
+                if got is not None:
+                    signo, code, pid, uid, value = got
             else:
-                info = wait(signals, timeout)
-                got = None if info is None else (info.si_signo, info.si_code, info.si_pid, info.si_uid, None)
+                got = wait(signals, timeout)
+                if got is not None:
+                    signo, code, pid, uid = got.si_signo, got.si_code, got.si_pid, got.si_uid
             now = clock()
             if got is not None:
-                signo, code, pid, uid, value = got
                 if uid not in allowed:
                     self.counters.foreign_uid += 1
                     continue
@@ -309,12 +319,20 @@ class Receiver:
                 if server.events:
                     self._dispatch()
                 if reply is not None:
-                    self._reply(pid, reply, now)
+                    if pid in safe:  # the common case of _reply
+                        try:
+                            kill(pid, signal_of[reply])
+                        except OSError as error:
+                            self._kill_failed(pid, error, now)
+                    else:
+                        self._reply(pid, reply, now)
                 if server.outbox:
                     self._flush_outbox(now)
             if self._unchecked and now >= self._unchecked[0][2] + UNCHECKED_GRACE:
                 self._check_unchecked(now)
             if now >= next_tick:
+                if stop.is_set():  # set directly rather than by stop()
+                    break
                 next_tick = now + poll
                 self._tick(now)
             if self.on_progress is not None and now >= next_progress and server.active_pid is not None:
@@ -383,18 +401,21 @@ class Receiver:
             self._safe_pids.add(pid)
         try:
             os.kill(pid, SIGNAL_OF_SYMBOL[symbol])
-        except ProcessLookupError:
-            self.server.sender_gone(pid, now)
-            self._safe_pids.discard(pid)
-        except PermissionError:
+        except OSError as error:
+            self._kill_failed(pid, error, now)
+
+    def _kill_failed(self, pid: int, error: OSError, now: float) -> None:
+        self._safe_pids.discard(pid)
+        self.server.sender_gone(pid, now)
+        if isinstance(error, PermissionError):
             # An allowed uid (--allow-uid) that we may not signal back: stop
             # serving it rather than let the exception end the receiver thread.
-            self._safe_pids.discard(pid)
-            self.server.sender_gone(pid, now)
             if self.on_refused is not None:
                 self.on_refused(pid, "permission denied: it runs as another user")
             if self.server.events:
                 self._dispatch()
+        elif not isinstance(error, ProcessLookupError):
+            raise error
 
     # ------------------------------------------------------------------ classic clients
     def _warm_up(self) -> None:
