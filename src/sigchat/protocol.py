@@ -498,7 +498,6 @@ class Server:
         t = self._active
         return t is not None and t.in_words
 
-
     def progress(self) -> tuple[int, int, int | None, float, float] | None:
         """``(pid, frame bits received, frame bits or None, started, last signal)`` of the active transfer."""
         t = self._active
@@ -869,10 +868,9 @@ class Sender:
         self._resent_current = False
         self._settled_symbol = 0
         self._signature_sent = 0
-        self._turbo = False  # accepted in this attempt
         self._word = -1  # index of the word in flight (-1: not sending words)
         self._words = word_count(len(data))
-        self._key = 0
+        self._key = 0  # turbo_key of the current attempt
 
     # ------------------------------------------------------------------ API
     def start(self, now: float) -> int:
@@ -884,6 +882,10 @@ class Sender:
         self.stats.signals_received += 1
         state = self.state
         if state is SenderState.SENDING:
+            if now - self._last_sent > self.session_margin():
+                # The reply waited for us (we were stopped?): the server may have
+                # dropped the session meanwhile, so do not carry on blindly.
+                return self._retry_attempt(now)
             if self._word >= 0:
                 return self._on_word_reply(symbol, now)
             return self._on_bit_reply(symbol, now)
@@ -937,7 +939,7 @@ class Sender:
         if state is SenderState.HELLO:
             return self._send(ONE, now)
         if self._word >= 0:
-            return self._send(self._word & 1, now)  # words are idempotent: no settling needed
+            return self._send(self._word & 1, now)  # no settling: the server ignores a repeated word
         self._resent_current = True
         return self._send(self._bit(self._index), now)
 
@@ -972,9 +974,7 @@ class Sender:
         self.stats.signals_sent += 1
         self._last_sent = now
         state = self.state
-        if state is SenderState.SENDING:
-            self.deadline = now + self._retry
-        elif state is SenderState.HELLO:
+        if state is SenderState.HELLO:
             self.deadline = now + max(self._retry, HELLO_RETRY)
         elif state is not SenderState.QUEUED:
             self.deadline = now + self._retry
@@ -988,13 +988,13 @@ class Sender:
         self._attempt_retransmissions = 0
         self._echo_failed = False
         self._resent_current = False
-        self._turbo = self.stats.turbo = False
+        self.stats.turbo = False
         self._word = -1
         self.value = None
+        attempt = min(self.stats.attempts - 1, 255)
+        self._key = turbo_key(self.message_id, attempt)
         self._body = bytearray(
-            HEADER.pack(PROTOCOL_VERSION, self.flags, min(self.stats.attempts - 1, 255), self.message_id, len(self.data))
-            + self.data
-            + bytes(TAIL.size)
+            HEADER.pack(PROTOCOL_VERSION, self.flags, attempt, self.message_id, len(self.data)) + self.data + bytes(TAIL.size)
         )
         self.state = SenderState.HELLO
         self._retry = self.retry_initial
@@ -1037,11 +1037,6 @@ class Sender:
         crc = frame_crc(bytes(self._body[:offset]), retransmissions)
         self._body[offset:] = TAIL.pack(retransmissions, crc)
 
-    def _start_words(self, now: float) -> int:
-        self._key = turbo_key(self.message_id, min(self.stats.attempts - 1, 255))
-        self._word = 0
-        return self._send_word(now)
-
     def _send_word(self, now: float) -> int:
         word = self._word
         start = WORD_PAYLOAD_BYTES * word
@@ -1051,11 +1046,9 @@ class Sender:
         return self._send(word & 1, now)
 
     def _on_word_reply(self, symbol: int, now: float) -> int | None:
-        if now - self._last_sent > self.session_margin():
-            return self._retry_attempt(now)  # as in _on_bit_reply
         word = self._word
         if symbol != (word & 1) ^ 1:
-            self.stats.stale_replies += 1  # the ack of the previous word, sent again
+            self.stats.stale_replies += 1  # not this word's ack (each word is answered once)
             return None
         self._last_reply = now
         self._retry = self.retry_initial
@@ -1071,16 +1064,12 @@ class Sender:
         return self._send(self._bit(self._index), now)
 
     def _on_bit_reply(self, symbol: int, now: float) -> int | None:
-        if now - self._last_sent > self.session_margin():
-            # The reply waited for us (we were stopped?): the server may have
-            # dropped the session meanwhile, so do not carry on blindly.
-            return self._retry_attempt(now)
         index = self._index
         if index == TURBO_CHECK_INDEX and self.flags & FLAG_TURBO and symbol != (index & 1) ^ 1:
             # "Yes" (rule 7). Believed even after a retransmission: were it the
             # reply to a duplicated bit, the server is one bit ahead, and the
             # parity of the very next reply shows it (a desync, then a retry).
-            self._turbo = self.stats.turbo = True
+            self.stats.turbo = True
             symbol ^= 1
         if index < self.crc_start:
             if symbol != (index & 1) ^ 1:
@@ -1105,9 +1094,11 @@ class Sender:
         self._index = index
         self.stats.frame_bits += 1
         if index < self.total:
-            if index == PAYLOAD_START_INDEX and self._turbo and self._words:
-                self._resent_current = False  # (words need no settling)
-                return self._start_words(now)
+            if index == PAYLOAD_START_INDEX and self.stats.turbo and self._words:
+                # (Words need no settling: the server answers each one once.)
+                self._resent_current = False
+                self._word = 0
+                return self._send_word(now)
             if self._resent_current:
                 # The ack of a retransmitted bit may be the late ack of the
                 # original; wait briefly for a second ack that would prove a

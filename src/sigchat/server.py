@@ -108,7 +108,7 @@ def build_server(args: argparse.Namespace) -> protocol.Server:
         session_timeout=args.session_timeout,
         classic=getattr(args, "classic", None),
         classic_timeout=getattr(args, "classic_timeout", None),
-        turbo=not getattr(args, "no_turbo", False) and sigio.turbo_unsupported() is None,
+        turbo=not getattr(args, "no_turbo", False),  # (the receiver turns it off where it cannot read si_value)
     )
 
 

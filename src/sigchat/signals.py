@@ -159,6 +159,17 @@ class Words:
         return signo, code, pid, uid, value
 
 
+def open_words() -> tuple[Words | None, str | None]:
+    """``Words`` for this process, or ``None`` and why turbo words cannot be used here."""
+    unsupported = turbo_unsupported()
+    if unsupported is not None:
+        return None, unsupported
+    try:
+        return Words(), None
+    except (ImportError, OSError, AttributeError) as error:  # e.g. ctypes unreadable after a uid change
+        return None, f"no sigqueue here ({error})"
+
+
 # --------------------------------------------------------------------------- receiving
 
 QUEUE_CHECK_INTERVAL = 0.5
@@ -231,7 +242,6 @@ class Receiver:
         self._all_cpus: set[int] = set()
         self._wide = False  # unpinned while a classic client streams
         self._words: Words | None = None  # reads si_value during turbo sessions
-        self.turbo_error: str | None = None
 
     # ------------------------------------------------------------------ thread control
     def start(self) -> threading.Thread:  # noqa: F821
@@ -260,11 +270,8 @@ class Receiver:
             if self.server.classic is not None:
                 self._warm_up()
             if self.server.turbo:
-                try:
-                    self._words = Words()
-                except (ImportError, OSError, AttributeError) as error:  # no usable libc: 1-bit only (the fallback)
-                    self.server.turbo = False
-                    self.turbo_error = str(error)
+                self._words = open_words()[0]
+                self.server.turbo = self._words is not None  # else 1-bit only: the fallback
             self._loop()
         except BaseException as error:  # reported by the owner, which then exits non-zero
             self.error = error
@@ -609,13 +616,7 @@ def send_message(
     """
     receiver = procfs.receiver_tid(pid)
     precise = receiver is not None and procfs.signal_in_flight(pid, receiver, signal.SIGUSR1) is not None
-    words = None
-    unsupported = turbo_unsupported() if turbo else None
-    if turbo and unsupported is None:
-        try:
-            words = Words()
-        except (ImportError, OSError, AttributeError) as error:
-            unsupported = f"no sigqueue here ({error})"
+    words, unsupported = open_words() if turbo else (None, None)
     sender = protocol.Sender(
         data,
         int.from_bytes(os.urandom(4), "big") if message_id is None else message_id,
