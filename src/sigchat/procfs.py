@@ -12,7 +12,8 @@ the call).
 from __future__ import annotations
 
 import os
-import signal
+
+from sigchat.sigapi import signal, signal_name
 
 # rt_sigtimedwait: the call Python's signal.sigtimedwait and sigwaitinfo use.
 _SIGTIMEDWAIT_SYSCALL = {"x86_64": 128, "aarch64": 137}.get(os.uname().machine)
@@ -87,7 +88,7 @@ def signal_safety(pid: int, signums: tuple[int, ...] = (signal.SIGUSR1, signal.S
         if process.get("SigCgt", 0) & bit or process.get("SigIgn", 0) & bit:
             continue
         if not _blocked_in_every_thread(pid, bit):
-            unsafe.append(signal.Signals(signum).name)
+            unsafe.append(signal_name(signum))
     if unsafe:
         return Safety(False, f"{' and '.join(unsafe)} would kill it (neither blocked, caught nor ignored)")
     return Safety(True, "the signals are blocked, caught or ignored")

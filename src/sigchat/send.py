@@ -6,12 +6,12 @@ Importing this module must not import Textual (start-up time; a test checks).
 from __future__ import annotations
 
 import os
-import signal
 import sys
 from types import SimpleNamespace
 
 from sigchat import __version__, exit_codes, procfs, protocol
 from sigchat import signals as sigio
+from sigchat.sigapi import signal
 
 PROG = "sigchat-send"
 

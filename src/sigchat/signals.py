@@ -22,12 +22,15 @@ from __future__ import annotations
 
 import errno
 import os
-import signal
 import sys
 import time
-from collections.abc import Callable
 
 from sigchat import procfs, protocol
+from sigchat.sigapi import signal, signal_name
+
+TYPE_CHECKING = False  # typing's constant without importing typing (start-up)
+if TYPE_CHECKING:
+    from collections.abc import Callable
 
 # Imported where needed, not here: ``threading`` (the receiver) and
 # ``sigchat.classic`` cost a 1-bit ``sigchat-send`` start-up time (issue #6).
@@ -463,7 +466,7 @@ class Receiver:
             self._classic_checked[entry[:2]] = False
             if self.server.classic is not None:
                 self.server.classic.mute(pid, entry[1])
-            name = SIGNAL_OF_SYMBOL[entry[1]].name
+            name = signal_name(SIGNAL_OF_SYMBOL[entry[1]])
             self._classic_refusals.setdefault(
                 pid, f"it sent its next signal without waiting for a reply; its classic message is received without {name} replies"
             )
@@ -496,7 +499,7 @@ class Receiver:
             ok = self._classic_checked[key] = safety.safe
             if not ok:
                 self.counters.refused_unsafe += 1
-                name = SIGNAL_OF_SYMBOL[symbol].name
+                name = signal_name(SIGNAL_OF_SYMBOL[symbol])
                 self._classic_refusals.setdefault(pid, f"{safety.reason}; its classic message is received without {name} replies")
         if not ok and self.server.classic is not None:
             self.server.classic.mute(pid, symbol)
@@ -561,7 +564,7 @@ def quick_signal_safety(pid: int, signum: int) -> procfs.Safety | None:
         syscall = b""
     if waiting is not None and syscall == str(waiting).encode():
         return procfs.Safety(True, "it waits for the signal in sigtimedwait")
-    name = signal.Signals(signum).name
+    name = signal_name(signum)
     return procfs.Safety(False, f"{name} would kill it (neither blocked, caught nor ignored)")
 
 

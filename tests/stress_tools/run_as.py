@@ -24,6 +24,7 @@ def main() -> int:
     import encodings.latin_1  # noqa: F401
     import encodings.utf_8  # noqa: F401
     import locale  # noqa: F401  (argparse's gettext)
+    from array import array  # noqa: F401  (protocol.TransferStats: the server's first transfer)
 
     from sigchat import send, server  # import everything while the files are readable
 
