@@ -44,6 +44,13 @@ plain signals; the server reads a pending value with ``Server.receive_word``,
 as ``signals.Receiver`` does for any SI_QUEUE signal. ``forge`` is the
 probability per step that a spoofer queues a random word that claims to come
 from a sender pid (``rt_sigqueueinfo`` can forge ``si_pid``).
+
+``runs`` makes every process use bit runs like the real I/O loops
+(``Sender.bit_run``/``ran``, ``Server.bit_run``/``receive_run``): while a run
+lasts, a process answers matching signals from the run itself without calling
+the state machine; anything else (another pid, an unexpected or late reply, a
+timer) ends the run first, and ``run_break`` is the probability per signal that
+the process ends a run early (the real loops do when a tick or progress is due).
 """
 
 from __future__ import annotations
@@ -82,6 +89,7 @@ class SimSender:
     process: Process
     proto: protocol.Sender
     data: bytes
+    run: list | None = None  # [BitRun, signals sent, deadline of the next reply, time of the last send]
 
 
 class SimKernel:
@@ -112,6 +120,8 @@ class SimKernel:
         precise: bool = False,
         precise_poll: float = 0.005,
         blind_spot: float = 0.0,
+        runs: bool = False,
+        run_break: float = 0.01,
     ) -> None:
         self.rng = rng
         self.loss = loss
@@ -126,6 +136,9 @@ class SimKernel:
         self.precise = precise
         self.precise_poll = precise_poll
         self.blind_spot = blind_spot
+        self.runs = runs
+        self.run_break = run_break
+        self._server_run: tuple[int, bytes, bytearray, list[float]] | None = None  # (pid, replies, symbols, times)
         self._last_symbol: dict[int, int] = {}  # sender pid -> the last symbol it sent
         self.step = step
         self.now = 1000.0
@@ -226,10 +239,7 @@ class SimKernel:
                 return
             symbol, source, value = process.take()
             if process is self.server_process:
-                if value is None:
-                    reply = self.server.receive(source, symbol, self.now)
-                else:
-                    reply = self.server.receive_word(source, value, self.now)
+                reply = self._server_takes(source, symbol, value)
                 if self.late and rng.random() < self.late:
                     # Descheduled after taking the signal, before replying.
                     process.stopped_until = self.now + rng.uniform(*self.late_delay)
@@ -243,7 +253,7 @@ class SimKernel:
                 sim = next(s for s in self.senders if s.process is process)
                 if source != SERVER_PID or sim.proto.outcome is not None:
                     return  # the real sender filters on si_pid
-                reply = sim.proto.receive(symbol, self.now)
+                reply = self._sender_takes(sim, symbol)
                 if sim.proto.drain:
                     sim.proto.drain = False
                     process.pending = {0: None, 1: None}
@@ -251,7 +261,7 @@ class SimKernel:
             return
         # Nothing to deliver: jump to the next deadline. A stopped sender's
         # timers only run once it resumes.
-        deadlines = [max(s.proto.deadline, s.process.stopped_until) for s in self.senders if s.proto.outcome is None]
+        deadlines = [max(self._deadline(s), s.process.stopped_until) for s in self.senders if s.proto.outcome is None]
         deadlines.append(self.next_tick)
         processes = [self.server_process, *(s.process for s in self.senders)]
         stopped = [p.stopped_until for p in processes if p.stopped_until > self.now]
@@ -261,11 +271,13 @@ class SimKernel:
 
     def _fire_timers(self) -> None:
         if self.now >= self.next_tick:
+            self._end_server_run()
             self.server.tick(self.now)
             self._server_flush()
             self.next_tick = self.now + 0.05
         for sim in self.senders:
-            if sim.proto.outcome is None and sim.proto.deadline <= self.now and not self._stopped(sim.process):
+            if sim.proto.outcome is None and self._deadline(sim) <= self.now and not self._stopped(sim.process):
+                self._end_sender_run(sim)
                 proto = sim.proto
                 if self.proof_of_life and proto.state is protocol.SenderState.QUEUED and hasattr(proto, "server_alive"):
                     proto.server_alive(self.now)  # like signals.send_message: the server process exists
@@ -274,8 +286,72 @@ class SimKernel:
                         continue  # "the server is idle: any reply it made is pending here": handle it first
                     if self._in_flight(sim.process.pid):
                         self._send(sim.process.pid, SERVER_PID, proto.postpone(self.now, self.precise_poll), proto.value)
+                        self._start_sender_run(sim)
                         continue
                 self._send(sim.process.pid, SERVER_PID, proto.timeout(self.now), proto.value)
+                self._start_sender_run(sim)
+
+    # ------------------------------------------------------------------ bit runs
+    def _server_takes(self, source: int, symbol: int, value: int | None) -> int | None:
+        """The server's reply to one signal: from its bit run while that lasts, like ``signals.Receiver``."""
+        run = self._server_run
+        if run is not None:
+            pid, replies, symbols, times = run
+            if value is None and source == pid:
+                symbols.append(symbol)
+                times.append(self.now)
+                reply = replies[len(symbols) - 1]
+                if len(symbols) == len(replies) or self.rng.random() < self.run_break:
+                    self._end_server_run()
+                return reply
+            self._end_server_run()
+        if value is None:
+            reply = self.server.receive(source, symbol, self.now)
+        else:
+            reply = self.server.receive_word(source, value, self.now)
+        if self.runs and reply is not None:
+            started = self.server.bit_run()
+            if started is not None:
+                self._server_run = (started[0], started[1], bytearray(), [])
+        return reply
+
+    def _end_server_run(self) -> None:
+        if self._server_run is not None:
+            pid, _, symbols, times = self._server_run
+            self._server_run = None
+            self.server.receive_run(pid, bytes(symbols), times)
+
+    def _sender_takes(self, sim: SimSender, symbol: int) -> int | None:
+        """The sender's next symbol after a reply: from its bit run while that lasts, like ``signals.send_message``."""
+        run = sim.run
+        if run is not None:
+            bit_run, sent, deadline, _ = run
+            if symbol == bit_run.expect[sent] and self.now <= deadline:
+                next_symbol = bit_run.send[sent]
+                sim.run = [bit_run, sent + 1, self.now + bit_run.timeout, self.now]
+                if sent + 1 == len(bit_run.send) or self.rng.random() < self.run_break:
+                    self._end_sender_run(sim)
+                    self._start_sender_run(sim)
+                return next_symbol
+            self._end_sender_run(sim)
+        reply = sim.proto.receive(symbol, self.now)
+        self._start_sender_run(sim)
+        return reply
+
+    def _start_sender_run(self, sim: SimSender) -> None:
+        if self.runs and sim.run is None and sim.proto.outcome is None:
+            bit_run = sim.proto.bit_run()
+            if bit_run is not None:
+                sim.run = [bit_run, 0, sim.proto.deadline, None]
+
+    def _end_sender_run(self, sim: SimSender) -> None:
+        if sim.run is not None:
+            _, sent, _, last = sim.run
+            sim.run = None
+            sim.proto.ran(sent, last)
+
+    def _deadline(self, sim: SimSender) -> float:
+        return sim.run[2] if sim.run is not None else sim.proto.deadline
 
     def _in_flight(self, pid: int) -> bool:
         """``procfs.signal_in_flight``: the signal is pending at the server (from

@@ -335,6 +335,15 @@ def watch_sessions(kernel: SimKernel) -> list[str]:
 
     server.receive = watched(server.receive, "signal")
     server.receive_word = watched(server.receive_word, "word")
+    receive_run = server.receive_run
+
+    def watched_run(pid: int, symbols: bytes, times: list[float]) -> None:
+        holder = server.active_pid
+        receive_run(pid, symbols, times)
+        if symbols and pid != holder:
+            problems.append(f"a bit run from {pid} advanced the session of {holder}")
+
+    server.receive_run = watched_run
     return problems
 
 
@@ -466,6 +475,7 @@ def test_server_delivers_a_documented_frame_and_echoes_its_crc(data, message_id,
 # =========================================================================== round trips
 
 
+@pytest.mark.parametrize("runs", [False, True], ids=["per-signal", "bit-runs"])
 @examples(50)
 @given(seed=seeds, data=st.binary(max_size=300))
 @example(seed=0, data=b"")
@@ -473,10 +483,10 @@ def test_server_delivers_a_documented_frame_and_echoes_its_crc(data, message_id,
 @example(seed=2, data=b"\xc3\x28\xa0\xa1\xff\xfe")
 @example(seed=3, data=bytes(range(256)))
 @example(seed=4, data=b"\0" * 300)
-def test_single_sender_round_trip_is_exact_with_sane_stats(seed, data):
+def test_single_sender_round_trip_is_exact_with_sane_stats(seed, data, runs):
     """One sender, nothing lost: the bytes arrive exactly once, the sender says
     DELIVERED, and both sides' statistics describe one clean frame."""
-    kernel, problems = simulate(seed, [data])
+    kernel, problems = simulate(seed, [data], runs=runs)
     fresh = check_safety(kernel, problems)
     check_liveness(kernel, fresh)
     total = P.frame_bit_count(len(data))
@@ -509,20 +519,136 @@ def test_special_payloads_round_trip(data):
     assert [(e.data, e.duplicate) for e in of_type(events, P.MessageDelivered)] == [(data, False)]
 
 
+# =========================================================================== bit runs
+
+
+def exchange(data: bytes, *, runs: bool, cuts: set[int], turbo: bool = False) -> tuple[list, list, P.Sender, P.Server]:
+    """One sender and one server on a perfect link, the real I/O loops' way.
+
+    With ``runs``, each side answers from its bit run while that lasts (and
+    ends it early after the signal counts in ``cuts``, as a due tick would).
+    Returns what the sender sent, what the server replied, and both ends.
+    """
+    server, sender = P.Server(turbo=True), P.Sender(data, 99, turbo=turbo)
+    now = 0.0
+    sent, replies = [sender.start(now)], []
+    server_run: list | None = None  # [replies, symbols, times]
+    sender_run: list | None = None  # [BitRun, signals sent]
+    for count in range(100_000):
+        if sender.outcome is not None:
+            break
+        now += DT
+        symbol, value = sent[-1], sender.value
+        if server_run is not None and value is None and len(server_run[1]) < len(server_run[0]):
+            server_run[1].append(symbol)
+            server_run[2].append(now)
+            reply = server_run[0][len(server_run[1]) - 1]
+        else:
+            if server_run is not None:
+                server.receive_run(PID, bytes(server_run[1]), server_run[2])
+                server_run = None
+            reply = server.receive(PID, symbol, now) if value is None else server.receive_word(PID, value, now)
+            started = server.bit_run() if runs else None
+            if started is not None:
+                server_run = [started[1], bytearray(), []]
+        if server_run is not None and count in cuts:
+            server.receive_run(PID, bytes(server_run[1]), server_run[2])
+            server_run = None
+        assert reply is not None
+        replies.append(reply)
+        now += DT
+        if sender_run is not None and reply == sender_run[0].expect[sender_run[1]]:
+            sent.append(sender_run[0].send[sender_run[1]])
+            sender_run[1] += 1
+            if sender_run[1] == len(sender_run[0].send) or count in cuts:
+                sender.ran(sender_run[1], now)
+                sender_run = None
+        else:
+            if sender_run is not None:
+                sender.ran(sender_run[1], now - 2 * DT)  # (the time of its last send)
+                sender_run = None
+            symbol = sender.receive(reply, now)
+            if symbol is not None:
+                sent.append(symbol)
+        if runs and sender_run is None:
+            started = sender.bit_run()
+            if started is not None:
+                sender_run = [started, 0]
+    if server_run is not None:
+        server.receive_run(PID, bytes(server_run[1]), server_run[2])
+    return sent, replies, sender, server
+
+
+@examples(60)
+@given(data=st.binary(max_size=700), cuts=st.sets(st.integers(0, 6000), max_size=6), turbo=st.booleans())
+@example(data=b"", cuts=set(), turbo=False)
+@example(data=bytes(range(256)) * 10, cuts={100, 101, 2100}, turbo=False)
+def test_bit_runs_change_nothing_but_speed(data, cuts, turbo):
+    """The same exchange with and without bit runs (cut at random points):
+    the same signals both ways, the same delivery, the same statistics."""
+    plain = exchange(data, runs=False, cuts=cuts, turbo=turbo)
+    fast = exchange(data, runs=True, cuts=cuts, turbo=turbo)
+    assert fast[0] == plain[0] and fast[1] == plain[1]
+    assert fast[2].outcome is plain[2].outcome is P.Outcome.DELIVERED
+    assert fast[2].stats == plain[2].stats
+    assert [(e.data, e.stats) for e in of_type(fast[3].events, P.MessageDelivered)] == [
+        (e.data, e.stats) for e in of_type(plain[3].events, P.MessageDelivered)
+    ] == [(data, plain[3].events[-1].stats)]
+    assert fast[3].counters == plain[3].counters
+
+
+def test_bit_runs_cover_the_header_and_payload_bits(monkeypatch):
+    """Runs are really used: of the ~41,000 signals of a 5 KB frame, the sender's
+    ``receive`` only sees the signature, the end of each run and the tail/CRC
+    bits, the server's only the signature, header, run ends and tail/CRC."""
+    calls = Counter()
+    for end in (P.Server, P.Sender):
+        original = end.receive
+
+        def counted(self, *args, original=original, name=end.__name__):
+            calls[name] += 1
+            return original(self, *args)
+
+        monkeypatch.setattr(end, "receive", counted)
+    data = bytes(range(256)) * 20
+    _, _, sender, server = exchange(data, runs=True, cuts=set())
+    assert sender.outcome is P.Outcome.DELIVERED and server.events[-1].data == data
+    runs = -(-8 * len(data) // P.RUN_LIMIT)
+    tail = P.RETRANSMISSION_BITS + P.CRC_BITS
+    assert calls["Sender"] == P.SIGNATURE_LENGTH + 1 + tail  # + the ack of the last payload bit
+    assert calls["Server"] == P.SIGNATURE_LENGTH + P.PAYLOAD_START_INDEX + runs - 1 + tail
+
+
+def test_bit_run_api_refuses_a_run_it_did_not_offer():
+    server = P.Server()
+    with pytest.raises(P.LocalProtocolError):
+        server.receive_run(PID, bytes([P.ZERO]), [1.0])
+    now = open_session(server, PID, 0.0)
+    assert server.bit_run() is None  # the header is not a run: its bytes have checks
+    feed(server, PID, build_frame(b"ab", 5)[: P.PAYLOAD_START_INDEX], now)
+    run_pid, replies = server.bit_run()
+    assert run_pid == PID and list(replies) == [P.ack_symbol(P.PAYLOAD_START_INDEX + k) for k in range(16)]
+    with pytest.raises(P.LocalProtocolError):
+        server.receive_run(PID, bytes(17), [1.0] * 17)  # past the payload
+    with pytest.raises(P.LocalProtocolError):
+        server.receive_run(OTHER, bytes(1), [1.0])
+
+
 # =========================================================================== several senders
 
 
+@pytest.mark.parametrize("runs", [False, True], ids=["per-signal", "bit-runs"])
 @examples(40)
 @given(
     seed=seeds,
     messages=st.lists(small_messages, min_size=2, max_size=6),
     joins=st.lists(st.sampled_from([0, 0, 1, 7, 50, 400, 3000]), min_size=6, max_size=6),
 )
-def test_concurrent_senders_each_delivered_once_without_mixing(seed, messages, joins):
+def test_concurrent_senders_each_delivered_once_without_mixing(seed, messages, joins, runs):
     """2-6 senders with random start times and schedules, coalescing only: every
     message is delivered once, intact, under its own pid, one session at a time,
     and lost signals cost per-bit retransmissions, never a whole-message retry."""
-    kernel, problems = simulate(seed, messages, joins)
+    kernel, problems = simulate(seed, messages, joins, runs=runs)
     fresh = check_safety(kernel, problems)
     check_liveness(kernel, fresh)
     for sim in kernel.senders:
@@ -557,33 +683,36 @@ ADVERSITY = {
 }
 
 
+@pytest.mark.parametrize("runs", [False, True], ids=["per-signal", "bit-runs"])
 @pytest.mark.parametrize("condition", list(ADVERSITY), ids=list(ADVERSITY))
 @examples(14)
 @given(seed=seeds, messages=st.lists(small_messages, min_size=1, max_size=4), joins=st.lists(st.sampled_from([0, 5, 500]), min_size=4, max_size=4))
-def test_safety_under_adversity(condition, seed, messages, joins):
+def test_safety_under_adversity(condition, seed, messages, joins, runs):
     """Loss, stray signals to the server, spoofed signals to senders, a slow
     server and late replies (duplicate bits) may cost deliveries, never safety:
     nothing delivered that was not sent, nothing delivered twice, no mixing, and
     DELIVERED is never claimed for a message the server did not deliver."""
-    kernel, problems = simulate(seed, messages, joins, **ADVERSITY[condition])
+    kernel, problems = simulate(seed, messages, joins, runs=runs, **ADVERSITY[condition])
     note(f"outcomes: {[sim.proto.outcome for sim in kernel.senders]}")
     check_safety(kernel, problems)
 
 
+@pytest.mark.parametrize("runs", [False, True], ids=["per-signal", "bit-runs"])
 @examples(30)
 @given(seed=seeds, messages=st.lists(small_messages, min_size=1, max_size=6), stray=st.floats(0.001, 0.2))
-def test_liveness_with_stray_signals_to_the_server(seed, messages, stray):
+def test_liveness_with_stray_signals_to_the_server(seed, messages, stray, runs):
     """A spoofer sending random symbols to the server (even holding sessions of
     its own) only delays senders: all are delivered exactly once. (That they
     need a single attempt is not asserted: the hello race, see
     test_hello_pending_when_go_arrives_is_not_read_as_a_frame_bit, can cost a
     whole-message retry; e.g. seed=5184, stray=0.08107384248576512 and
     messages [b"", b"\0\0\0\x01?\x90\xdd", b"CY\xe1\x1f\xfa", b"\x01\0\0l", b"", b""].)"""
-    kernel, problems = simulate(seed, messages, stray=stray)
+    kernel, problems = simulate(seed, messages, stray=stray, runs=runs)
     fresh = check_safety(kernel, problems)
     check_liveness(kernel, fresh)
 
 
+@pytest.mark.parametrize("runs", [False, True], ids=["per-signal", "bit-runs"])
 @examples(30)
 @given(
     seed=seeds,
@@ -591,26 +720,28 @@ def test_liveness_with_stray_signals_to_the_server(seed, messages, stray):
     slow=st.floats(0.0001, 0.002),
 )
 @example(seed=7, messages=[b"x" * 40] * 3, slow=0.002)
-def test_liveness_with_a_slow_server(seed, messages, slow):
+def test_liveness_with_a_slow_server(seed, messages, slow, runs):
     """A server descheduled for 50-500 ms at random (replies late, retransmissions
     coalesce with the pending original) still delivers every message once."""
-    kernel, problems = simulate(seed, messages, slow=slow)
+    kernel, problems = simulate(seed, messages, slow=slow, runs=runs)
     fresh = check_safety(kernel, problems)
     check_liveness(kernel, fresh)
 
 
+@pytest.mark.parametrize("runs", [False, True], ids=["per-signal", "bit-runs"])
 @examples(20)
 @given(seed=seeds, messages=st.lists(small_messages, min_size=1, max_size=3), slow=st.floats(0.002, 0.01))
-def test_liveness_with_a_very_slow_server_and_few_senders(seed, messages, slow):
+def test_liveness_with_a_very_slow_server_and_few_senders(seed, messages, slow, runs):
     """Up to three senders with a server that is descheduled most of the time:
     all delivered once. (Not asserted for 5-6 senders: there, a sender whose
     first signature ONE coalesced can find the server's ONE slot taken at every
     retry while the server is descheduled, and gives up with NO_ANSWER.)"""
-    kernel, problems = simulate(seed, messages, slow=slow)
+    kernel, problems = simulate(seed, messages, slow=slow, runs=runs)
     fresh = check_safety(kernel, problems)
     check_liveness(kernel, fresh)
 
 
+@pytest.mark.parametrize("runs", [False, True], ids=["per-signal", "bit-runs"])
 @examples(25)
 @given(
     seed=seeds,
@@ -619,12 +750,12 @@ def test_liveness_with_a_very_slow_server_and_few_senders(seed, messages, slow):
     slow=st.floats(0.0, 0.005),
     stray=st.floats(0.0, 0.02),
 )
-def test_precise_senders_postpone_instead_of_duplicating(seed, messages, late, slow, stray):
+def test_precise_senders_postpone_instead_of_duplicating(seed, messages, late, slow, stray, runs):
     """With the /proc view of the real sender (``Sender.postpone`` while its
     last signal is pending at the server or the server is busy), late replies, a
     slow server and stray signals cost no duplicate bit at all: no desync, one
     attempt each, everything delivered once."""
-    kernel = SimKernel(random.Random(seed), precise=True, punctual_timers=True, late=late, slow=slow, stray=stray)
+    kernel = SimKernel(random.Random(seed), runs=runs, precise=True, punctual_timers=True, late=late, slow=slow, stray=stray)
     problems = watch_sessions(kernel)
     for data in messages:
         kernel.add_sender(data, retry_initial=0.01)
@@ -930,6 +1061,7 @@ def test_sender_gone_frees_the_session_for_the_next_in_queue():
     assert server.active_pid == 7 and server.outbox == [(7, P.GO)]
 
 
+@pytest.mark.parametrize("runs", [False, True], ids=["per-signal", "bit-runs"])
 @examples(25)
 @given(
     seed=seeds,
@@ -942,11 +1074,11 @@ def test_sender_gone_frees_the_session_for_the_next_in_queue():
 @example(seed=1, messages=[b"x" * 30], victim=0, after=300, stop=1.7, punctual=False)
 @example(seed=2, messages=[b"x" * 30, b"y"], victim=0, after=300, stop=3.0, punctual=True)
 @example(seed=3, messages=[b"x" * 30], victim=0, after=300, stop=7.0, punctual=True)
-def test_stopped_then_resumed_sender_is_safe_and_does_not_block_others(seed, messages, victim, after, stop, punctual):
+def test_stopped_then_resumed_sender_is_safe_and_does_not_block_others(seed, messages, victim, after, stop, punctual, runs):
     """A sender stopped (SIGSTOP) at a random point for up to 8 s, then resumed:
     never a corrupt or double delivery, it ends with a clear outcome (DELIVERED or
     NO_ANSWER), and every other sender is delivered once."""
-    kernel = SimKernel(random.Random(seed), punctual_timers=punctual)
+    kernel = SimKernel(random.Random(seed), punctual_timers=punctual, runs=runs)
     problems = watch_sessions(kernel)
     for data in messages:
         kernel.add_sender(data)

@@ -95,6 +95,18 @@ seconds stops, stays silent until ``SESSION_IDLE_TIMEOUT + QUIET_MARGIN``
 after its last signal, then starts a new attempt with a hello.
 Rule 7: turbo changes only how the payload travels. Hello, queue, header,
 tail, CRC verdict and message id are the same, so rules 1-6 hold as they are.
+
+Bit runs (an API for speed; the wire is the same)
+=================================================
+
+Where the next replies are known in advance (a sender's header and payload
+bits while every ack matches; the server's payload bits, whose acks depend
+only on the index), ``Sender.bit_run`` and ``Server.bit_run`` hand the caller
+a run of up to ``RUN_LIMIT`` signals to exchange in a tight loop, and
+``Sender.ran`` / ``Server.receive_run`` take the result. Calling the state
+machine for every signal cost about as much Python per bit as the whole raw
+ping-pong (issue #6). Anything unexpected ends the run and goes through
+``receive`` / ``timeout`` as usual, so a run changes nothing but speed.
 """
 
 from __future__ import annotations
@@ -175,6 +187,14 @@ GO_TIMEOUT = 5.0
 hello every QUEUED_HELLO_INTERVAL, which also recovers a lost GO)."""
 MAX_GAP_SAMPLES = 1 << 20
 """Per-bit inter-arrival samples kept per transfer (bounds memory)."""
+RUN_LIMIT = 2048
+"""Most signals in one bit run (see ``BitRun``): the caller gets back to its other
+duties (progress, ticks, stop requests) at least this often (~30 ms at 1-bit speed)."""
+
+_ACKS_FROM_EVEN = bytes([ONE, ZERO]) * (RUN_LIMIT // 2 + 1)
+"""``ack_symbol(k)`` for k = 0, 1, 2, ...: slice it at ``index & 1`` for a run from ``index``."""
+_DIGIT_SYMBOLS = bytes.maketrans(b"01", bytes([ZERO, ONE]))
+_SYMBOL_DIGITS = bytes.maketrans(bytes([ZERO, ONE]), b"01")
 
 
 class ProtocolError(Exception):
@@ -218,6 +238,12 @@ def turbo_key(message_id: int, attempt: int) -> int:
 def frame_crc(header_and_payload: bytes, retransmissions: int) -> int:
     """CRC-32 over header, payload and the retransmission count."""
     return zlib.crc32(retransmissions.to_bytes(2, "big"), zlib.crc32(header_and_payload))
+
+
+def ack_run(index: int, count: int) -> bytes:
+    """``ack_symbol(k)`` for the ``count`` indexes from ``index`` (count <= RUN_LIMIT)."""
+    first = index & 1
+    return _ACKS_FROM_EVEN[first : first + count]
 
 
 # --------------------------------------------------------------------------- records
@@ -612,6 +638,58 @@ class Server:
         self.events.append(SenderQueued(pid, len(self._queue), now))
         return WAIT
 
+    def bit_run(self) -> tuple[int, bytes] | None:
+        """``(pid, replies)`` when the active sender's next signals are plain payload bits.
+
+        Their replies do not depend on their values (``ack_symbol`` of the
+        index), so the caller may answer them itself, ``replies[k]`` to the
+        *k*-th, as long as each comes from ``pid`` (kernel-filled), and then
+        must pass what it received to ``receive_run`` before anything else.
+        ``None``: the next signal needs ``receive``.
+        """
+        t = self._active
+        if t is None or t.in_words or (self.classic is not None and self.classic.holder is not None):
+            return None
+        index = t.index
+        end = PAYLOAD_START_INDEX + 8 * t.length  # (length is -1 until the header is in)
+        if index < PAYLOAD_START_INDEX or index >= end:
+            return None
+        return t.pid, ack_run(index, min(end - index, RUN_LIMIT))
+
+    def receive_run(self, pid: int, symbols: bytes, times: list[float]) -> None:
+        """The payload bits received from ``pid`` at ``times`` during ``bit_run()``'s run, all answered.
+
+        The same as ``receive`` for each, in order, returning the run's replies.
+        """
+        count = len(symbols)
+        if not count:
+            return
+        t = self._active
+        if t is None or t.pid != pid or t.in_words or t.index + count > PAYLOAD_START_INDEX + 8 * t.length:
+            raise LocalProtocolError("receive_run without a matching bit_run")
+        self.counters.signals += count
+        stats = t.stats
+        stats.signals_received += count
+        stats.signals_sent += count
+        gaps = stats.gaps
+        room = MAX_GAP_SAMPLES - len(gaps)
+        if room > 0:
+            previous = t.last_at
+            for at in times[:room]:
+                gaps.append(at - previous)
+                previous = at
+        t.last_at = times[-1]
+        # Bits 0..7 of payload byte j arrive at indexes PAYLOAD_START_INDEX + 8j + 0..7;
+        # t.acc holds the ones of the byte in progress.
+        held = (t.index - PAYLOAD_START_INDEX) & 7
+        digits = (format(t.acc, f"0{held}b") if held else "") + symbols.translate(_SYMBOL_DIGITS).decode()
+        whole = len(digits) >> 3
+        if whole:
+            t.payload += int(digits[: 8 * whole], 2).to_bytes(whole, "big")
+        rest = digits[8 * whole :]
+        t.acc = int(rest, 2) if rest else 0
+        t.index += count
+
     def receive_word(self, pid: int, value: int, now: float) -> int | None:
         """A turbo word (a ``sigqueue`` signal with ``si_value`` = ``value``) from ``pid``.
 
@@ -856,6 +934,23 @@ class SenderStats(Timing, Record):
         self.queued = self.turbo = False
 
 
+class BitRun(Record):
+    """Signals a sender's caller may exchange without calling ``Sender.receive`` for each.
+
+    Before it sends ``send[k]`` the caller must have the reply ``expect[k]`` from
+    the server (kernel-filled, from the server's pid), received by the deadline:
+    ``Sender.deadline`` for the first, ``timeout`` seconds after the previous send
+    for the others. It stops at the first reply that differs, is late or does not
+    come, reports how many it sent with ``Sender.ran``, and only then handles that
+    reply (or the timeout) the usual way.
+    """
+
+    __slots__ = ("expect", "send", "timeout")
+
+    def __init__(self, expect: bytes, send: bytes, timeout: float) -> None:
+        self.expect, self.send, self.timeout = expect, send, timeout
+
+
 class Sender:
     """The sending side of one message.
 
@@ -1002,6 +1097,37 @@ class Sender:
         self.deadline = now + delay
         return None
 
+    def bit_run(self) -> BitRun | None:
+        """The next header and payload bits as a ``BitRun``; ``None`` when the next reply needs ``receive``."""
+        if self.state is not SenderState.SENDING or self._word >= 0 or self._resent_current:
+            return None
+        index = self._index  # the bit in flight
+        end = self._tail_index  # (the tail is only filled in after the payload)
+        if self.stats.turbo and self._words and index < PAYLOAD_START_INDEX:
+            end = PAYLOAD_START_INDEX  # words follow
+        count = min(end - 1 - index, RUN_LIMIT)
+        if count <= 0:
+            return None
+        # A reply within the retry time is also within the session margin, which
+        # receive() would otherwise check.
+        timeout = min(self.retry_initial, self.session_margin())
+        return BitRun(ack_run(index, count), self._symbols(index + 1, index + 1 + count), timeout)
+
+    def ran(self, count: int, now: float) -> None:
+        """``count`` signals of the last ``bit_run()`` went out, each after its expected reply, the last at ``now``.
+
+        The same as ``receive`` of each of those replies.
+        """
+        if count:
+            stats = self.stats
+            stats.signals_received += count
+            stats.signals_sent += count
+            stats.frame_bits += count
+            self._index += count
+            self._retry = self.retry_initial
+            self._last_reply = self._last_sent = now
+            self.deadline = now + self._retry
+
     def server_alive(self, now: float) -> None:
         """Proof of life from outside the protocol (the server process runs).
 
@@ -1075,6 +1201,14 @@ class Sender:
             self._fill_tail()
         position = index - 1
         return (self._body[position >> 3] >> (7 - (position & 7))) & 1
+
+    def _symbols(self, start: int, stop: int) -> bytes:
+        """Frame bits ``start`` .. ``stop - 1`` as symbols (1 <= start < stop <= the tail's index)."""
+        first = (start - 1) >> 3  # frame index i is bit i - 1 of the body
+        chunk = self._body[first : ((stop - 2) >> 3) + 1]
+        digits = format(int.from_bytes(chunk, "big"), f"0{8 * len(chunk)}b")
+        skip = (start - 1) & 7
+        return digits[skip : skip + stop - start].encode().translate(_DIGIT_SYMBOLS)
 
     def _fill_tail(self) -> None:
         offset = HEADER_BYTES + len(self.data)

@@ -298,11 +298,15 @@ class Receiver:
         signal_of = SIGNAL_OF_SYMBOL
         # Per signal, this loop costs about as much Python as the whole raw ping-pong
         # partner does: keep it lean (see issue #6's notes before adding to it).
+        pending = None  # a signal that ended a bit run, still to handle
         while not self._stopping:
             unchecked = self._unchecked
             timeout = max(0.0, unchecked[0][2] + UNCHECKED_GRACE - clock()) if unchecked else poll
             value = None
-            if words is not None and server.turbo_session:
+            if pending is not None:
+                got, pending = pending, None
+                signo, code, pid, uid = got.si_signo, got.si_code, got.si_pid, got.si_uid
+            elif words is not None and server.turbo_session:
                 got = words.wait(timeout)
                 if got is not None:
                     signo, code, pid, uid, value = got
@@ -338,6 +342,11 @@ class Receiver:
                         self._reply(pid, reply, now)
                 if server.outbox:
                     self._flush_outbox(now)
+                if reply is not None and not unchecked:
+                    run = server.bit_run()
+                    if run is not None and run[0] in safe:
+                        until = next_tick if self.on_progress is None else min(next_tick, next_progress)
+                        pending, now = self._exchange_run(*run, until)
             if self._unchecked and now >= self._unchecked[0][2] + UNCHECKED_GRACE:
                 self._check_unchecked(now)
             if now >= next_tick:
@@ -348,6 +357,39 @@ class Receiver:
             if self.on_progress is not None and now >= next_progress and server.active_pid is not None:
                 next_progress = now + self.progress_interval
                 self.on_progress(server.progress())
+
+    def _exchange_run(self, pid: int, replies: bytes, until: float) -> tuple[object | None, float]:
+        """Answer ``pid``'s payload bits from ``Server.bit_run``'s replies, then ``receive_run``.
+
+        Ends early at a signal the run cannot take (returned, to be handled the
+        usual way), at a poll interval of silence, or once ``until`` has passed.
+        Per signal this is the raw ping-pong plus a few checks (issue #6).
+        """
+        wait, kill, clock, signals = signal.sigtimedwait, os.kill, self.clock, SIGNALS
+        signal_of, usr1, allowed, kernel_filled = SIGNAL_OF_SYMBOL, signal.SIGUSR1, self.allowed_uids, KERNEL_FILLED
+        poll = self.poll_interval
+        symbols = bytearray()
+        times: list[float] = []
+        got = None
+        now = clock()
+        try:
+            for reply in replies:
+                got = wait(signals, poll)
+                if got is None or got.si_pid != pid or got.si_code not in kernel_filled or got.si_uid not in allowed:
+                    break
+                now = clock()
+                symbols.append(got.si_signo != usr1)
+                times.append(now)
+                got = None
+                kill(pid, signal_of[reply])
+                if now >= until:
+                    break
+        except OSError as error:
+            self.server.receive_run(pid, symbols, times)
+            self._kill_failed(pid, error, now)
+            return None, clock()
+        self.server.receive_run(pid, symbols, times)
+        return got, clock()
 
     def _dispatch(self) -> None:
         events = self.server.events
@@ -642,9 +684,22 @@ def send_message(
     kill(pid, last_signal)
     next_progress = 0.0
     while sender.outcome is None:
-        remaining = sender.deadline - clock()
-        info = wait(signals, remaining) if remaining > 0 else None
-        now = clock()
+        run = sender.bit_run()
+        if run is not None:
+            try:
+                info, now = _exchange_run(pid, run, sender, clock)
+            except ProcessLookupError:
+                result.server_gone = True
+                sender.stats.ended_at = clock()
+                return result
+            if info is None:  # all sent (a reply is due), or no reply in time
+                remaining = sender.deadline - now
+                info = wait(signals, remaining) if remaining > 0 else None
+                now = clock()
+        else:
+            remaining = sender.deadline - clock()
+            info = wait(signals, remaining) if remaining > 0 else None
+            now = clock()
         symbol = None
         if info is None:
             if now < sender.deadline:
@@ -697,6 +752,42 @@ def send_message(
 
 
 # --------------------------------------------------------------------------- sending to a classic server
+
+
+def _exchange_run(pid: int, run: protocol.BitRun, sender: protocol.Sender, clock: Callable[[], float]) -> tuple[object | None, float]:
+    """Exchange ``run`` with the server ``pid`` (see ``protocol.BitRun``), then ``sender.ran()``.
+
+    Returns the reply that ended the run early (to handle the usual way) or
+    ``None``, and the time. Per signal this is the raw ping-pong plus a few
+    checks: the state machine is not called (issue #6).
+    """
+    wait, kill, signals, kernel_filled = signal.sigtimedwait, os.kill, SIGNALS, KERNEL_FILLED
+    signal_of, usr1, timeout = SIGNAL_OF_SYMBOL, signal.SIGUSR1, run.timeout
+    deadline = sender.deadline
+    now = last_sent = clock()
+    sent = 0
+    info = None
+    try:
+        for expected, symbol in zip(run.expect, run.send):
+            remaining = deadline - now
+            info = wait(signals, remaining) if remaining > 0 else None
+            now = clock()
+            if (
+                info is None
+                or now > deadline
+                or info.si_pid != pid
+                or info.si_code not in kernel_filled
+                or (info.si_signo != usr1) != expected
+            ):
+                break
+            info = None
+            kill(pid, signal_of[symbol])
+            sent += 1
+            last_sent = now
+            deadline = now + timeout
+    finally:
+        sender.ran(sent, last_sent)
+    return info, now
 
 
 class ClassicSendResult(protocol.Record):
