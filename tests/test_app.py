@@ -328,6 +328,22 @@ def test_in_flight_transfer_shows_progress_rate_and_eta():
     run(body, make_app())
 
 
+def test_progress_line_fills_with_the_fraction_and_shows_100_percent_only_when_done():
+    async def body(app, pilot):
+        await start_in_flight(app, pilot, steps=1)
+        bar = app.query_one("#inflight-bar")
+        width = bar.content_region.width
+        for done, total, percent in [(0, 100, "0%"), (50, 100, "50%"), (999, 1000, "99%"), (1000, 1000, "100%"), (5, 0, "0%")]:
+            bar.update(done, total)
+            text = bar.render()
+            assert text.plain.endswith(f" {percent}") and text.cell_length == width, (done, total, text.plain)
+        bar.update(1, 2)
+        filled = [span for span in bar.render().spans if "success" in str(span.style)]
+        assert filled and filled[0].end - filled[0].start == (width - len("   50%")) // 2
+
+    run(body, make_app())
+
+
 def test_aborted_rejected_and_refused_transfers_are_marked():
     async def body(app, pilot):
         failed_session(app)

@@ -7,10 +7,12 @@ Threads and what runs where:
   name at contact, appends a delivered message to the ``--log`` file (fsynced,
   before the protocol sends its "intact" verdict), and posts exactly one
   message per event with ``App.post_message`` (thread-safe, never blocks; no
-  ``call_from_thread``). Progress is already throttled to 0.1 s by the
-  receiver, and a newer progress message replaces an older queued one.
+  ``call_from_thread``). Progress is already throttled by the receiver (to
+  ``PROGRESS_INTERVAL``), and a newer progress message replaces an older queued one.
 * The main thread runs Textual. It only does small updates per message, so it
-  rarely holds the GIL the receiver thread needs for every bit.
+  rarely holds the GIL the receiver thread needs for every bit: no layout while
+  a transfer runs, and no widget that is costly to update (see
+  ``widgets/inflight.py``).
 
 Everything that varies (the PID, both clocks, the time zone, the receiver,
 ``/proc`` lookups, the log) is injected through ``SigchatApp(...)``, so tests
@@ -68,6 +70,10 @@ REFUSED_REPEAT = 10.0
 """A pid refused again within this many seconds is not logged again."""
 RATE_WINDOW = 1.0
 """Seconds of progress samples behind the "current" bits/s."""
+PROGRESS_INTERVAL = 0.25
+"""Seconds between the receiver's progress reports to the UI. Each costs the app's
+thread a few milliseconds of rendering, taken from the receiver thread (they share
+the GIL): at 0.1 s the UI cost 1-bit transfers ~15 % of their speed (issue #6)."""
 
 
 class ReceiverLike(Protocol):
@@ -629,6 +635,7 @@ def receiver_factory(
             on_progress=bridge.on_progress,
             on_refused=bridge.on_refused,
             allowed_uids=allowed_uids,
+            progress_interval=PROGRESS_INTERVAL,
         )
 
     return build

@@ -62,7 +62,8 @@ class ServerBanner(Widget):
                 (f" · {note}" if note else "", MUTED_STYLE),
                 (f" · {queued} waiting" if queued else "", "$text-warning"),
             )
-        self._status.update(status)
+        # One row each (CSS): no layout needed, which matters while a transfer runs (issue #6).
+        self._status.update(status, layout=False)
         failed_style = "$text-error bold" if totals.failed else MUTED_STYLE
         self._totals.update(
             Content.assemble(
@@ -74,5 +75,6 @@ class ServerBanner(Widget):
                 (" received · ", MUTED_STYLE),
                 (f"{totals.failed:,} failed/aborted", failed_style),
                 (f" · {totals.duplicates} repeats ignored" if totals.duplicates else "", MUTED_STYLE),
-            )
+            ),
+            layout=False,
         )

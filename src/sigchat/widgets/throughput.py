@@ -44,5 +44,6 @@ class Throughput(Widget):
                 (human_rate(last), "bold"),
                 (" · peak ", MUTED_STYLE),
                 (human_rate(max(data)), "bold"),
-            )
+            ),
+            layout=False,  # one row (CSS): no layout needed while a transfer runs (issue #6)
         )
