@@ -162,3 +162,23 @@ def cpu_seconds(pid: int) -> float:
     except OSError:
         return 0.0
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def test_receiver_notes_once_when_it_cannot_read_turbo_words(monkeypatch):
+    """Where ``sigqueue``/``si_value`` cannot be used, the server says so (plain mode: on stderr)
+    and serves ``--turbo`` senders 1 bit per signal (the fallback)."""
+    from sigchat import signals as sigio
+
+    monkeypatch.setattr(sigio, "open_words", lambda: (None, "no sigqueue here (test)"))
+    notes: list[str] = []
+    noted = threading.Event()
+    receiver = sigio.Receiver(
+        protocol.Server(turbo=True), lambda event: None, on_note=lambda text: (notes.append(text), noted.set()), pin_cpu=False
+    )
+    receiver.start()
+    try:
+        assert noted.wait(10)
+    finally:
+        receiver.stop()
+    assert notes == ["turbo words unavailable (no sigqueue here (test)): --turbo senders send 1 bit per signal"]
+    assert receiver.server.turbo is False and receiver.error is None

@@ -222,6 +222,7 @@ def run_plain(args: argparse.Namespace) -> int:
         server,
         output.on_event,
         on_refused=output.on_refused,
+        on_note=output.diag,
         allowed_uids=frozenset({os.getuid(), 0, *args.allow_uid}),
         pin_cpu=not args.no_affinity,
     )

@@ -195,9 +195,10 @@ class Receiver:
     before the reply that follows it (so a durable log is written before the
     "intact" verdict). ``on_progress`` gets ``Server.progress()`` at most every
     ``progress_interval`` seconds while a transfer runs. ``on_refused(pid,
-    reason)`` reports a sender the server will not answer. Both callbacks must
-    be quick and must not raise; if anything raises, the thread stops and
-    ``error`` holds the exception.
+    reason)`` reports a sender the server will not answer. ``on_note(text)``
+    gets a one-line note for the operator (turbo words unavailable here). The
+    callbacks must be quick and must not raise; if anything raises, the thread
+    stops and ``error`` holds the exception.
     """
 
     def __init__(
@@ -207,6 +208,7 @@ class Receiver:
         *,
         on_progress: Callable[[tuple], None] | None = None,
         on_refused: Callable[[int, str], None] | None = None,
+        on_note: Callable[[str], None] | None = None,
         allowed_uids: frozenset[int] | None = None,
         clock: Callable[[], float] = time.monotonic,
         poll_interval: float = 0.05,
@@ -218,6 +220,7 @@ class Receiver:
         self.on_event = on_event
         self.on_progress = on_progress
         self.on_refused = on_refused
+        self.on_note = on_note
         self.allowed_uids = allowed_uids if allowed_uids is not None else frozenset({os.getuid(), 0})
         self.clock = clock
         self.poll_interval = poll_interval
@@ -273,8 +276,10 @@ class Receiver:
             if self.server.classic is not None:
                 self._warm_up()
             if self.server.turbo:
-                self._words = open_words()[0]
+                self._words, unavailable = open_words()
                 self.server.turbo = self._words is not None  # else 1-bit only: the fallback
+                if unavailable is not None and self.on_note is not None:
+                    self.on_note(f"turbo words unavailable ({unavailable}): --turbo senders send 1 bit per signal")
             self._loop()
         except BaseException as error:  # reported by the owner, which then exits non-zero
             self.error = error
