@@ -6,12 +6,21 @@ object only (never by name or by a bare pid).
 
 from __future__ import annotations
 
+import signal
 import subprocess
 from collections.abc import Callable, Iterator
 
 import pytest
 
 import helpers
+
+# A shell without job control starts background commands with SIGINT ignored, and
+# children inherit that: a sigchat-send started from here would then ignore Ctrl-C,
+# unlike one started from a terminal, and the Ctrl-C tests would fail (seen when
+# CI ran under `cmd &` in a script). A handler is reset to the default at exec,
+# so with one installed here every child starts with SIGINT as a terminal gives it.
+if signal.getsignal(signal.SIGINT) is signal.SIG_IGN:
+    signal.signal(signal.SIGINT, signal.default_int_handler)
 
 
 @pytest.fixture
