@@ -375,7 +375,7 @@ class Receiver:
         poll = self.poll_interval
         symbols = bytearray()
         times: list[float] = []
-        got = None
+        got = failed = None
         now = clock()
         try:
             for reply in replies:
@@ -389,11 +389,11 @@ class Receiver:
                 kill(pid, signal_of[reply])
                 if now >= until:
                     break
-        except OSError as error:
-            self.server.receive_run(pid, symbols, times)
-            self._kill_failed(pid, error, now)
-            return None, clock()
+        except OSError as error:  # (the bit was received; its reply could not be sent)
+            failed = error
         self.server.receive_run(pid, symbols, times)
+        if failed is not None:
+            self._kill_failed(pid, failed, now)
         return got, clock()
 
     def _dispatch(self) -> None:
@@ -690,19 +690,17 @@ def send_message(
     next_progress = 0.0
     while sender.outcome is None:
         run = sender.bit_run()
-        if run is not None:
+        if run is None:
+            info, now = None, clock()
+        else:
             try:
                 info, now = _exchange_run(pid, run, sender, clock)
             except ProcessLookupError:
                 result.server_gone = True
                 sender.stats.ended_at = clock()
                 return result
-            if info is None:  # all sent (a reply is due), or no reply in time
-                remaining = sender.deadline - now
-                info = wait(signals, remaining) if remaining > 0 else None
-                now = clock()
-        else:
-            remaining = sender.deadline - clock()
+        if info is None:  # no run, all of it sent (a reply is due), or no reply in time
+            remaining = sender.deadline - now
             info = wait(signals, remaining) if remaining > 0 else None
             now = clock()
         symbol = None
