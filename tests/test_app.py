@@ -43,7 +43,7 @@ from sigchat.demo import (
     sample_session,
     start_in_flight,
 )
-from sigchat.messages import EntryKind, SenderState, TransferProgress
+from sigchat.messages import EntryKind, SenderState, ServerEventReceived, TransferProgress
 from sigchat.widgets import decode_prefix, human_rate, safe_content, safe_name
 from sigchat.widgets.help import HelpScreen
 from sigchat.widgets.inspector import InspectorScreen, hex_dump
@@ -146,6 +146,43 @@ def test_bridge_posts_one_message_per_event_and_reads_the_name_at_contact():
     assert posted[0].name == "bash" and posted[1].name == "bash"
     assert posted[1].event is event and posted[1].wall_time == WALL0
     assert posted[3].name is None
+
+
+def test_bridge_holds_a_native_start_and_header_until_the_next_report_and_keeps_the_order():
+    posted = []
+    bridge = Bridge(posted.append, wall_clock=lambda: WALL0, monotonic=lambda: MONO0, comm=NAMES.get)
+
+    def kinds() -> list[str]:
+        return [type(m.event).__name__ if isinstance(m, ServerEventReceived) else type(m).__name__ for m in posted]
+
+    # A short message: nothing is drawn while it travels, all of it at the end, in order.
+    bridge.on_event(protocol.TransferStarted(4242, MONO0))
+    bridge.on_event(protocol.HeaderReceived(4242, 1, 2, 0, MONO0))
+    assert posted == []
+    bridge.on_event(protocol.MessageDelivered(4242, b"hi", make_stats(4242, 2, MONO0)))
+    assert kinds() == ["TransferStarted", "HeaderReceived", "MessageDelivered"]
+    # A long one: its first progress report brings the start and the header.
+    posted.clear()
+    bridge.on_event(protocol.TransferStarted(4250, MONO0))
+    bridge.on_event(protocol.HeaderReceived(4250, 1, 20_000, 0, MONO0))
+    bridge.on_progress((4250, 10, 100, MONO0, MONO0 + 0.1))
+    assert kinds() == ["TransferStarted", "HeaderReceived", "TransferProgress"]
+    # Any other event goes out after the held ones; a classic transfer's start is not held.
+    posted.clear()
+    bridge.on_event(protocol.TransferStarted(4311, MONO0))
+    bridge.on_event(protocol.SenderQueued(4312, 1, MONO0))
+    bridge.on_event(protocol.TransferStarted(4313, MONO0, mode="classic"))
+    bridge.on_event(protocol.HeaderReceived(4313, 0, 5, 0, MONO0))
+    assert kinds() == ["TransferStarted", "SenderQueued", "TransferStarted", "HeaderReceived"]
+    assert [m.event.pid for m in posted] == [4311, 4312, 4313, 4313]
+    posted.clear()
+    bridge.on_event(protocol.TransferStarted(4320, MONO0))
+    bridge.on_refused(4321, "it exited")
+    assert kinds() == ["TransferStarted", "SenderRefused"]
+    posted.clear()
+    bridge.on_event(protocol.TransferStarted(4330, MONO0))
+    bridge.on_progress(None)  # (no transfer to report) still posts what was held
+    assert kinds() == ["TransferStarted"]
 
 
 def test_bridge_appends_to_the_log_before_on_event_returns(tmp_path):
@@ -344,6 +381,45 @@ def test_progress_line_fills_with_the_fraction_and_shows_100_percent_only_when_d
     run(body, make_app())
 
 
+def test_transfers_never_lay_the_screen_out(monkeypatch):
+    """While a transfer runs, the app's thread takes its time from the receiver's (the GIL):
+    a layout of this screen costs ~17 ms. New senders, new log rows, the bar appearing and
+    going, progress and the once-a-second update only repaint."""
+    from textual.screen import Screen
+
+    layouts = []
+    refresh_layout = Screen._refresh_layout
+
+    def counted(screen, *args, **kwargs):
+        layouts.append(screen)
+        return refresh_layout(screen, *args, **kwargs)
+
+    async def body(app, pilot):
+        deliver(app, 4242, b"the first message")
+        await settle(pilot, app)
+        monkeypatch.setattr(Screen, "_refresh_layout", counted)
+        for pid in (4250, 4251, 4252):  # a new sender each time, as each sigchat-send is
+            app.clock.t += 1.0
+            start = app.clock.mono()
+            app.bridge.on_event(protocol.TransferStarted(pid, start))
+            app.bridge.on_event(protocol.HeaderReceived(pid, 1, 100, 0, start))
+            for step in range(1, 4):
+                app.clock.t += 0.25
+                app.bridge.on_progress((pid, 200 * step, protocol.frame_bit_count(100), start, app.clock.mono()))
+                await pilot.pause()
+            app._tick()
+            await settle(pilot, app)
+            assert "▶ " + str(pid) in screen_lines(app)
+            stats = make_stats(pid, 100, start)
+            app.bridge.on_event(protocol.MessageDelivered(pid, b"y" * 100, stats))
+            await settle(pilot, app)
+        assert [e.pid for e in app.entries] == [4242, 4250, 4251, 4252]
+        assert "No transfer in progress" in screen_lines(app) and "4252" in screen_lines(app)
+        assert layouts == []
+
+    run(body, make_app())
+
+
 def test_aborted_rejected_and_refused_transfers_are_marked():
     async def body(app, pilot):
         failed_session(app)
@@ -515,6 +591,7 @@ def test_turbo_transfers_say_so_in_flight_in_the_log_and_in_the_inspector():
         data = bytes(range(60)) * 100
         app.bridge.on_event(protocol.TransferStarted(4250, start))
         app.bridge.on_event(protocol.HeaderReceived(4250, 3, len(data), 0, start + 0.004, turbo=True))
+        app.bridge.on_progress((4250, 200, protocol.frame_bit_count(len(data)), start, start + 0.01))
         await settle(pilot, app)
         assert "5.9 KiB message · turbo words (6 bytes per signal)" in screen_lines(app)
         stats = make_stats(4250, len(data), start)
@@ -782,10 +859,38 @@ def blocked_signals():
         signal.signal(signum, handler)
 
 
+def test_a_transfer_shorter_than_the_progress_interval_gets_no_progress_report(blocked_signals):
+    """The receiver's progress clock runs while it is idle, so a transfer's first report comes
+    within an interval after its start, not at once. The bridge shows a transfer's start with
+    that report, so a short message is not slowed down by drawing it (issue #6)."""
+    events: list[object] = []
+    reports: list[object] = []
+    delivered = threading.Event()
+
+    def on_event(event: object) -> None:
+        events.append(event)
+        if isinstance(event, protocol.MessageDelivered):
+            delivered.set()
+
+    receiver = sigio.Receiver(protocol.Server(), on_event, on_progress=reports.append, progress_interval=60.0, pin_cpu=False)
+    receiver.start()
+    try:
+        result = subprocess.run(
+            [*SEND_CMD, str(os.getpid()), "short"], preexec_fn=sigio.unblock_signals, capture_output=True, timeout=30
+        )
+        assert result.returncode == 0, result.stderr
+        assert delivered.wait(10)
+    finally:
+        receiver.stop()
+    assert [type(event).__name__ for event in events] == ["TransferStarted", "HeaderReceived", "MessageDelivered"]
+    assert reports == []
+
+
 def test_real_receiver_and_real_senders(blocked_signals, tmp_path):
     """The app with ``signals.Receiver`` in its thread; three ``sigchat-send`` at once."""
     log = records.DurableLog(str(tmp_path / "log.jsonl"))
-    app = SigchatApp(pid=os.getpid(), receiver_factory=receiver_factory(), log=log, tz=datetime.timezone.utc)
+    # (pin_cpu=False: the receiver would gather pytest's own threads, and its children, on one CPU)
+    app = SigchatApp(pid=os.getpid(), receiver_factory=receiver_factory(pin_cpu=False), log=log, tz=datetime.timezone.utc)
     app.animation_level = "none"
     messages = [f"real message {i} ✓".encode() for i in range(3)]
 

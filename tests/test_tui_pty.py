@@ -123,6 +123,15 @@ def test_tui_on_a_real_pty_survives_a_burst_and_quits_promptly(pty_server, tmp_p
     pid = int(match.group(1))
     assert pid == server.pid  # safety: we only ever signal the process we started
     assert server.poll() is None
+    if len(os.sched_getaffinity(0)) > 1:
+        # Textual's threads run on the receiver thread's CPU: the GIL changes hands on one CPU.
+        last = {max(os.sched_getaffinity(0))}
+        tasks = f"/proc/{pid}/task"
+        server.wait_for(
+            lambda: len(os.listdir(tasks)) >= 3 and all(os.sched_getaffinity(int(t)) == last for t in os.listdir(tasks)),
+            10,
+            "every thread of the app on the receiver's CPU",
+        )
 
     messages = [f"burst {i}: hello over SIGUSR1/2 #{i * 7}" for i in range(5)]
     senders = [

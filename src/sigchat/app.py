@@ -7,12 +7,18 @@ Threads and what runs where:
   name at contact, appends a delivered message to the ``--log`` file (fsynced,
   before the protocol sends its "intact" verdict), and posts exactly one
   message per event with ``App.post_message`` (thread-safe, never blocks; no
-  ``call_from_thread``). Progress is already throttled by the receiver (to
-  ``PROGRESS_INTERVAL``), and a newer progress message replaces an older queued one.
+  ``call_from_thread``), in the order of the events. Progress is already
+  throttled by the receiver (to ``PROGRESS_INTERVAL``), and a newer progress
+  message replaces an older queued one. The start and header of a native
+  transfer are held back until its first progress report or the next other
+  event, whichever comes first: drawing them costs the app's thread ~20 ms
+  while the transfer runs, which doubled the time of a short message.
 * The main thread runs Textual. It only does small updates per message, so it
   rarely holds the GIL the receiver thread needs for every bit: no layout while
-  a transfer runs, and no widget that is costly to update (see
-  ``widgets/inflight.py``).
+  a transfer runs (``widgets.FixedOptionList``, ``widgets/inflight.py``), and no
+  widget that is costly to update. The receiver thread gathers Textual's
+  threads on its own CPU (``signals.gather_threads_on``), so that the GIL
+  changes hands without waking another CPU.
 
 Everything that varies (the PID, both clocks, the time zone, the receiver,
 ``/proc`` lookups, the log) is injected through ``SigchatApp(...)``, so tests
@@ -72,8 +78,8 @@ RATE_WINDOW = 1.0
 """Seconds of progress samples behind the "current" bits/s."""
 PROGRESS_INTERVAL = 0.25
 """Seconds between the receiver's progress reports to the UI. Each costs the app's
-thread a few milliseconds of rendering, taken from the receiver thread (they share
-the GIL): at 0.1 s the UI cost 1-bit transfers ~15 % of their speed (issue #6)."""
+thread ~2 ms of rendering, taken from the receiver thread (they share the GIL):
+at 0.1 s the UI cost 1-bit transfers ~15 % of their speed (issue #6)."""
 
 
 class ReceiverLike(Protocol):
@@ -113,6 +119,7 @@ class Bridge:
         self._comm = comm
         self.log = log
         self._names: dict[int, str | None] = {}
+        self._held: list[ServerEventReceived] = []  # a native transfer's start and header, not posted yet
 
     def _name(self, pid: int, *, contact: bool) -> str | None:
         """The process name, read from /proc at contact (each new transfer or queueing)."""
@@ -139,15 +146,35 @@ class Bridge:
         if isinstance(event, protocol.MessageDelivered) and not event.duplicate and self.log is not None:
             # Before returning: the protocol sends the "intact" verdict after this.
             self.log.append(records.delivered_record(event, wall))
-        self.post(ServerEventReceived(event, wall, name))
+        message = ServerEventReceived(event, wall, name)
+        if self._holds(event):
+            self._held.append(message)
+            return
+        self.flush()
+        self.post(message)
+
+    def _holds(self, event: protocol.ServerEvent) -> bool:
+        """Whether ``event`` waits for the next progress report (see the module docstring)."""
+        if isinstance(event, protocol.TransferStarted):
+            return event.mode == "native"
+        held = self._held
+        return isinstance(event, protocol.HeaderReceived) and any(message.event.pid == event.pid for message in held)
+
+    def flush(self) -> None:
+        """Post the held events (the receiver's progress reports do)."""
+        held, self._held = self._held, []
+        for message in held:
+            self.post(message)
 
     def on_progress(self, progress: tuple) -> None:
+        self.flush()
         if progress is None:
             return
         pid, bits, total, started, last = progress
         self.post(TransferProgress(pid, bits, total, started, last, self._monotonic()))
 
     def on_refused(self, pid: int, reason: str) -> None:
+        self.flush()
         name = self._name(pid, contact=True)
         self.post(SenderRefused(pid, reason, self._wall(), self._monotonic(), name))
 
@@ -623,6 +650,7 @@ def receiver_factory(
     server_factory: Callable[[], protocol.Server] = protocol.Server,
     *,
     allowed_uids: frozenset[int] | None = None,
+    pin_cpu: bool = True,
 ) -> ReceiverFactory:
     """A factory for the real receiver: ``signals.Receiver`` on ``server_factory()``."""
 
@@ -636,6 +664,7 @@ def receiver_factory(
             on_refused=bridge.on_refused,
             allowed_uids=allowed_uids,
             progress_interval=PROGRESS_INTERVAL,
+            pin_cpu=pin_cpu,
         )
 
     return build
@@ -658,7 +687,11 @@ def run_app(args: argparse.Namespace) -> int:
         return exit_codes.FAILURE
     from sigchat.server import build_server, report_stop
 
-    factory = receiver_factory(lambda: build_server(args), allowed_uids=frozenset({os.getuid(), 0, *args.allow_uid}))
+    factory = receiver_factory(
+        lambda: build_server(args),
+        allowed_uids=frozenset({os.getuid(), 0, *args.allow_uid}),
+        pin_cpu=not args.no_affinity,
+    )
     app = SigchatApp(
         pid=os.getpid(),
         receiver_factory=factory,

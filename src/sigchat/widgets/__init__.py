@@ -19,6 +19,9 @@ import re
 import unicodedata
 
 from textual.content import Content
+from textual.geometry import Size
+from textual.reactive import Reactive
+from textual.widgets import OptionList
 
 ESCAPE_STYLE = "$text-warning"
 INVALID_STYLE = "$text-error"
@@ -168,3 +171,17 @@ def uptime(seconds: float) -> str:
     minutes, secs = divmod(int(max(0.0, seconds)), 60)
     hours, minutes = divmod(minutes, 60)
     return f"{hours}:{minutes:02d}:{secs:02d}"
+
+
+class FixedOptionList(OptionList):
+    """An ``OptionList`` whose size is set by CSS, never by its content.
+
+    Textual lays the whole screen out again whenever a widget's virtual size
+    changes, which for an ``OptionList`` is every added row: ~17 ms of the app's
+    thread for this screen, taken from the receiver thread while a transfer
+    runs (they share the GIL; issue #6). Here the box does not depend on the
+    rows, so a repaint is enough. Showing or hiding a scrollbar still lays the
+    screen out (a reactive of its own).
+    """
+
+    virtual_size = Reactive(Size(0, 0), layout=False)

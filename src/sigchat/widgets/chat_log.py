@@ -28,6 +28,7 @@ from sigchat.messages import Entry, EntryKind
 from sigchat.widgets import (
     INVALID_STYLE,
     MUTED_STYLE,
+    FixedOptionList,
     clock_time,
     decode_prefix,
     human_bytes,
@@ -231,7 +232,7 @@ def entry_visual(entry: Entry, *, header: bool, tz: datetime.tzinfo | None, max_
 # --------------------------------------------------------------------------- the widget
 
 
-class ChatLog(OptionList):
+class ChatLog(FixedOptionList):
     """The log view. The app gives it entries; it never reads clocks or ``/proc``."""
 
     BINDINGS = [

@@ -12,7 +12,8 @@ out again by default: 10 times a second that cost the receiver about a third of
 its speed. Textual's ``ProgressBar`` (three widgets with reactive attributes)
 cost ~5 ms of the app's thread per update. So the title and detail lines are
 one row high (CSS) and repaint without a layout, a line is only updated when
-its text changes, and the bar is one widget that draws itself as text.
+its text changes, and the bar is one widget that draws itself as text and is
+blank between transfers (showing or hiding a widget lays the screen out).
 """
 
 from __future__ import annotations
@@ -29,19 +30,24 @@ from sigchat.widgets import MUTED_STYLE, human_bytes, human_duration, human_rate
 
 
 class ProgressLine(Widget):
-    """A one-row progress bar with its percentage, drawn as text."""
+    """A one-row progress bar with its percentage, drawn as text; blank while ``total`` is ``None``.
+
+    Blank rather than hidden: showing or hiding a widget lays the screen out.
+    """
 
     def __init__(self, *, id: str | None = None) -> None:
         super().__init__(id=id)
         self.done = 0
-        self.total = 1
+        self.total: int | None = None
 
-    def update(self, done: int, total: int) -> None:
+    def update(self, done: int, total: int | None) -> None:
         if (done, total) != (self.done, self.total):
             self.done, self.total = done, total
             self.refresh()
 
     def render(self) -> Content:
+        if self.total is None:
+            return Content("")
         fraction = min(max(self.done / self.total, 0.0), 1.0) if self.total > 0 else 0.0
         percent = min(round(fraction * 100), 99) if fraction < 1.0 else 100  # (100% only when done)
         label = f"  {percent:3d}%"
@@ -81,7 +87,7 @@ class InFlight(Widget):
         title, bar, detail, queue, line = self._title, self._bar, self._detail, self._queue, self._line
         if active is None:
             line(title, Content.styled("No transfer in progress", MUTED_STYLE))
-            bar.display = False
+            bar.update(0, None)
             line(detail, "")
         else:
             size = f"{human_bytes(active.length)} message" if active.length is not None else "reading the header…"
@@ -98,7 +104,6 @@ class InFlight(Widget):
                     (f"  {size}", MUTED_STYLE),
                 ),
             )
-            bar.display = True
             bar.update(active.bits, active.total or 0)
             eta = active.eta
             line(

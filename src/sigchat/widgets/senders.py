@@ -11,11 +11,10 @@ from collections.abc import Iterable
 
 from textual.binding import Binding
 from textual.content import Content
-from textual.widgets import OptionList
 from textual.widgets.option_list import Option, OptionDoesNotExist
 
 from sigchat.messages import SenderInfo, SenderState, Totals
-from sigchat.widgets import MUTED_STYLE, human_ago, human_bytes, safe_name
+from sigchat.widgets import MUTED_STYLE, FixedOptionList, human_ago, human_bytes, safe_name
 
 ALL_ID = "all"
 
@@ -70,7 +69,7 @@ def all_prompt(totals: Totals, count: int, *, selected: bool) -> Content:
     )
 
 
-class SenderList(OptionList):
+class SenderList(FixedOptionList):
     """One option per sender, newest contact last, after the "all" option."""
 
     BINDINGS = [Binding("enter", "select", "Show only")]
