@@ -172,20 +172,19 @@ def thread_cpus(pid: int) -> dict[int, set[int]]:
 
 
 @pytest.mark.skipif(len(os.sched_getaffinity(0)) < 2, reason="needs two CPUs to place threads on")
-def test_server_threads_share_the_receiver_threads_cpu_unless_no_affinity(start_server):
-    """The receiver thread pins itself to the last CPU (senders join it there) and gathers the
-    server's other threads on it: they take turns at the GIL, and a hand-off to another CPU
-    costs a wake-up of that CPU (issue #6). ``--no-affinity`` leaves every thread where it was."""
-    last = {max(os.sched_getaffinity(0))}
+def test_receiver_thread_pins_itself_to_the_last_cpu_unless_no_affinity(start_server):
+    """Senders join the receiver thread's CPU. The plain server's main thread only waits: it
+    stays free (the Textual app's threads join the receiver's CPU: tests/test_tui_pty.py).
+    ``--no-affinity`` leaves every thread where it was."""
+    every = os.sched_getaffinity(0)
     pinned = start_server()
-    helpers.wait_until(lambda: procfs.receiver_cpus(pinned.pid) == last, 10, "the receiver thread to pin itself")
-    helpers.wait_until(lambda: all(cpus == last for cpus in thread_cpus(pinned.pid).values()), 10, "the other threads to join it")
-    assert len(thread_cpus(pinned.pid)) >= 2  # (the main thread and the receiver thread at least)
+    helpers.wait_until(lambda: procfs.receiver_cpus(pinned.pid) == {max(every)}, 10, "the receiver thread to pin itself")
+    assert os.sched_getaffinity(pinned.pid) == every
     helpers.send_ok(pinned, "placed")
     free = start_server("--no-affinity")
     helpers.wait_until(lambda: procfs.receiver_tid(free.pid) is not None, 10, "the receiver thread")
     helpers.send_ok(free, "not placed")
-    assert all(cpus == os.sched_getaffinity(0) for cpus in thread_cpus(free.pid).values())
+    assert all(cpus == every for cpus in thread_cpus(free.pid).values())
 
 
 def test_json_mode(start_server):

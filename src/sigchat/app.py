@@ -17,7 +17,7 @@ Threads and what runs where:
   rarely holds the GIL the receiver thread needs for every bit: no layout while
   a transfer runs (``widgets.FixedOptionList``, ``widgets/inflight.py``), and no
   widget that is costly to update. The receiver thread gathers Textual's
-  threads on its own CPU (``signals.gather_threads_on``), so that the GIL
+  threads on its own CPU (``signals.place_other_threads``), so that the GIL
   changes hands without waking another CPU.
 
 Everything that varies (the PID, both clocks, the time zone, the receiver,
@@ -665,6 +665,7 @@ def receiver_factory(
             allowed_uids=allowed_uids,
             progress_interval=PROGRESS_INTERVAL,
             pin_cpu=pin_cpu,
+            gather=True,
         )
 
     return build

@@ -83,7 +83,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--no-affinity",
         action="store_true",
-        help="do not pin the server's threads to one CPU (senders then cannot join the receiver thread; slower)",
+        help="do not pin the receiver thread (nor the UI's threads) to one CPU (senders then cannot join it; slower)",
     )
     parser.add_argument(
         "--no-turbo",

@@ -86,18 +86,18 @@ def pin_to_one_cpu() -> int | None:
         return None
 
 
-def gather_threads_on(cpu: int, receiver_tid: int) -> None:
-    """Run this process's other threads on ``cpu`` too, the receiver thread's.
+def place_other_threads(cpus: set[int], receiver_tid: int) -> None:
+    """Let this process's threads other than the receiver thread run on ``cpus``.
 
-    They take turns with the receiver thread at the GIL. On another CPU, every
-    hand-off wakes that CPU: with the Textual app on the other CPU, a 1-bit
-    transfer ran at ~0.90x plain mode; on the receiver's CPU at ~0.95-1.0x
-    (issue #6). Threads started later inherit the placement of their creator.
+    The Textual app's threads take turns with the receiver thread at the GIL.
+    On another CPU, every hand-off wakes that CPU: with the app on the other
+    CPU a 1-bit transfer ran at ~0.90x plain mode, on the receiver's CPU at
+    ~0.95-1.0x (issue #6). Threads started later inherit their creator's CPUs.
     """
     for tid in os.listdir("/proc/self/task"):
         if int(tid) != receiver_tid:
             try:
-                os.sched_setaffinity(int(tid), {cpu})
+                os.sched_setaffinity(int(tid), cpus)
             except OSError:  # (it exited meanwhile)
                 pass
 
@@ -217,7 +217,8 @@ class Receiver:
     stops and ``error`` holds the exception.
 
     ``pin_cpu``: the thread pins itself to the last CPU it may use (senders
-    join it there) and gathers the process's other threads on that CPU.
+    join it there). ``gather``: the process's other threads follow it (the
+    Textual app's; they share the GIL with it), pinned or not.
     """
 
     def __init__(
@@ -233,9 +234,11 @@ class Receiver:
         poll_interval: float = 0.05,
         progress_interval: float = 0.1,
         pin_cpu: bool = True,
+        gather: bool = False,
     ) -> None:
         self.server = server
         self.pin_cpu = pin_cpu
+        self.gather = gather
         self.on_event = on_event
         self.on_progress = on_progress
         self.on_refused = on_refused
@@ -264,6 +267,7 @@ class Receiver:
         self._unchecked: list[tuple[int, int, float]] = []
         self._unchecked_pids: set[int] = set()
         self._pinned: int | None = None  # the CPU the thread pinned itself to
+        self._tid: int | None = None  # its thread id, once it gathered the others
         self._all_cpus: set[int] = set()
         self._wide = False  # unpinned while a classic client streams
         self._words: Words | None = None  # reads si_value during turbo sessions
@@ -292,10 +296,11 @@ class Receiver:
             if self.pin_cpu:
                 self._all_cpus = os.sched_getaffinity(0)
                 self._pinned = pin_to_one_cpu()
-                if self._pinned is not None:
+                if self._pinned is not None and self.gather:
                     import threading
 
-                    gather_threads_on(self._pinned, threading.get_native_id())
+                    self._tid = threading.get_native_id()
+                    place_other_threads({self._pinned}, self._tid)
             if self.server.classic is not None:
                 self._warm_up()
             if self.server.turbo:
@@ -514,13 +519,17 @@ class Receiver:
         """Run on any CPU while a classic client streams, pinned again after.
 
         Pinned, the thread cannot leave its CPU when another process keeps it
-        busy; a client that does not wait for acks needs it within ~0.2 ms.
+        busy; a client that does not wait for acks needs it within ~0.2 ms. The
+        gathered threads go along, lest they take that CPU from it.
         """
         wide = self.server.classic.holder is not None
+        cpus = self._all_cpus if wide else {self._pinned}
         try:
-            os.sched_setaffinity(0, self._all_cpus if wide else {self._pinned})
+            os.sched_setaffinity(0, cpus)
         except OSError:
             pass
+        if self._tid is not None:
+            place_other_threads(cpus, self._tid)
         self._wide = wide
 
     def _does_not_wait(self, pid: int, now: float) -> None:
