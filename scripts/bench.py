@@ -73,8 +73,8 @@ sys.path.insert(0, str(ROOT / "scripts"))
 
 from pingpong import ping_pong  # noqa: E402
 
-from sigchat import procfs  # noqa: E402
-from sigchat.signals import block_signals, unblock_signals  # noqa: E402
+from sigchat.sigio import procfs  # noqa: E402
+from sigchat.sigio.masks import block_signals, unblock_signals  # noqa: E402
 
 BIN = Path(sys.executable).parent
 # sigchat-send -v: "..., 1 bit per signal, ..." or "..., turbo (N words), ...", then

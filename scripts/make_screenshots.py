@@ -16,7 +16,7 @@ from pathlib import Path
 
 os.environ.setdefault("TEXTUAL_ANIMATIONS", "none")
 
-from sigchat import demo  # noqa: E402
+from sigchat.tui import demo  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent.parent
 OUT = ROOT / "screenshots"

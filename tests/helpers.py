@@ -23,8 +23,8 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from sigchat import procfs
-from sigchat.signals import unblock_signals
+from sigchat.sigio import procfs
+from sigchat.sigio.masks import unblock_signals
 
 BIN = Path(sys.executable).parent
 SERVER_CMD: list[str] = (

@@ -58,7 +58,7 @@ from __future__ import annotations
 import random
 from dataclasses import dataclass, field
 
-from sigchat import protocol
+from sigchat.proto import api as protocol
 
 SERVER_PID = 1
 SPOOFER_PID = 99

@@ -2,10 +2,10 @@
 run with the real receiver and real ``sigchat-send`` processes.
 
 Events are injected the way the receiver thread delivers them: through
-``app.bridge`` (``on_event`` / ``on_progress`` / ``on_refused``), which posts
-one message per event. PID, clocks, time zone, ``/proc`` lookups and the
+``app.sink`` (``on_event`` / ``on_refused``) and ``app.bridge.on_progress``,
+which post one message per event. PID, clocks, time zone, ``/proc`` lookups and the
 receiver are injected, so everything here is deterministic. The sample
-sessions come from ``sigchat.demo`` (the README screenshots use them too).
+sessions come from ``sigchat.tui.demo`` (the README screenshots use them too).
 """
 
 from __future__ import annotations
@@ -27,10 +27,16 @@ import pytest
 from textual.command import CommandPalette
 from textual.widgets import Input, OptionList, Sparkline, Static
 
-from sigchat import demo, protocol, records
-from sigchat import signals as sigio
-from sigchat.app import Bridge, SigchatApp, log_records, receiver_factory
-from sigchat.demo import (
+from sigchat.proto import api as protocol
+from sigchat.server import records
+from sigchat.tui import demo
+from sigchat.sigio import masks as sigio
+from sigchat.sigio.receiver import Receiver
+from sigchat.server.sink import EventSink, Kind
+from sigchat.tui.app import SigchatApp, receiver_factory
+from sigchat.tui.bridge import Bridge
+from sigchat.tui.model import log_records
+from sigchat.tui.demo import (
     MONO0,
     NAMES,
     PID,
@@ -43,15 +49,16 @@ from sigchat.demo import (
     sample_session,
     start_in_flight,
 )
-from sigchat.messages import EntryKind, SenderState, ServerEventReceived, TransferProgress
-from sigchat.widgets import decode_prefix, human_rate, safe_content, safe_name
-from sigchat.widgets.help import HelpScreen
-from sigchat.widgets.inspector import InspectorScreen, hex_dump
-from sigchat.widgets.latency import histogram, summarize
-from sigchat.widgets.save_dialog import SaveDialog
-from sigchat.widgets.signal_bits import SignalBits, byte_labels
+from sigchat.tui.messages import ServerEventReceived, TransferProgress
+from sigchat.tui.model import SenderState
+from sigchat.tui.text import decode_prefix, human_rate, safe_content, safe_name
+from sigchat.tui.widgets.help import HelpScreen
+from sigchat.tui.widgets.inspector import InspectorScreen, hex_dump
+from sigchat.tui.widgets.latency import histogram, summarize
+from sigchat.tui.widgets.save_dialog import SaveDialog
+from sigchat.tui.widgets.signal_bits import SignalBits, byte_labels
 
-SRC = Path(__file__).resolve().parent.parent / "src" / "sigchat"
+SRC = Path(__file__).resolve().parent.parent / "src" / "sigchat" / "tui"
 BIN = Path(sys.executable).parent
 SEND_CMD = [str(BIN / "sigchat-send")] if (BIN / "sigchat-send").exists() else [sys.executable, "-m", "sigchat", "send"]
 
@@ -60,9 +67,10 @@ SEND_CMD = [str(BIN / "sigchat-send")] if (BIN / "sigchat-send").exists() else [
 
 
 class FakeReceiver:
-    """Stands in for ``signals.Receiver``: the test posts events through the bridge."""
+    """Stands in for ``sigio.receiver.Receiver``: the test reports events through the sink."""
 
-    def __init__(self, bridge: Bridge) -> None:
+    def __init__(self, sink: EventSink, bridge: Bridge) -> None:
+        self.sink = sink
         self.bridge = bridge
         self.started = False
         self.stopped = False
@@ -135,12 +143,12 @@ def screen_lines(app: SigchatApp) -> str:
 def test_bridge_posts_one_message_per_event_and_reads_the_name_at_contact():
     posted = []
     names = {4242: "bash"}
-    bridge = Bridge(posted.append, wall_clock=lambda: WALL0, monotonic=lambda: MONO0, comm=names.get)
+    bridge = EventSink(Bridge(posted.append, monotonic=lambda: MONO0, comm=names.get), wall_clock=lambda: WALL0)
     bridge.on_event(protocol.TransferStarted(4242, MONO0))
     del names[4242]  # the sender exits: its name is kept
     event = protocol.MessageDelivered(4242, b"hi", make_stats(4242, 2, MONO0))
     bridge.on_event(event)
-    bridge.on_progress((4242, 10, 100, MONO0, MONO0 + 0.1))
+    bridge.output.on_progress((4242, 10, 100, MONO0, MONO0 + 0.1))
     bridge.on_refused(4243, "it exited")
     assert [type(m).__name__ for m in posted] == ["ServerEventReceived", "ServerEventReceived", "TransferProgress", "SenderRefused"]
     assert posted[0].name == "bash" and posted[1].name == "bash"
@@ -150,7 +158,7 @@ def test_bridge_posts_one_message_per_event_and_reads_the_name_at_contact():
 
 def test_bridge_holds_a_native_start_and_header_until_the_next_report_and_keeps_the_order():
     posted = []
-    bridge = Bridge(posted.append, wall_clock=lambda: WALL0, monotonic=lambda: MONO0, comm=NAMES.get)
+    bridge = EventSink(Bridge(posted.append, monotonic=lambda: MONO0, comm=NAMES.get), wall_clock=lambda: WALL0)
 
     def kinds() -> list[str]:
         return [type(m.event).__name__ if isinstance(m, ServerEventReceived) else type(m).__name__ for m in posted]
@@ -165,7 +173,7 @@ def test_bridge_holds_a_native_start_and_header_until_the_next_report_and_keeps_
     posted.clear()
     bridge.on_event(protocol.TransferStarted(4250, MONO0))
     bridge.on_event(protocol.HeaderReceived(4250, 1, 20_000, 0, MONO0))
-    bridge.on_progress((4250, 10, 100, MONO0, MONO0 + 0.1))
+    bridge.output.on_progress((4250, 10, 100, MONO0, MONO0 + 0.1))
     assert kinds() == ["TransferStarted", "HeaderReceived", "TransferProgress"]
     # Any other event goes out after the held ones; a classic transfer's start is not held.
     posted.clear()
@@ -181,15 +189,15 @@ def test_bridge_holds_a_native_start_and_header_until_the_next_report_and_keeps_
     assert kinds() == ["TransferStarted", "SenderRefused"]
     posted.clear()
     bridge.on_event(protocol.TransferStarted(4330, MONO0))
-    bridge.on_progress(None)  # (no transfer to report) still posts what was held
+    bridge.output.on_progress(None)  # (no transfer to report) still posts what was held
     assert kinds() == ["TransferStarted"]
 
 
-def test_bridge_appends_to_the_log_before_on_event_returns(tmp_path):
+def test_the_sink_appends_to_the_log_before_on_event_returns(tmp_path):
     path = tmp_path / "log.jsonl"
     log = records.DurableLog(str(path))
     posted = []
-    bridge = Bridge(posted.append, wall_clock=lambda: WALL0, comm=NAMES.get, log=log)
+    bridge = EventSink(Bridge(posted.append, comm=NAMES.get), log=log, wall_clock=lambda: WALL0)
     event = protocol.MessageDelivered(4242, b"hello \xff", make_stats(4242, 7, MONO0))
     bridge.on_event(event)
     # Written (and fsynced) by the time on_event returns, before the app saw anything.
@@ -357,10 +365,10 @@ def test_in_flight_transfer_shows_progress_rate_and_eta():
         assert app.senders[4250].state is SenderState.SENDING
         # It ends: the bar goes away, the bits count in the throughput.
         stats = make_stats(4250, 10_240, active.started)
-        app.bridge.on_event(protocol.MessageDelivered(4250, b"x" * 10_240, stats))
+        app.sink.on_event(protocol.MessageDelivered(4250, b"x" * 10_240, stats))
         await settle(pilot, app)
         assert not app.active and "No transfer in progress" in screen_lines(app)
-        assert sum(app._buckets.values()) == stats.bits
+        assert sum(app.session._buckets.values()) == stats.bits
 
     run(body, make_app())
 
@@ -401,8 +409,8 @@ def test_transfers_never_lay_the_screen_out(monkeypatch):
         for pid in (4250, 4251, 4252):  # a new sender each time, as each sigchat-send is
             app.clock.t += 1.0
             start = app.clock.mono()
-            app.bridge.on_event(protocol.TransferStarted(pid, start))
-            app.bridge.on_event(protocol.HeaderReceived(pid, 1, 100, 0, start))
+            app.sink.on_event(protocol.TransferStarted(pid, start))
+            app.sink.on_event(protocol.HeaderReceived(pid, 1, 100, 0, start))
             for step in range(1, 4):
                 app.clock.t += 0.25
                 app.bridge.on_progress((pid, 200 * step, protocol.frame_bit_count(100), start, app.clock.mono()))
@@ -411,7 +419,7 @@ def test_transfers_never_lay_the_screen_out(monkeypatch):
             await settle(pilot, app)
             assert "▶ " + str(pid) in screen_lines(app)
             stats = make_stats(pid, 100, start)
-            app.bridge.on_event(protocol.MessageDelivered(pid, b"y" * 100, stats))
+            app.sink.on_event(protocol.MessageDelivered(pid, b"y" * 100, stats))
             await settle(pilot, app)
         assert [e.pid for e in app.entries] == [4242, 4250, 4251, 4252]
         assert "No transfer in progress" in screen_lines(app) and "4252" in screen_lines(app)
@@ -425,7 +433,7 @@ def test_aborted_rejected_and_refused_transfers_are_marked():
         failed_session(app)
         await settle(pilot, app)
         kinds = [e.kind for e in app.entries]
-        assert kinds == [EntryKind.DELIVERED, EntryKind.ABORTED, EntryKind.REJECTED, EntryKind.ABORTED, EntryKind.REFUSED]
+        assert kinds == [Kind.DELIVERED, Kind.ABORTED, Kind.REJECTED, Kind.ABORTED, Kind.REFUSED]
         text = "\n".join(log_text(app))
         assert "✗ ABORTED integrity check failed · 31 of 64 B arrived, dropped" in text
         assert "dropped: this one got corrupted on the w" in text
@@ -436,7 +444,7 @@ def test_aborted_rejected_and_refused_transfers_are_marked():
         assert app.senders[4250].state is SenderState.GONE  # exited mid-transfer
         assert "4 failed/aborted" in screen_lines(app)
         # A refused pid that keeps trying is logged once per REFUSED_REPEAT seconds.
-        app.bridge.on_refused(4500, "again")
+        app.sink.on_refused(4500, "again")
         await settle(pilot, app)
         assert len(app.entries) == 5
         # Every kind of entry can be inspected.
@@ -450,17 +458,17 @@ def test_aborted_rejected_and_refused_transfers_are_marked():
 
 
 def test_classic_minitalk_clients_are_shown_as_such():
-    from sigchat import classic
+    from sigchat.proto.classic import api as classic
 
     profile = str(classic.DEFAULT_PROFILE)
 
     async def body(app, pilot):
         start = app.clock.mono()
-        app.bridge.on_event(classic.ClassicStarted(4400, start, profile=profile))
+        app.sink.on_event(protocol.TransferStarted(4400, start, "classic", profile))
         await settle(pilot, app)
         assert app.active[4400].mode == "classic" and "classic client" in screen_lines(app)
         stats = make_stats(4400, 5, start)
-        app.bridge.on_event(classic.ClassicDelivered(4400, b"hello", stats, profile=profile))
+        app.sink.on_event(protocol.MessageDelivered(4400, b"hello", stats, False, "classic", profile))
         await settle(pilot, app)
         entry = app.entries[-1]
         assert entry.classic and entry.profile == profile
@@ -476,8 +484,8 @@ def test_sender_states_waiting_sending_idle_gone():
     alive = {4242, 4311}
 
     async def body(app, pilot):
-        app.bridge.on_event(protocol.TransferStarted(4242, MONO0))
-        app.bridge.on_event(protocol.SenderQueued(4311, 1, MONO0 + 0.1))
+        app.sink.on_event(protocol.TransferStarted(4242, MONO0))
+        app.sink.on_event(protocol.SenderQueued(4311, 1, MONO0 + 0.1))
         await settle(pilot, app)
         assert app.senders[4242].state is SenderState.SENDING
         assert app.senders[4311].state is SenderState.WAITING
@@ -589,15 +597,15 @@ def test_turbo_transfers_say_so_in_flight_in_the_log_and_in_the_inspector():
         clock = app.clock
         start = clock.mono()
         data = bytes(range(60)) * 100
-        app.bridge.on_event(protocol.TransferStarted(4250, start))
-        app.bridge.on_event(protocol.HeaderReceived(4250, 3, len(data), 0, start + 0.004, turbo=True))
+        app.sink.on_event(protocol.TransferStarted(4250, start))
+        app.sink.on_event(protocol.HeaderReceived(4250, 3, len(data), 0, start + 0.004, turbo=True))
         app.bridge.on_progress((4250, 200, protocol.frame_bit_count(len(data)), start, start + 0.01))
         await settle(pilot, app)
         assert "5.9 KiB message · turbo words (6 bytes per signal)" in screen_lines(app)
         stats = make_stats(4250, len(data), start)
         stats.turbo, stats.words = True, protocol.word_count(len(data))
         clock.t = stats.ended_at - demo.MONO0
-        app.bridge.on_event(protocol.MessageDelivered(4250, data, stats))
+        app.sink.on_event(protocol.MessageDelivered(4250, data, stats))
         deliver(app, 4242, b"one bit at a time")
         await settle(pilot, app)
         turbo_entry, plain_entry = app.entries
@@ -710,14 +718,14 @@ def test_quit_key_exits_at_once_and_stops_the_receiver():
 
 
 def test_run_app_ends_with_the_line_plain_mode_ends_with(monkeypatch):
-    """``run_app`` words its last stderr line and picks its exit code with ``server.report_stop``, as plain mode does."""
-    from sigchat import server
-    from sigchat.app import run_app
+    """``run_app`` words its last stderr line and picks its exit code with ``report_stop``, as plain mode does."""
+    from sigchat.server.options import build_parser
+    from sigchat.tui import app as app_module
 
     calls = []
     monkeypatch.setattr(SigchatApp, "run", lambda self, *args, **kwargs: None)
-    monkeypatch.setattr(server, "report_stop", lambda *args: calls.append(args) or 7)
-    assert run_app(server.build_parser().parse_args([])) == 7
+    monkeypatch.setattr(app_module, "report_stop", lambda *args: calls.append(args) or 7)
+    assert app_module.run_app(build_parser().parse_args([])) == 7
     ((messages, nbytes, counts, uptime, error),) = calls
     assert (messages, nbytes, counts, error) == (0, 0, ["0 transfers failed"], None) and uptime >= 0
 
@@ -872,7 +880,7 @@ def test_a_transfer_shorter_than_the_progress_interval_gets_no_progress_report(b
         if isinstance(event, protocol.MessageDelivered):
             delivered.set()
 
-    receiver = sigio.Receiver(protocol.Server(), on_event, on_progress=reports.append, progress_interval=60.0, pin_cpu=False)
+    receiver = Receiver(protocol.Server(), on_event, on_progress=reports.append, progress_interval=60.0, pin_cpu=False)
     receiver.start()
     try:
         result = subprocess.run(
@@ -918,7 +926,7 @@ def test_real_receiver_and_real_senders(blocked_signals, tmp_path):
                 p.stderr.close()
         assert codes == [0, 0, 0], errors
         await settle(pilot, app)
-        delivered = [e for e in app.entries if e.kind is EntryKind.DELIVERED]
+        delivered = [e for e in app.entries if e.kind is Kind.DELIVERED]
         # Three senders at once may lose a bit (pitfall 3): then a transfer is
         # aborted and retried, and the log shows that too. Each message arrives once.
         assert sorted(e.data for e in delivered) == sorted(messages), [(e.kind, e.reason) for e in app.entries]

@@ -12,9 +12,11 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from sigchat import classic, protocol, records
-from sigchat.classic import ClassicSender, ClassicServer, Profile, SendOutcome, encode, parse_profile
-from sigchat.protocol import ONE, ZERO, AbortReason
+from sigchat.proto import api as protocol
+from sigchat.proto.classic import api as classic
+from sigchat.server import records
+from sigchat.proto.classic.api import ClassicSender, ClassicServer, Profile, SendOutcome, encode, parse_profile
+from sigchat.proto.api import ONE, ZERO, AbortReason
 
 USR1, USR2 = ZERO, ONE
 PID = 4242
@@ -399,7 +401,7 @@ def test_server_routes_a_first_zero_to_the_classic_decoder() -> None:
     replies, _ = feed(server, encode(b"hi", Profile()), 1.0)
     assert replies == [USR1] * 24
     assert delivered(server.events) == [b"hi"]
-    assert server.counters.stray == 0 and server.counters.delivered == 1
+    assert server.counters.stray == 0 and server.totals().delivered == 1
     assert server.may_be_classic(PID) and server.known_pids() == 1
 
 

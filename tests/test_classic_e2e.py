@@ -29,7 +29,7 @@ from pathlib import Path
 
 import pytest
 
-from sigchat.signals import unblock_signals
+from sigchat.sigio.masks import unblock_signals
 
 pytestmark = [
     pytest.mark.skipif(not sys.platform.startswith("linux"), reason="Linux only"),
@@ -249,7 +249,7 @@ def run_send(*args: str, stdin: bytes = b"", timeout: float = 60) -> subprocess.
 
 
 def canonical(profile: str) -> str:
-    from sigchat.classic import parse_profile
+    from sigchat.proto.classic.api import parse_profile
 
     return str(parse_profile(profile))
 

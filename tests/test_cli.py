@@ -20,8 +20,9 @@ from hypothesis import strategies as st
 
 import helpers
 import sigchat
-from sigchat import exit_codes, procfs, send
-from sigchat.signals import unblock_signals
+from sigchat import exit_codes, send
+from sigchat.sigio import procfs
+from sigchat.sigio.masks import unblock_signals
 
 pytestmark = pytest.mark.timeout(60)
 
@@ -347,7 +348,7 @@ def test_server_bad_arguments(args):
 
 def test_server_last_line_and_exit_code(capsys):
     """``report_stop``: the one place that words the last stderr line, for plain mode and the UI."""
-    from sigchat.server import report_stop
+    from sigchat.server.plain import report_stop
 
     assert report_stop(3, 42, ["1 transfers aborted", "0 stray signals ignored"], 2.04, None) == exit_codes.OK
     err = capsys.readouterr().err
@@ -391,9 +392,12 @@ def test_anything_else_goes_to_argparse(argv):
     assert send.quick_args(argv) is None
 
 
-def test_help_shows_the_classic_defaults_of_the_classic_module():
-    from sigchat import classic
+def test_help_shows_the_classic_defaults_of_the_classic_module(monkeypatch):
+    from sigchat.proto.classic import api as classic
 
-    assert send.CLASSIC_DEFAULT_PROFILE == str(classic.DEFAULT_PROFILE)
-    assert send.CLASSIC_DEFAULT_PACE_US == round(classic.DEFAULT_PACE * 1e6)
-    assert send.CLASSIC_DEFAULT_ACK_TIMEOUT == classic.DEFAULT_ACK_TIMEOUT
+    monkeypatch.setenv("COLUMNS", "1000")  # (argparse would wrap the syntax at its hyphens)
+    text = " ".join(send.build_parser().format_help().split())
+    assert f"--classic alone is {classic.DEFAULT_PROFILE}," in text
+    assert f"(default: {classic.DEFAULT_PACE * 1e6:g})" in text
+    assert f"(default: {classic.DEFAULT_ACK_TIMEOUT:g})" in text
+    assert classic.SYNTAX in text

@@ -19,8 +19,10 @@ import time
 import pytest
 
 import helpers
-from sigchat import exit_codes, procfs, protocol
-from sigchat.signals import unblock_signals
+from sigchat import exit_codes
+from sigchat.proto import api as protocol
+from sigchat.sigio import procfs
+from sigchat.sigio.masks import unblock_signals
 
 pytestmark = pytest.mark.timeout(90)
 

@@ -15,8 +15,8 @@ import sys
 import pytest
 
 import helpers
-from sigchat import procfs
-from sigchat.signals import unblock_signals
+from sigchat.sigio import procfs
+from sigchat.sigio.masks import unblock_signals
 
 pytestmark = pytest.mark.timeout(60)
 

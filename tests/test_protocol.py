@@ -26,7 +26,7 @@ import pytest
 from hypothesis import HealthCheck, Phase, assume, example, given, note, settings
 from hypothesis import strategies as st
 
-from sigchat import protocol as P
+from sigchat.proto import api as P
 from simkernel import SPOOFER_PID, SimKernel
 
 _SCALE = float(os.environ.get("SIGCHAT_HYPOTHESIS_SCALE", "1"))

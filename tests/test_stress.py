@@ -34,8 +34,9 @@ import pytest
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
-from sigchat import exit_codes, protocol
-from sigchat.signals import unblock_signals
+from sigchat import exit_codes
+from sigchat.proto import api as protocol
+from sigchat.sigio.masks import unblock_signals
 
 pytestmark = [pytest.mark.stress, pytest.mark.skipif(not sys.platform.startswith("linux"), reason="Linux only")]
 
@@ -789,12 +790,9 @@ def test_length_above_max_bytes_refused_before_the_payload(children: Children) -
 
 def model_server(max_bytes: int) -> protocol.Server:
     """The sans-IO server exactly as ``sigchat-server --max-bytes N`` configures it (classic mode included)."""
-    from sigchat import server as server_module
+    from sigchat.server.options import build_parser, build_server
 
-    build = getattr(server_module, "build_server", None)
-    if build is None:
-        return protocol.Server(max_bytes=max_bytes)
-    return build(server_module.build_parser().parse_args(["--max-bytes", str(max_bytes)]))
+    return build_server(build_parser().parse_args(["--max-bytes", str(max_bytes)]))
 
 
 def model_exchange(symbols: list[int], max_bytes: int) -> tuple[str, str, list[protocol.ServerEvent]]:

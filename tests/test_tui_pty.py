@@ -29,7 +29,7 @@ from pathlib import Path
 
 import pytest
 
-from sigchat.signals import unblock_signals
+from sigchat.sigio.masks import unblock_signals
 
 BIN = Path(sys.executable).parent
 SERVER_CMD = [str(BIN / "sigchat-server")] if (BIN / "sigchat-server").exists() else [sys.executable, "-m", "sigchat", "server"]

@@ -19,7 +19,7 @@ from pathlib import Path
 import pytest
 
 import helpers
-from sigchat import protocol
+from sigchat.proto import api as protocol
 
 pytestmark = pytest.mark.timeout(120)
 
@@ -167,12 +167,12 @@ def cpu_seconds(pid: int) -> float:
 def test_receiver_notes_once_when_it_cannot_read_turbo_words(monkeypatch):
     """Where ``sigqueue``/``si_value`` cannot be used, the server says so (plain mode: on stderr)
     and serves ``--turbo`` senders 1 bit per signal (the fallback)."""
-    from sigchat import signals as sigio
+    from sigchat.sigio import receiver as receiver_module
 
-    monkeypatch.setattr(sigio, "open_words", lambda: (None, "no sigqueue here (test)"))
+    monkeypatch.setattr(receiver_module, "open_words", lambda: (None, "no sigqueue here (test)"))
     notes: list[str] = []
     noted = threading.Event()
-    receiver = sigio.Receiver(
+    receiver = receiver_module.Receiver(
         protocol.Server(turbo=True), lambda event: None, on_note=lambda text: (notes.append(text), noted.set()), pin_cpu=False
     )
     receiver.start()

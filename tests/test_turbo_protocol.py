@@ -17,7 +17,7 @@ import pytest
 from hypothesis import example, given, note
 from hypothesis import strategies as st
 
-from sigchat import protocol as P
+from sigchat.proto import api as P
 from simkernel import SimKernel
 from test_protocol import DT, PID, bits_of, check_liveness, check_safety, examples, feed, of_type, open_session, run_bounded, seeds, watch_sessions
 

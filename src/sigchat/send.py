@@ -1,6 +1,31 @@
 """``sigchat-send PID [MESSAGE]``: send one message to a sigchat server.
 
-Importing this module must not import Textual (start-up time; a test checks).
+The start-up rule
+=================
+
+A plain ``sigchat-send PID MESSAGE`` must start within 2x ``python3 -c pass``
+(measured by ``make bench``). It imports exactly these sigchat modules, and
+``tests/test_imports.py`` checks the exact set (and the standard library
+modules beyond ``python3 -c pass``: ``struct``, ``zlib``, ``_signal``...):
+
+=======================  =====================================================
+``sigchat.send``         this CLI; argparse only when the arguments are more
+                         than ``PID MESSAGE`` (``quick_args``)
+``sigchat.exit_codes``   the exit codes
+``sigchat.proto.base``   ``Record``/``Choice`` instead of dataclasses/enum
+``sigchat.proto.wire``   the format (struct, zlib)
+``sigchat.proto.sender`` the state machine
+``sigchat.sigio.*``      ``sigapi`` (the C ``_signal``, not ``signal``, which
+                         imports enum), ``masks``, ``procfs``, ``cpus``,
+                         ``link``, ``words`` (ctypes only for ``--turbo``),
+                         ``send``
+=======================  =====================================================
+
+So these modules, and only these, keep to: no ``enum``, ``dataclasses``,
+``typing`` (``TYPE_CHECKING = False`` instead), ``collections``, ``re``,
+``threading`` or ``ctypes`` at import time; the classic core only for
+``--classic``, Textual never. Every other module of sigchat is free of such
+tricks.
 """
 
 from __future__ import annotations
@@ -9,17 +34,30 @@ import os
 import sys
 from types import SimpleNamespace
 
-from sigchat import __version__, exit_codes, procfs, protocol
-from sigchat import signals as sigio
-from sigchat.sigapi import signal
+from sigchat import SEND_COMMAND, __version__, exit_codes
+from sigchat.proto.base import LocalProtocolError
+from sigchat.proto.sender import Outcome
+from sigchat.proto.wire import DEFAULT_TIMEOUT
+from sigchat.sigio import procfs
+from sigchat.sigio.cpus import join_receiver_cpu
+from sigchat.sigio.masks import block_signals
+from sigchat.sigio.send import SendResult, send_message
+from sigchat.sigio.sigapi import signal
 
-PROG = "sigchat-send"
+TYPE_CHECKING = False  # typing's constant without importing typing (the start-up rule)
+if TYPE_CHECKING:
+    import argparse
 
-# sigchat.classic is imported only for --classic: a native send must start fast
-# (issue #6). Help shows its defaults from here; tests/test_cli.py checks them.
-CLASSIC_DEFAULT_PROFILE = "msb,usr2=1,nul,ack=usr1"
-CLASSIC_DEFAULT_PACE_US = 500
-CLASSIC_DEFAULT_ACK_TIMEOUT = 0.2
+    from sigchat.proto.classic.profile import Profile
+    from sigchat.sigio.send_classic import ClassicSendResult
+
+PROG = SEND_COMMAND
+
+DEFAULTS = dict(
+    timeout=DEFAULT_TIMEOUT, no_affinity=False, turbo=False, stats=False, force=False,
+    classic=None, pace_us=None, ack_timeout=None,
+)  # fmt: skip
+"""Every option's default: argparse's and ``quick_args``'s (the classic ones come from the profile module)."""
 
 EPILOG = """\
 examples:
@@ -46,14 +84,16 @@ class UsageError(Exception):
     """Bad arguments: exit 2 before any signal is sent."""
 
 
-def build_parser() -> argparse.ArgumentParser:  # noqa: F821
+def build_parser() -> argparse.ArgumentParser:
     import argparse  # not at the top: see quick_args
+
+    from sigchat.proto.classic.profile import DEFAULT_ACK_TIMEOUT, DEFAULT_PACE, DEFAULT_PROFILE, SYNTAX
 
     class _Parser(argparse.ArgumentParser):
         def error(self, message: str) -> None:  # one clear line, not usage + message
             raise UsageError(message)
 
-    codes = "\n".join(f"  {code:>3}  {text}" for code, _, text in exit_codes.table())
+    codes = exit_codes.help_table()
     parser = _Parser(
         prog=PROG,
         description="Send a message to a sigchat server using only SIGUSR1 and SIGUSR2.",
@@ -70,7 +110,7 @@ def build_parser() -> argparse.ArgumentParser:  # noqa: F821
     parser.add_argument(
         "--timeout",
         type=float,
-        default=protocol.DEFAULT_TIMEOUT,
+        default=DEFAULTS["timeout"],
         metavar="SECONDS",
         help="longest silence accepted from the server (default: %(default)s)",
     )
@@ -92,31 +132,25 @@ def build_parser() -> argparse.ArgumentParser:  # noqa: F821
     parser.add_argument(
         "--classic",
         metavar="PROFILE",
-        help=f"send to a classic minitalk server instead; --classic alone is {CLASSIC_DEFAULT_PROFILE}, "
-        "--classic=PROFILE another profile (options: msb|lsb, usr2=1|usr1=1, nul|len32|len64|len32+nul|len64+nul, "
-        "be|le, nul-counted, ack=usr1|usr2|none, end-ack=usr1|usr2|none, handshake)",
+        help=f"send to a classic minitalk server instead; --classic alone is {DEFAULT_PROFILE}, "
+        f"--classic=PROFILE another profile (options: {SYNTAX})",
     )
     parser.add_argument(
         "--pace-us",
         type=int,
         metavar="US",
-        help=f"classic: microseconds between bits when nothing acks them (default: {CLASSIC_DEFAULT_PACE_US})",
+        help=f"classic: microseconds between bits when nothing acks them (default: {DEFAULT_PACE * 1e6:g})",
     )
     parser.add_argument(
         "--ack-timeout",
         type=float,
         metavar="SECONDS",
-        help=f"classic: wait this long for each ack, then carry on (default: {CLASSIC_DEFAULT_ACK_TIMEOUT}); "
+        help=f"classic: wait this long for each ack, then carry on (default: {DEFAULT_ACK_TIMEOUT:g}); "
         "--timeout is the wait for the end-of-message ack",
     )
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
+    parser.set_defaults(**DEFAULTS)
     return parser
-
-
-QUICK_DEFAULTS = dict(
-    timeout=protocol.DEFAULT_TIMEOUT, no_affinity=False, turbo=False, stats=False, force=False,
-    classic=None, pace_us=None, ack_timeout=None,
-)  # fmt: skip
 
 
 def quick_args(argv: list[str]) -> SimpleNamespace | None:
@@ -129,7 +163,7 @@ def quick_args(argv: list[str]) -> SimpleNamespace | None:
     """
     if len(argv) != 2 or not argv[0].isdigit() or argv[1].startswith("-"):
         return None
-    return SimpleNamespace(pid=argv[0], message=argv[1], **QUICK_DEFAULTS)
+    return SimpleNamespace(pid=argv[0], message=argv[1], **DEFAULTS)
 
 
 def expand_classic_flag(argv: list[str]) -> list[str]:
@@ -201,15 +235,15 @@ def check_target(pid: int, force: bool) -> int | None:
     return None
 
 
-def describe_failure(result: sigio.SendResult, pid: int, timeout: float) -> tuple[int, str]:
+def describe_failure(result: SendResult, pid: int, timeout: float) -> tuple[int, str]:
     outcome = result.outcome
     if result.server_gone:
         return exit_codes.SERVER_GONE, f"server {pid} went away during the transfer"
-    if outcome is protocol.Outcome.TOO_LARGE:
+    if outcome is Outcome.TOO_LARGE:
         return exit_codes.REJECTED, f"server {pid} rejected the message as too large ({result.stats.length} bytes)"
-    if outcome is protocol.Outcome.BAD_VERSION:
+    if outcome is Outcome.BAD_VERSION:
         return exit_codes.PROTOCOL, f"server {pid} speaks another sigchat protocol version"
-    if outcome is protocol.Outcome.CORRUPT:
+    if outcome is Outcome.CORRUPT:
         return (
             exit_codes.INTEGRITY,
             f"integrity check failed on all {result.stats.attempts} attempts; the message was not delivered",
@@ -219,19 +253,23 @@ def describe_failure(result: sigio.SendResult, pid: int, timeout: float) -> tupl
     return exit_codes.NO_ANSWER, f"server {pid} stopped answering for {timeout:g} s"
 
 
-def describe_classic_failure(result: sigio.ClassicSendResult, pid: int, args: argparse.Namespace) -> tuple[int, str]:
-    from sigchat import classic
+# --------------------------------------------------------------------------- --classic
+# The classic core is imported by these functions only: a plain send must not load it (the start-up rule).
+
+
+def describe_classic_failure(result: ClassicSendResult, pid: int, args: argparse.Namespace) -> tuple[int, str]:
+    from sigchat.proto.classic.sender import SendOutcome
 
     stats = result.stats
     outcome = result.outcome
     if result.server_gone:
         return exit_codes.SERVER_GONE, f"server {pid} went away during the transfer"
-    if outcome is classic.SendOutcome.UNCONFIRMED:
+    if outcome is SendOutcome.UNCONFIRMED:
         return exit_codes.NO_ANSWER, (
             f"no ack from {pid} within {args.ack_timeout:g} s (the rest was paced): the message was sent but nothing "
             "confirms it; for a server that does not ack, use a profile with ack=none"
         )
-    if outcome is classic.SendOutcome.ACKS_MISSING:
+    if outcome is SendOutcome.ACKS_MISSING:
         missing = stats.missing_acks + (1 if stats.handshake_answered is False else 0)
         return exit_codes.NO_ANSWER, (
             f"{missing} of {stats.bits_sent + (stats.handshake_answered is not None)} signals were not acknowledged "
@@ -240,7 +278,7 @@ def describe_classic_failure(result: sigio.ClassicSendResult, pid: int, args: ar
     return exit_codes.NO_ANSWER, f"no end-of-message ack from {pid} within {args.timeout:g} s"
 
 
-def format_classic_stats(result: sigio.ClassicSendResult, profile: classic.Profile) -> str:
+def format_classic_stats(result: ClassicSendResult, profile: Profile) -> str:
     s = result.stats
     paced = ", paced" if s.paced else ""
     return (
@@ -262,11 +300,22 @@ def guarded(pid: int, send):
         return fail(exit_codes.INTERRUPTED, "interrupted")
 
 
-def send_classic(pid: int, data: bytes, args: argparse.Namespace, profile: classic.Profile) -> int:  # noqa: F821
-    pace = (args.pace_us if args.pace_us is not None else CLASSIC_DEFAULT_PACE_US) / 1e6
-    result = guarded(
-        pid, lambda: sigio.send_classic(pid, data, profile, ack_timeout=args.ack_timeout, end_timeout=args.timeout, pace=pace)
-    )
+def parse_classic(text: str) -> Profile:
+    """The ``--classic`` profile; ``UsageError`` when it does not parse."""
+    from sigchat.proto.classic.profile import ProfileError, parse_profile
+
+    try:
+        return parse_profile(text)
+    except ProfileError as error:
+        raise UsageError(f"--classic: {error}") from None
+
+
+def send_classic(pid: int, data: bytes, args: argparse.Namespace, profile: Profile) -> int:
+    from sigchat.proto.classic.profile import DEFAULT_PACE
+    from sigchat.sigio.send_classic import send_classic as send
+
+    pace = args.pace_us / 1e6 if args.pace_us is not None else DEFAULT_PACE
+    result = guarded(pid, lambda: send(pid, data, profile, ack_timeout=args.ack_timeout, end_timeout=args.timeout, pace=pace))
     if isinstance(result, int):
         return result
     if args.stats:
@@ -277,7 +326,7 @@ def send_classic(pid: int, data: bytes, args: argparse.Namespace, profile: class
     return fail(code, message)
 
 
-def format_stats(result: sigio.SendResult) -> str:
+def format_stats(result: SendResult) -> str:
     s = result.stats
     mode = f"turbo ({s.words} word{'' if s.words == 1 else 's'})" if s.turbo else "1 bit per signal"
     return (
@@ -288,18 +337,13 @@ def format_stats(result: sigio.SendResult) -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
-    sigio.block_signals()  # first: no reply may ever find these signals unblocked
+    block_signals()  # first: no reply may ever find these signals unblocked
     try:
         argv = sys.argv[1:] if argv is None else argv
         args = quick_args(argv) or build_parser().parse_args(expand_classic_flag(argv))
         profile = None
         if args.classic is not None:
-            from sigchat import classic
-
-            try:
-                profile = classic.parse_profile(args.classic)
-            except classic.ProfileError as error:
-                raise UsageError(f"--classic: {error}") from None
+            profile = parse_classic(args.classic)
         pid = parse_pid(args.pid)
         if not args.timeout > 0 or args.timeout == float("inf"):
             raise UsageError("--timeout must be positive")
@@ -310,14 +354,19 @@ def main(argv: list[str] | None = None) -> int:
         if args.pace_us is not None and args.pace_us < 0:
             raise UsageError("--pace-us must not be negative")
         if args.ack_timeout is None:
-            args.ack_timeout = CLASSIC_DEFAULT_ACK_TIMEOUT
+            if profile is not None:
+                from sigchat.proto.classic.profile import DEFAULT_ACK_TIMEOUT
+
+                args.ack_timeout = DEFAULT_ACK_TIMEOUT
         elif not 0 < args.ack_timeout < float("inf"):
             raise UsageError("--ack-timeout must be positive")
         data = read_message(args)
         if profile is not None:
+            from sigchat.proto.classic.profile import message_bytes
+
             try:
-                classic.message_bytes(data, profile)
-            except protocol.LocalProtocolError as error:
+                message_bytes(data, profile)
+            except LocalProtocolError as error:
                 raise UsageError(str(error)) from None
     except UsageError as error:
         return fail(exit_codes.USAGE, f"{error} (see --help)")
@@ -327,17 +376,17 @@ def main(argv: list[str] | None = None) -> int:
     if code is not None:
         return code
     if not args.no_affinity:
-        sigio.join_receiver_cpu(pid)
+        join_receiver_cpu(pid)
     if profile is not None:
         return send_classic(pid, data, args, profile)
-    result = guarded(pid, lambda: sigio.send_message(pid, data, timeout=args.timeout, turbo=args.turbo))
+    result = guarded(pid, lambda: send_message(pid, data, timeout=args.timeout, turbo=args.turbo))
     if isinstance(result, int):
         return result
     if "turbo" in result.extra:
         print(f"{PROG}: note: 1 bit per signal, not turbo: {result.extra['turbo']}", file=sys.stderr)
     if args.stats:
         print(format_stats(result), file=sys.stderr)
-    if result.outcome is protocol.Outcome.DELIVERED and not result.server_gone:
+    if result.outcome is Outcome.DELIVERED and not result.server_gone:
         return exit_codes.OK
     code, message = describe_failure(result, pid, args.timeout)
     return fail(code, message)

@@ -29,7 +29,7 @@ import signal
 import sys
 import time
 
-from sigchat import protocol
+from sigchat.proto import api as protocol
 
 SYS_RT_SIGQUEUEINFO = {"x86_64": 129, "aarch64": 138}.get(os.uname().machine)
 SI_QUEUE = -1

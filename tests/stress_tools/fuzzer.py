@@ -34,7 +34,7 @@ import signal
 import sys
 import time
 
-from sigchat import protocol
+from sigchat.proto import api as protocol
 
 SIGNALS = (signal.SIGUSR1, signal.SIGUSR2)
 SIGNAL_SET = set(SIGNALS)

@@ -20,7 +20,7 @@ import os
 import signal
 import sys
 
-from sigchat import protocol
+from sigchat.proto import api as protocol
 
 SIGNALS = (signal.SIGUSR1, signal.SIGUSR2)
 SIGNAL_SET = set(SIGNALS)

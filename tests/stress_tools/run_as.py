@@ -24,13 +24,12 @@ def main() -> int:
     import encodings.latin_1  # noqa: F401
     import encodings.utf_8  # noqa: F401
     import locale  # noqa: F401  (argparse's gettext)
-    from array import array  # noqa: F401  (protocol.TransferStats: the server's first transfer)
 
-    from sigchat import send, server  # import everything while the files are readable
+    from sigchat import send, serve  # import everything while the files are readable
 
-    target = {"server": server.main, "send": send.main}[command]
+    target = {"server": serve.main, "send": send.main}[command]
     # Everything that is imported lazily later (argparse's gettext, help texts).
-    {"server": server.build_parser, "send": send.build_parser}[command]().format_help()
+    {"server": serve.build_parser, "send": send.build_parser}[command]().format_help()
     if ruid != 0 and euid != 0:
         os.setgroups([])
         os.setresgid(ruid, ruid, ruid)

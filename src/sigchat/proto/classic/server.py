@@ -1,0 +1,322 @@
+"""The server side of classic minitalk: one decoder per client pid, and the line.
+
+Sans-IO. docs/PROTOCOL.md, "Classic minitalk clients", is the spec: how a
+classic client is told from a sigchat sender, how its bits assemble into a
+message per ``Profile``, the acks and end ack, the idle timeout that ends a
+message *incomplete*, and the line: one classic client mid-message at a time,
+the others' acks deferred until it is free, so no two of them collide.
+"""
+
+from __future__ import annotations
+
+from sigchat.proto.classic.profile import DEFAULT_IDLE_TIMEOUT, HANDSHAKE, Profile, encode
+from sigchat.proto.events import (
+    CLASSIC,
+    AbortReason,
+    MessageDelivered,
+    ServerCounters,
+    ServerEvent,
+    TransferAborted,
+    TransferStarted,
+    TransferStats,
+)
+from sigchat.proto.wire import DEFAULT_MAX_BYTES, MAX_GAP_SAMPLES, ONE
+
+class _Decoder:
+    """One classic client's state. ``stats`` is ``None`` between messages."""
+
+    __slots__ = ("pid", "stats", "acc", "nbits", "header", "remaining", "data", "skipping", "last_at", "muted")
+
+    def __init__(self, pid: int, now: float) -> None:
+        self.pid = pid
+        self.stats: TransferStats | None = None
+        self.acc = 0
+        self.nbits = 0
+        self.header: bytearray | None = None
+        self.remaining: int | None = None
+        self.data = bytearray()
+        self.skipping = False
+        self.last_at = now
+        self.muted: set[int] = set()
+
+
+class ClassicServer:
+    """Per-pid classic decoders; ``proto.server.Server`` routes classic pids here.
+
+    Events go to ``events`` and extra signals (the end ack, a released client's
+    ack) to ``outbox`` as ``(pid, symbol)``; the owning ``proto.server.Server``
+    moves both to its own after every call.
+    ``receive`` returns the symbol to send back (the ack), or ``None``.
+    """
+
+    def __init__(
+        self,
+        profile: Profile,
+        *,
+        max_bytes: int = DEFAULT_MAX_BYTES,
+        timeout: float = DEFAULT_IDLE_TIMEOUT,
+    ) -> None:
+        self.profile = profile
+        self.name = str(profile)
+        self.native = profile.native_compatible
+        self.events: list[ServerEvent] = []
+        self.outbox: list[tuple[int, int]] = []
+        self.counters = ServerCounters()
+        self.max_bytes = max_bytes
+        self.timeout = timeout
+        self.decoders: dict[int, _Decoder] = {}
+        self.holder: int | None = None
+        """The classic client that is mid-message (holds the line), if any."""
+        self.waiting: dict[int, int | None] = {}
+        """Paused clients, first come first served: pid -> the ack they wait for."""
+        self._flip = 0 if profile.one == "usr2" else 1
+        self._lsb = profile.bit_order == "lsb"
+        self._header_bytes = profile.length_bits // 8
+        self._byteorder = "big" if profile.length_order == "be" else "little"
+        self._ack = profile.ack_symbol
+        self._end_ack = profile.end_ack_symbol
+
+    # ------------------------------------------------------------------ queries
+    def owns(self, pid: int) -> bool:
+        return pid in self.decoders
+
+    def progress(self) -> list[tuple[int, int, int | None, float, float]]:
+        """``(pid, bits received, message bits or None, started, last bit)`` per message in progress."""
+        rows = []
+        for d in self.decoders.values():
+            stats = d.stats
+            if stats is None or d.skipping:
+                continue
+            total = None
+            if d.remaining is not None:
+                total = stats.bits + 8 * d.remaining - d.nbits
+            rows.append((d.pid, stats.bits, total, stats.started_at, d.last_at))
+        return rows
+
+    # ------------------------------------------------------------------ input
+    def first_contact(self, pid: int, ones: int, ones_at: float, symbol: int, now: float) -> int | None:
+        """A new classic pid: replay the ``ones`` ONEs it sent as a would-be signature, then ``symbol``."""
+        self.decoders[pid] = _Decoder(pid, ones_at)
+        for _ in range(ones):
+            self.receive(pid, ONE, ones_at)  # their answers were sent already (SIGNATURE_ACK = SIGUSR1)
+        return self.receive(pid, symbol, now)
+
+    def receive(self, pid: int, symbol: int, now: float) -> int | None:
+        d = self.decoders.get(pid)
+        if d is None:
+            return self.first_contact(pid, 0, now, symbol, now)
+        reply = self._decode(d, symbol, now)
+        # The line: one classic client mid-message at a time (module docstring).
+        holder = self.holder
+        if holder is None or holder == pid:
+            if d.stats is not None:
+                self.holder = pid
+            elif holder == pid:
+                self._release(now)
+            return reply
+        if d.stats is not None and (reply is not None or pid in self.waiting):
+            self.waiting[pid] = reply  # it waits for this ack: paused until the line is free
+            return None
+        self.waiting.pop(pid, None)
+        return reply
+
+    def _decode(self, d: _Decoder, symbol: int, now: float) -> int | None:
+        pid = d.pid
+        stats = d.stats
+        if stats is not None:
+            if now - d.last_at > self.timeout:
+                self._gap(d)
+                stats = None
+            else:
+                gaps = stats.gaps
+                if len(gaps) < MAX_GAP_SAMPLES:
+                    gaps.append(now - d.last_at)
+        d.last_at = now
+        if stats is None:
+            stats = self._begin(d, now)
+            if self.profile.handshake and symbol == HANDSHAKE:
+                stats.signals_received += 1
+                return self._answer(d, HANDSHAKE)
+        stats.signals_received += 1
+        stats.bits += 1
+        bit = symbol ^ self._flip
+        if self._lsb:
+            d.acc |= bit << d.nbits
+        else:
+            d.acc = (d.acc << 1) | bit
+        d.nbits += 1
+        if d.nbits < 8:
+            return self._answer(d, self._ack)
+        byte = d.acc
+        d.acc = 0
+        d.nbits = 0
+        reply = self._answer(d, self._ack)
+        if self._byte(d, byte, now) and self._end_ack is not None:
+            if self._end_ack != self._ack or reply is None:
+                end = self._answer(d, self._end_ack, stats)
+                if end is not None:
+                    if reply is None:
+                        return end
+                    self.outbox.append((pid, end))
+        return reply
+
+    def tick(self, now: float) -> None:
+        """End messages whose client went silent; forget idle clients."""
+        for pid, d in list(self.decoders.items()):
+            if now - d.last_at > self.timeout and pid not in self.waiting:
+                if d.stats is not None:
+                    self._gap(d)
+                del self.decoders[pid]
+                if pid == self.holder:
+                    self._release(now)
+
+    def sender_gone(self, pid: int, now: float) -> None:
+        d = self.decoders.pop(pid, None)
+        self.waiting.pop(pid, None)
+        if d is not None and d.stats is not None and not d.skipping:
+            self._abort(d, AbortReason.SENDER_GONE, d.last_at)
+        if pid == self.holder:
+            self._release(now)
+
+    def _release(self, now: float) -> None:
+        """The holder's message ended: the longest-waiting client gets the line and its ack."""
+        self.holder = None
+        while self.waiting:
+            pid = next(iter(self.waiting))
+            reply = self.waiting.pop(pid)
+            d = self.decoders.get(pid)
+            if d is None or d.stats is None:
+                continue
+            self.holder = pid
+            d.last_at = now  # the wait was ours, not the client's silence
+            if reply is not None:
+                self.outbox.append((pid, reply))
+            return
+
+    def mute(self, pid: int, symbol: int) -> None:
+        """Never answer ``pid`` with ``symbol`` again (the signal would kill it)."""
+        d = self.decoders.get(pid)
+        if d is not None:
+            d.muted.add(symbol)
+
+    # ------------------------------------------------------------------ internals
+    def _answer(self, d: _Decoder, symbol: int | None, stats: TransferStats | None = None) -> int | None:
+        if symbol is None or symbol in d.muted:
+            return None
+        (stats or d.stats).signals_sent += 1
+        return symbol
+
+    def _begin(self, d: _Decoder, now: float) -> TransferStats:
+        stats = d.stats = TransferStats(pid=d.pid, started_at=now, ended_at=now)
+        d.header = bytearray() if self._header_bytes else None
+        d.remaining = None
+        d.data = bytearray()
+        d.skipping = False
+        d.acc = 0
+        d.nbits = 0
+        self.events.append(TransferStarted(d.pid, now, CLASSIC, self.name))
+        return stats
+
+    def _reset(self, d: _Decoder) -> None:
+        d.stats = None
+        d.header = None
+        d.remaining = None
+        d.data = bytearray()
+        d.skipping = False
+        d.acc = 0
+        d.nbits = 0
+
+    def _gap(self, d: _Decoder) -> None:
+        """The client was silent too long mid-message."""
+        if d.skipping:
+            self._reset(d)
+        else:
+            self._abort(d, AbortReason.INCOMPLETE, d.last_at)
+
+    def _abort(self, d: _Decoder, reason: AbortReason, at: float, *, skip: bool = False) -> None:
+        stats = d.stats
+        stats.ended_at = at
+        self.counters.aborted += 1
+        self.events.append(TransferAborted(d.pid, reason, stats, bytes(d.data), CLASSIC, self.name))
+        if skip:
+            d.skipping = True
+            d.data = bytearray()
+        else:
+            self._reset(d)
+
+    def _deliver(self, d: _Decoder, now: float) -> None:
+        stats = d.stats
+        stats.ended_at = now
+        stats.length = len(d.data)
+        counters = self.counters
+        counters.delivered += 1
+        counters.bytes += len(d.data)
+        self.events.append(MessageDelivered(d.pid, bytes(d.data), stats, False, CLASSIC, self.name))
+        self._reset(d)
+
+    def _byte(self, d: _Decoder, byte: int, now: float) -> bool:
+        """A byte completed; True when it ended a delivered message."""
+        header = d.header
+        if header is not None:
+            header.append(byte)
+            if len(header) < self._header_bytes:
+                return False
+            d.header = None
+            length = int.from_bytes(header, self._byteorder)
+            nul = self.profile.nul
+            total = length + (1 if nul and not self.profile.nul_counted else 0)
+            if nul:
+                total = max(total, 1)
+            d.remaining = total
+            d.stats.length = total - 1 if nul else total
+            if d.stats.length > self.max_bytes:
+                self._abort(d, AbortReason.TOO_LARGE, now, skip=True)
+                return False
+            if total == 0:
+                self._deliver(d, now)
+                return True
+            return False
+        remaining = d.remaining
+        if remaining is not None:
+            remaining -= 1
+            d.remaining = remaining
+            if remaining:
+                if not d.skipping:
+                    d.data.append(byte)
+                return False
+            if d.skipping:
+                self._reset(d)
+                return False
+            if self.profile.nul:
+                if byte != 0:
+                    d.data.append(byte)
+                    self._abort(d, AbortReason.FRAMING, now)
+                    return False
+            else:
+                d.data.append(byte)
+            self._deliver(d, now)
+            return True
+        # NUL-terminated only.
+        if byte == 0:
+            if d.skipping:
+                self._reset(d)
+                return False
+            self._deliver(d, now)
+            return True
+        if not d.skipping:
+            if len(d.data) >= self.max_bytes:
+                self._abort(d, AbortReason.TOO_LARGE, now, skip=True)
+            else:
+                d.data.append(byte)
+        return False
+
+
+def warm_up(profile: Profile) -> None:
+    """Decode a short message on scratch state (CPython runs code slowly the first time)."""
+    server = ClassicServer(profile, timeout=1.0)
+    symbols = ([HANDSHAKE] if profile.handshake else []) + encode(b"warm-up", profile)
+    for index, symbol in enumerate(symbols):
+        server.receive(1, symbol, index * 1e-4)
+        server.receive(2, symbol, index * 1e-4)
+    server.progress()
+    server.tick(10.0)

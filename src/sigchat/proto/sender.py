@@ -1,0 +1,448 @@
+"""The sending side of the native protocol: ``Sender``, one message's state machine.
+
+Sans-IO (docs/PROTOCOL.md is the spec): the caller sends the symbols it gets
+back and passes in every reply and deadline expiry with the current time. The
+rules cited below ("rule 4") are PROTOCOL.md's "Guarantees".
+
+On the send path: only ``base`` and ``wire`` are imported (see ``sigchat.send``).
+"""
+
+from __future__ import annotations
+
+from sigchat.proto.base import Choice, LocalProtocolError, Record, Timing, choices
+from sigchat.proto.wire import (
+    CRC_BITS,
+    DEFAULT_TIMEOUT,
+    DIGIT_SYMBOLS,
+    FLAG_TURBO,
+    GO,
+    HEADER,
+    HEADER_BYTES,
+    HELLO,
+    HELLO_RETRY,
+    LENGTH_CHECK_INDEX,
+    MAX_ATTEMPTS,
+    MAX_LENGTH,
+    ONE,
+    PAYLOAD_START_INDEX,
+    PROTOCOL_VERSION,
+    QUEUED_HELLO_INTERVAL,
+    QUIET_MARGIN,
+    RETRY_INITIAL,
+    RETRY_MAX,
+    RUN_LIMIT,
+    SESSION_IDLE_TIMEOUT,
+    SIGNATURE_ACK,
+    SIGNATURE_LENGTH,
+    START_BIT,
+    TAG_MASK,
+    TAIL,
+    TURBO_CHECK_INDEX,
+    VERSION_CHECK_INDEX,
+    WORD_PAYLOAD_BYTES,
+    WORD_TAG_SHIFT,
+    ack_run,
+    frame_bit_count,
+    frame_crc,
+    turbo_key,
+    word_count,
+)
+
+@choices
+class SenderState(Choice):
+    __slots__ = ()
+    NEW = "new"
+    HELLO = "hello"
+    QUEUED = "queued"
+    SENDING = "sending"
+    SETTLING = "settling"
+    QUIET = "quiet"
+    DONE = "done"
+
+
+@choices
+class Outcome(Choice):
+    __slots__ = ()
+    DELIVERED = "delivered"
+    NO_ANSWER = "no answer"
+    TOO_LARGE = "rejected as too large"
+    BAD_VERSION = "server speaks another protocol version"
+    CORRUPT = "integrity check failed after retries"
+
+
+class SenderStats(Timing, Record):
+    """What sending one message cost. ``turbo``: the server took turbo words (in the last attempt)."""
+
+    __slots__ = (
+        "length", "frame_bits", "signals_sent", "signals_received", "stale_replies", "retransmissions", "desyncs",
+        "attempts", "started_at", "sending_at", "ended_at", "queued", "turbo", "words",
+    )
+
+    def __init__(self, length: int = 0) -> None:
+        self.length = length
+        self.frame_bits = self.signals_sent = self.signals_received = self.stale_replies = 0
+        self.retransmissions = self.desyncs = self.attempts = self.words = 0
+        self.started_at = self.sending_at = self.ended_at = 0.0
+        self.queued = self.turbo = False
+
+
+class BitRun(Record):
+    """Signals a sender's caller may exchange without calling ``Sender.receive`` for each.
+
+    Before it sends ``send[k]`` the caller must have the reply ``expect[k]`` from
+    the server (kernel-filled, from the server's pid), received by the deadline:
+    ``Sender.deadline`` for the first, ``timeout`` seconds after the previous send
+    for the others. It stops at the first reply that differs, is late or does not
+    come, reports how many it sent with ``Sender.ran``, and only then handles that
+    reply (or the timeout) the usual way.
+    """
+
+    __slots__ = ("expect", "send", "timeout")
+
+    def __init__(self, expect: bytes, send: bytes, timeout: float) -> None:
+        self.expect, self.send, self.timeout = expect, send, timeout
+
+
+class Sender:
+    """The sending side of one message.
+
+    Use: ``symbol = start(now)``, send it; then for every reply from the server
+    ``symbol = receive(reply, now)`` and for every expiry of ``deadline``
+    ``symbol = timeout(now)``; send ``symbol`` when it is not ``None``. When
+    ``drain`` is true, discard every signal already pending from the server
+    before sending (stale replies to repeated hellos). Stop when ``outcome`` is
+    set.
+
+    With ``turbo=True`` the sender asks for turbo words (rule 7). While
+    ``value`` is not ``None``, the returned symbol must be sent as a word: with
+    ``sigqueue`` and ``si_value = value``.
+    """
+
+    def __init__(
+        self,
+        data: bytes,
+        message_id: int,
+        *,
+        timeout: float = DEFAULT_TIMEOUT,
+        max_attempts: int = MAX_ATTEMPTS,
+        retry_initial: float = RETRY_INITIAL,
+        retry_max: float = RETRY_MAX,
+        flags: int = 0,
+        turbo: bool = False,
+    ) -> None:
+        if len(data) > MAX_LENGTH:
+            raise LocalProtocolError("message longer than 4 GiB - 1 bytes")
+        if not 0 <= message_id <= 0xFFFFFFFF:
+            raise LocalProtocolError("message id must fit in 32 bits")
+        self.data = bytes(data)
+        self.message_id = message_id
+        self.timeout_seconds = timeout
+        self.max_attempts = max_attempts
+        self.retry_initial = retry_initial
+        self.retry_max = retry_max
+        self.flags = flags | (FLAG_TURBO if turbo else 0)
+        self.value: int | None = None
+        self.state = SenderState.NEW
+        self.outcome: Outcome | None = None
+        self.deadline = 0.0
+        self.drain = False
+        self.stats = SenderStats(length=len(data))
+        self.total = frame_bit_count(len(data))
+        self.crc_start = self.total - CRC_BITS
+        self._tail_index = 1 + 8 * (HEADER_BYTES + len(data))
+        self._body = bytearray()
+        self._index = 0
+        self._retry = retry_initial
+        self._last_reply = 0.0
+        self._last_sent = 0.0
+        self._echo_failed = False
+        self._attempt_retransmissions = 0
+        self._resent_current = False
+        self._settled_symbol = 0
+        self._signature_sent = 0
+        self._word = -1  # index of the word in flight (-1: not sending words)
+        self._words = word_count(len(data))
+        self._key = 0  # turbo_key of the current attempt
+
+    # ------------------------------------------------------------------ API
+    def start(self, now: float) -> int:
+        self.stats.started_at = now
+        self._last_reply = now
+        return self._new_attempt(now)
+
+    def receive(self, symbol: int, now: float) -> int | None:
+        self.stats.signals_received += 1
+        state = self.state
+        if state is SenderState.SENDING:
+            if now - self._last_sent > self.session_margin():
+                # The reply waited for us (we were stopped?): the server may have
+                # dropped the session meanwhile, so do not carry on blindly.
+                return self._retry_attempt(now)
+            if self._word >= 0:
+                return self._on_word_reply(symbol, now)
+            return self._on_bit_reply(symbol, now)
+        if state is SenderState.SETTLING:
+            # A second reply to a retransmitted bit: the server got it twice.
+            return self._desync(now)
+        if state is SenderState.HELLO or state is SenderState.QUEUED:
+            self._last_reply = now
+            if state is SenderState.HELLO and symbol == SIGNATURE_ACK and self._signature_sent < SIGNATURE_LENGTH:
+                self._retry = self.retry_initial
+                self._signature_sent += 1
+                return self._send(ONE, now)
+            if symbol == GO:
+                self.state = SenderState.SENDING
+                self.stats.sending_at = now
+                self.drain = True
+                self._index = 0
+                return self._send(START_BIT, now)
+            if state is SenderState.HELLO:
+                self.state = SenderState.QUEUED
+                self.stats.queued = True
+            self.deadline = now + QUEUED_HELLO_INTERVAL
+            return None
+        self.stats.stale_replies += 1  # QUIET or DONE: nothing is expected
+        return None
+
+    def timeout(self, now: float) -> int | None:
+        state = self.state
+        if state is SenderState.DONE:
+            return None
+        if state is SenderState.QUIET:
+            return self._new_attempt(now)
+        if state is SenderState.SETTLING:
+            self.state = SenderState.SENDING
+            return self._send(self._settled_symbol, now)
+        if now - self._last_reply > self.timeout_seconds:
+            return self._fail(Outcome.NO_ANSWER, now)
+        if state is SenderState.QUEUED:
+            self.deadline = now + QUEUED_HELLO_INTERVAL
+            return self._send(HELLO, now)
+        if state is SenderState.SENDING and (
+            now - self._last_sent > self.session_margin() or now - self._last_reply > self.session_margin()
+        ):
+            # We were silent (stopped?) or unanswered long enough for the server
+            # to drop or ignore the session (rule 6): start over after a quiet period.
+            return self._retry_attempt(now)
+        # No reply in time: the signal or its reply was lost. Resend the same one.
+        self.stats.retransmissions += 1
+        self._attempt_retransmissions += 1
+        self._retry = min(self._retry * 2, self.retry_max)
+        if state is SenderState.HELLO:
+            return self._send(ONE, now)
+        if self._word >= 0:
+            return self._send(self._word & 1, now)  # no settling: the server ignores a repeated word
+        self._resent_current = True
+        return self._send(self._bit(self._index), now)
+
+    def postpone(self, now: float, delay: float) -> int | None:
+        """The deadline passed, but the caller knows the last signal is still in flight.
+
+        (E.g. it is still pending at the server, or the server is busy.) Wait
+        ``delay`` more without resending: a resend now would be a duplicate. The
+        silence limits still apply, so this may end the attempt or the transfer.
+        """
+        if now - self._last_reply > self.timeout_seconds:
+            return self._fail(Outcome.NO_ANSWER, now)
+        if self.state is SenderState.SENDING and now - self._last_reply > self.session_margin():
+            return self._retry_attempt(now)
+        self.deadline = now + delay
+        return None
+
+    def bit_run(self) -> BitRun | None:
+        """The next header and payload bits as a ``BitRun``; ``None`` when the next reply needs ``receive``."""
+        if self.state is not SenderState.SENDING or self._word >= 0 or self._resent_current:
+            return None
+        index = self._index  # the bit in flight
+        end = self._tail_index  # (the tail is only filled in after the payload)
+        if self.stats.turbo and self._words and index < PAYLOAD_START_INDEX:
+            end = PAYLOAD_START_INDEX  # words follow
+        count = min(end - 1 - index, RUN_LIMIT)
+        if count <= 0:
+            return None
+        # A reply within the retry time is also within the session margin, which
+        # receive() would otherwise check.
+        timeout = min(self.retry_initial, self.session_margin())
+        return BitRun(ack_run(index, count), self._symbols(index + 1, index + 1 + count), timeout)
+
+    def ran(self, count: int, now: float) -> None:
+        """``count`` signals of the last ``bit_run()`` went out, each after its expected reply, the last at ``now``.
+
+        The same as ``receive`` of each of those replies.
+        """
+        if count:
+            stats = self.stats
+            stats.signals_received += count
+            stats.signals_sent += count
+            stats.frame_bits += count
+            self._index += count
+            self._retry = self.retry_initial
+            self._last_reply = self._last_sent = now
+            self.deadline = now + self._retry
+
+    def server_alive(self, now: float) -> None:
+        """Proof of life from outside the protocol (the server process runs).
+
+        Only counts while queued: the server answered once, and a long queue
+        can legitimately keep us waiting longer than ``timeout``.
+        """
+        if self.state is SenderState.QUEUED:
+            self._last_reply = now
+
+    def session_margin(self) -> float:
+        return SESSION_IDLE_TIMEOUT - QUIET_MARGIN
+
+    # ------------------------------------------------------------------ internals
+    def _send(self, symbol: int, now: float) -> int:
+        self.stats.signals_sent += 1
+        self._last_sent = now
+        state = self.state
+        if state is SenderState.HELLO:
+            self.deadline = now + max(self._retry, HELLO_RETRY)
+        elif state is not SenderState.QUEUED:
+            self.deadline = now + self._retry
+        return symbol
+
+    def _new_attempt(self, now: float) -> int | None:
+        """Start (another) attempt: a fresh frame, opened with the signature."""
+        if self.stats.attempts >= self.max_attempts:
+            return self._fail(self._exhausted(), now)
+        self.stats.attempts += 1
+        self._attempt_retransmissions = 0
+        self._echo_failed = False
+        self._resent_current = False
+        self.stats.turbo = False
+        self._word = -1
+        self.value = None
+        attempt = min(self.stats.attempts - 1, 255)
+        self._key = turbo_key(self.message_id, attempt)
+        self._body = bytearray(
+            HEADER.pack(PROTOCOL_VERSION, self.flags, attempt, self.message_id, len(self.data)) + self.data + bytes(TAIL.size)
+        )
+        self.state = SenderState.HELLO
+        self._retry = self.retry_initial
+        self._last_reply = now
+        self._signature_sent = 1
+        return self._send(ONE, now)
+
+    def _exhausted(self) -> Outcome:
+        """Every attempt failed: an integrity failure, unless not one frame bit was ever answered."""
+        return Outcome.CORRUPT if self.stats.frame_bits else Outcome.NO_ANSWER
+
+    def _retry_attempt(self, now: float) -> int | None:
+        if self.stats.attempts >= self.max_attempts:
+            return self._fail(self._exhausted(), now)
+        self.state = SenderState.QUIET
+        self.deadline = max(now, self._last_sent + SESSION_IDLE_TIMEOUT + QUIET_MARGIN)
+        return None
+
+    def _desync(self, now: float) -> int | None:
+        self.stats.desyncs += 1
+        return self._retry_attempt(now)
+
+    def _fail(self, outcome: Outcome, now: float) -> None:
+        self.outcome = outcome
+        self.state = SenderState.DONE
+        self.stats.ended_at = now
+        return None
+
+    def _bit(self, index: int) -> int:
+        if index == 0:
+            return START_BIT
+        if index == self._tail_index:
+            self._fill_tail()
+        position = index - 1
+        return (self._body[position >> 3] >> (7 - (position & 7))) & 1
+
+    def _symbols(self, start: int, stop: int) -> bytes:
+        """Frame bits ``start`` .. ``stop - 1`` as symbols (1 <= start < stop <= the tail's index)."""
+        first = (start - 1) >> 3  # frame index i is bit i - 1 of the body
+        chunk = self._body[first : ((stop - 2) >> 3) + 1]
+        digits = format(int.from_bytes(chunk, "big"), f"0{8 * len(chunk)}b")
+        skip = (start - 1) & 7
+        return digits[skip : skip + stop - start].encode().translate(DIGIT_SYMBOLS)
+
+    def _fill_tail(self) -> None:
+        offset = HEADER_BYTES + len(self.data)
+        retransmissions = min(self._attempt_retransmissions, 0xFFFF)
+        crc = frame_crc(bytes(self._body[:offset]), retransmissions)
+        self._body[offset:] = TAIL.pack(retransmissions, crc)
+
+    def _send_word(self, now: float) -> int:
+        word = self._word
+        start = WORD_PAYLOAD_BYTES * word
+        chunk = self.data[start : start + WORD_PAYLOAD_BYTES]
+        payload = int.from_bytes(chunk, "big") << 8 * (WORD_PAYLOAD_BYTES - len(chunk))
+        self.value = (((self._key + word) & TAG_MASK) << WORD_TAG_SHIFT) | payload
+        return self._send(word & 1, now)
+
+    def _on_word_reply(self, symbol: int, now: float) -> int | None:
+        word = self._word
+        if symbol != (word & 1) ^ 1:
+            self.stats.stale_replies += 1  # not this word's ack (each word is answered once)
+            return None
+        self._last_reply = now
+        self._retry = self.retry_initial
+        self.stats.words += 1
+        self.stats.frame_bits += min(WORD_TAG_SHIFT, 8 * (len(self.data) - WORD_PAYLOAD_BYTES * word))
+        word += 1
+        if word < self._words:
+            self._word = word
+            return self._send_word(now)
+        self._word = -1
+        self.value = None
+        self._index = PAYLOAD_START_INDEX + 8 * len(self.data)
+        return self._send(self._bit(self._index), now)
+
+    def _on_bit_reply(self, symbol: int, now: float) -> int | None:
+        index = self._index
+        if index == TURBO_CHECK_INDEX and self.flags & FLAG_TURBO and symbol != (index & 1) ^ 1:
+            # "Yes" (rule 7). Believed even after a retransmission: were it the
+            # reply to a duplicated bit, the server is one bit ahead, and the
+            # parity of the very next reply shows it (a desync, then a retry).
+            self.stats.turbo = True
+            symbol ^= 1
+        if index < self.crc_start:
+            if symbol != (index & 1) ^ 1:
+                # A NAK is only believed when nothing was retransmitted in this
+                # attempt; otherwise it may be the reply to a duplicated bit.
+                if self._attempt_retransmissions == 0:
+                    if index == VERSION_CHECK_INDEX:
+                        return self._fail(Outcome.BAD_VERSION, now)
+                    if index == LENGTH_CHECK_INDEX:
+                        return self._fail(Outcome.TOO_LARGE, now)
+                if index == 0:
+                    self.stats.stale_replies += 1  # a late GO for a repeated hello
+                    return None
+                # Only a retransmitted bit can produce a reply of the other
+                # parity: the server counted that bit twice.
+                return self._desync(now)
+        elif symbol != self._bit(index):
+            self._echo_failed = True
+        self._last_reply = now
+        self._retry = self.retry_initial
+        index += 1
+        self._index = index
+        self.stats.frame_bits += 1
+        if index < self.total:
+            if index == PAYLOAD_START_INDEX and self.stats.turbo and self._words:
+                # (Words need no settling: the server answers each one once.)
+                self._resent_current = False
+                self._word = 0
+                return self._send_word(now)
+            if self._resent_current:
+                # The ack of a retransmitted bit may be the late ack of the
+                # original; wait briefly for a second ack that would prove a
+                # duplicate before building on it.
+                self._resent_current = False
+                self._settled_symbol = self._bit(index)
+                self.state = SenderState.SETTLING
+                self.deadline = now + self.retry_initial / 2
+                return None
+            return self._send(self._bit(index), now)
+        if self._echo_failed:
+            return self._retry_attempt(now)
+        self.outcome = Outcome.DELIVERED
+        self.state = SenderState.DONE
+        self.stats.ended_at = now
+        return None

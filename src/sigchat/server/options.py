@@ -1,0 +1,132 @@
+"""``sigchat-server``'s command line, and the protocol server and receiver it asks for.
+
+One source for every option, default and derived setting, shared by plain mode
+and the Textual UI.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+
+from sigchat import SEND_COMMAND, SERVER_COMMAND, __version__, exit_codes
+from sigchat.proto.classic.profile import DEFAULT_IDLE_TIMEOUT, DEFAULT_PROFILE, SYNTAX, Profile, ProfileError, parse_profile
+from sigchat.proto.server import Server
+from sigchat.proto.wire import DEFAULT_MAX_BYTES, MAX_LENGTH, SESSION_IDLE_TIMEOUT
+
+PROG = SERVER_COMMAND
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog=PROG,
+        description="Receive messages sent with sigchat-send over SIGUSR1/SIGUSR2.",
+        epilog=(
+            f"Send from another terminal with:  {SEND_COMMAND} <PID> 'hello'\n\nexit codes:\n"
+            + exit_codes.help_table(exit_codes.SERVER_CODES)
+        ),
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument("--plain", action="store_true", help="no UI: messages to stdout (default when stdout is not a terminal)")
+    parser.add_argument("--json", action="store_true", help="plain mode: one JSON object per message instead of its text")
+    parser.add_argument(
+        "--max-bytes",
+        type=int,
+        default=DEFAULT_MAX_BYTES,
+        metavar="N",
+        help="refuse longer messages, before their payload is sent (default: %(default)s = 16 MiB)",
+    )
+    parser.add_argument(
+        "--session-timeout",
+        type=float,
+        default=SESSION_IDLE_TIMEOUT,
+        metavar="SECONDS",
+        help="drop a transfer whose sender is silent this long (default: %(default)s)",
+    )
+    parser.add_argument(
+        "--classic",
+        type=_profile_argument,
+        default=DEFAULT_PROFILE,
+        metavar="PROFILE",
+        help="also serve classic minitalk clients of this profile, e.g. 'lsb,len32,ack=none' "
+        f"(default: {DEFAULT_PROFILE}; options: {SYNTAX}; see README)",
+    )
+    parser.add_argument(
+        "--no-classic", dest="classic", action="store_const", const=None, help="serve native sigchat senders only"
+    )
+    parser.add_argument(
+        "--classic-timeout",
+        type=float,
+        default=DEFAULT_IDLE_TIMEOUT,
+        metavar="SECONDS",
+        help="end a classic message as incomplete after this much silence mid-message (default: %(default)s)",
+    )
+    parser.add_argument("--log", metavar="FILE", help="append every delivered message to FILE as a JSON line (fsynced)")
+    parser.add_argument(
+        "--allow-uid",
+        type=int,
+        action="append",
+        default=[],
+        metavar="UID",
+        help="also accept senders running as UID (default: only this user and root)",
+    )
+    parser.add_argument(
+        "--no-affinity",
+        action="store_true",
+        help="do not pin the receiver thread (nor the UI's threads) to one CPU (senders then cannot join it; slower)",
+    )
+    parser.add_argument(
+        "--no-turbo",
+        action="store_true",
+        help="decline turbo words (sigchat-send --turbo then sends 1 bit per signal)",
+    )
+    parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
+    return parser
+
+
+def _profile_argument(text: str) -> Profile:
+    try:
+        return parse_profile(text)
+    except ProfileError as error:
+        raise argparse.ArgumentTypeError(str(error)) from None
+
+
+def invalid(args: argparse.Namespace) -> str | None:
+    """What is wrong with parsed options argparse cannot check, or ``None``."""
+    if not 0 <= args.max_bytes <= MAX_LENGTH:
+        return f"--max-bytes must be between 0 and {MAX_LENGTH}"
+    if not 0 < args.session_timeout < float("inf"):
+        return "--session-timeout must be positive"
+    if not 0 < args.classic_timeout < float("inf"):
+        return "--classic-timeout must be positive"
+    return None
+
+
+def allowed_uids(args: argparse.Namespace) -> frozenset[int]:
+    """Whose signals the server reads: this user, root, and every ``--allow-uid``."""
+    return frozenset({os.getuid(), 0, *args.allow_uid})
+
+
+def build_server(args: argparse.Namespace) -> Server:
+    """The protocol server that the options ask for (plain mode and the UI)."""
+    return Server(
+        max_bytes=args.max_bytes,
+        session_timeout=args.session_timeout,
+        classic=args.classic,
+        classic_timeout=args.classic_timeout,
+        turbo=not args.no_turbo,  # (the receiver turns it off where it cannot read si_value)
+    )
+
+
+def classic_note(profile: Profile | None, *, short: bool = False) -> str | None:
+    """Which classic clients are served, in one line (``short``: for the UI's banner); ``None`` when none are."""
+    if profile is None:
+        return None
+    if short:
+        return f"{'+ classic clients' if profile.native_compatible else 'classic clients only'}: {profile}"
+    if profile.native_compatible:
+        return f"also serving classic minitalk clients: {profile} ({profile.describe()})"
+    return (
+        f"serving classic minitalk clients only: {profile} ({profile.describe()}); with this profile a classic "
+        "message can look like a sigchat hello, so sigchat senders are not recognised (run a second server for them)"
+    )

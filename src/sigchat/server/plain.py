@@ -1,0 +1,150 @@
+"""Plain mode: stdout carries the messages, stderr one line per diagnostic.
+
+Stdout is exactly this: the line ``Server PID: <pid>``, then every delivered
+message's bytes followed by one ``\\n`` (or with ``--json`` one JSON object per
+line for every delivered, aborted or rejected transfer, see ``records``).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import threading
+import time
+
+from sigchat import exit_codes
+from sigchat.proto.events import CLASSIC, ServerEvent
+from sigchat.server.options import PROG, allowed_uids, build_server, classic_note
+from sigchat.server.records import DurableLog, dumps, record_of
+from sigchat.server.sink import EventSink, Kind
+from sigchat.sigio import procfs
+from sigchat.sigio.masks import on_stop
+from sigchat.sigio.receiver import Receiver
+
+
+def diag(message: str) -> None:
+    """One diagnostic line on stderr."""
+    print(f"{PROG}: {message}", file=sys.stderr, flush=True)
+
+
+def report_stop(messages: int, nbytes: int, counts: list[str], uptime: float, error: BaseException | None) -> int:
+    """The last stderr line (plain mode and the UI) and the exit code.
+
+    ``stopped; <summary>``, or ``the receiver thread died (<error>); <summary>``
+    and FAILURE; the summary is the delivered messages and bytes, ``counts``
+    (e.g. ``"3 transfers aborted"``) and the uptime.
+    """
+    summary = ", ".join([f"{messages} messages ({nbytes} bytes) delivered", *counts, f"up {uptime:.1f} s"])
+    if error is not None:
+        diag(f"the receiver thread died ({type(error).__name__}: {error}); {summary}")
+        return exit_codes.FAILURE
+    diag(f"stopped; {summary}")
+    return exit_codes.OK
+
+
+def open_log(args: argparse.Namespace) -> tuple[DurableLog | None, bool]:
+    """The ``--log`` file (``None`` without ``--log``), and False after one stderr line when it cannot be opened."""
+    if not args.log:
+        return None, True
+    try:
+        return DurableLog(args.log), True
+    except OSError as error:
+        diag(f"cannot open the --log file: {error.strerror or error}: {args.log}")
+        return None, False
+
+
+def describe(pid: int) -> str:
+    name = procfs.comm(pid)
+    return f"{pid} ({name})" if name else str(pid)
+
+
+class PlainOutput:
+    """Events as stdout bytes / JSON lines and stderr diagnostics (an ``EventSink`` output)."""
+
+    def __init__(self, *, json_lines: bool, max_bytes: int) -> None:
+        self.json_lines = json_lines
+        self.max_bytes = max_bytes
+        self.out = sys.stdout.buffer
+        self.written_messages = 0
+        self.written_bytes = 0
+
+    def diag(self, message: str) -> None:
+        diag(message)
+
+    def write_record(self, record: dict) -> None:
+        self.out.write((dumps(record) + "\n").encode())
+        self.out.flush()
+
+    def on_event(self, event: ServerEvent, kind: Kind, wall_time: float) -> None:
+        """Quick: a classic client may be streaming."""
+        classic = event.mode == CLASSIC if kind is not Kind.QUEUED and kind is not Kind.HEADER else False
+        if kind is Kind.DELIVERED:
+            if self.json_lines:
+                self.write_record(record_of(event, wall_time))
+            else:
+                self.out.write(event.data + b"\n")
+                self.out.flush()
+            self.written_messages += 1
+            self.written_bytes += len(event.data)
+        elif kind is Kind.DUPLICATE:
+            self.diag(f"message from {event.pid} was a repeat of one already delivered; not shown again")
+        elif kind is Kind.STARTED:
+            self.diag(f"classic client {event.pid} started" if classic else f"sender {describe(event.pid)} started")
+        elif kind is Kind.QUEUED:
+            self.diag(f"sender {describe(event.pid)} waits its turn (position {event.position})")
+        elif kind is Kind.REJECTED and not classic:
+            self.diag(f"rejected message from {event.pid}: {event.stats.length} bytes is over --max-bytes {self.max_bytes}")
+        elif kind.failed:
+            stats = event.stats
+            if classic:
+                expected = f" of {stats.length}" if stats.length is not None else ""
+                got = f"{len(event.partial)}{expected} bytes received"
+                self.diag(f"classic message from {event.pid} ended: {event.reason.value} ({got}); nothing delivered")
+            else:
+                got = f"{len(event.partial)} of {stats.length} bytes" if stats.length is not None else "before the header"
+                self.diag(f"transfer from {event.pid} aborted: {event.reason.value} ({got}); nothing delivered")
+        if self.json_lines and kind.failed:
+            self.write_record(record_of(event, wall_time))
+
+    def on_refused(self, pid: int, reason: str, wall_time: float) -> None:
+        self.diag(f"not answering {describe(pid)}: {reason}")
+
+
+def run_plain(args: argparse.Namespace) -> int:
+    log, opened = open_log(args)
+    if not opened:
+        return exit_codes.FAILURE
+    output = PlainOutput(json_lines=args.json, max_bytes=args.max_bytes)
+    sink = EventSink(output, log=log)
+    server = build_server(args)
+    receiver = Receiver(
+        server,
+        sink.on_event,
+        on_refused=sink.on_refused,
+        on_note=output.diag,
+        allowed_uids=allowed_uids(args),
+        pin_cpu=not args.no_affinity,
+    )
+    stop = threading.Event()
+    on_stop(stop.set)
+    started = time.monotonic()
+    sys.stdout.write(f"Server PID: {os.getpid()}\n")
+    sys.stdout.flush()
+    note = classic_note(args.classic)
+    if note is not None:
+        output.diag(note)
+    receiver.start()
+    while not stop.wait(0.1) and receiver.alive:
+        pass
+    receiver.stop()
+    if log is not None:
+        log.close()
+    c = server.totals()
+    return report_stop(
+        output.written_messages,
+        output.written_bytes,
+        [f"{c.aborted} transfers aborted", f"{c.stray + receiver.counters.foreign_uid} stray signals ignored"],
+        time.monotonic() - started,
+        receiver.error,
+    )

@@ -1,0 +1,65 @@
+"""Signal masks and the mapping between symbols and signals.
+
+Invariants (docs/ARCHITECTURE.md, "Threads and signals"):
+
+* ``block_signals()`` runs first thing in every ``main()``, before any thread
+  exists, so SIGUSR1/SIGUSR2 stay pending until ``sigtimedwait`` takes them and
+  never land on another thread (Textual's input thread would die of them). It
+  also installs a no-op handler, which never runs while the signals are
+  blocked but shows this process as "caught" in ``/proc`` and is a safety net.
+* Data is only ever read with ``sigtimedwait``, which gives the sender's pid;
+  a signal from any pid but the peer's is ignored, and so is one whose
+  ``si_pid`` the kernel did not fill in (``KERNEL_FILLED``).
+* A blocked mask is inherited by children: spawn with ``preexec_fn=unblock_signals``.
+"""
+
+from __future__ import annotations
+
+from sigchat.proto.wire import ONE, ZERO
+from sigchat.sigio.sigapi import signal
+
+TYPE_CHECKING = False  # typing's constant without importing typing (the start-up rule, ``sigchat.send``)
+if TYPE_CHECKING:
+    from collections.abc import Callable
+
+SIGNALS = frozenset({signal.SIGUSR1, signal.SIGUSR2})
+SIGNAL_OF_SYMBOL = (signal.SIGUSR1, signal.SIGUSR2)
+SYMBOL_OF_SIGNAL = {signal.SIGUSR1: ZERO, signal.SIGUSR2: ONE}
+KERNEL_FILLED = frozenset({0, -6})
+"""``si_code`` values whose ``si_pid``/``si_uid`` the kernel filled in: SI_USER
+(kill) and SI_TKILL (tgkill). With ``rt_sigqueueinfo`` (SI_QUEUE and others) a
+process can claim any pid and uid, so such signals are ignored, except turbo
+words (``sigio.words``)."""
+SI_QUEUE = -1
+
+
+def _ignore_signal(signum: int, frame: object) -> None:
+    """Never runs while the signals are blocked; see the module docstring."""
+
+
+def block_signals() -> None:
+    """Block SIGUSR1/SIGUSR2 in this thread (and every thread started after)."""
+    signal.pthread_sigmask(signal.SIG_BLOCK, SIGNALS)
+    for signum in SIGNALS:
+        signal.signal(signum, _ignore_signal)
+
+
+def unblock_signals() -> None:
+    """Give a child process an empty mask (use as ``preexec_fn``)."""
+    signal.pthread_sigmask(signal.SIG_SETMASK, [])
+
+
+STOP_SIGNALS = (signal.SIGTERM, signal.SIGINT, signal.SIGHUP)
+"""The signals that stop a server cleanly (the UI's event loop handles them)."""
+
+
+def on_stop(callback: Callable[[], None]) -> None:
+    """Call ``callback`` (in the main thread) on SIGINT or SIGTERM: plain mode's clean stop."""
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(signum, lambda signum, frame: callback())
+
+
+def discard_pending() -> None:
+    """Take every SIGUSR1/SIGUSR2 pending for this process, unread."""
+    while signal.sigtimedwait(SIGNALS, 0) is not None:
+        pass

@@ -1,0 +1,217 @@
+"""What ``/proc`` tells about another process: alive?, name, and whether a signal would kill it.
+
+A standard signal whose disposition is the default (terminate) kills the
+target unless every thread of it has the signal blocked. ``/proc/PID/status``
+shows the process-wide SigCgt (caught) and SigIgn (ignored) masks, and
+``/proc/PID/task/TID/status`` each thread's SigBlk. One trap: a thread waiting
+in ``sigtimedwait`` shows the awaited signals as *unblocked* for the duration
+of the call, so such a thread counts as safe too (its ``syscall`` file names
+the call).
+"""
+
+from __future__ import annotations
+
+import os
+
+from sigchat.sigio.sigapi import signal, signal_name
+
+# rt_sigtimedwait: the call Python's signal.sigtimedwait and sigwaitinfo use.
+_SIGTIMEDWAIT_SYSCALL = {"x86_64": 128, "aarch64": 137}.get(os.uname().machine)
+
+
+def _read(path: str) -> str | None:
+    try:
+        with open(path, encoding="ascii", errors="replace") as file:
+            return file.read()
+    except OSError:
+        return None
+
+
+def state(pid: int) -> str | None:
+    """The one-letter process state (``R``, ``S``, ``Z``...), or ``None`` if there is no such process."""
+    stat = _read(f"/proc/{pid}/stat")
+    if not stat:
+        return None
+    # The name is in parentheses and may contain spaces or parentheses.
+    return stat[stat.rfind(")") + 2 : stat.rfind(")") + 3] or None
+
+
+def is_alive(pid: int) -> bool:
+    """True when ``pid`` exists and has not exited (a zombie has exited)."""
+    return state(pid) not in (None, "Z", "X")
+
+
+def is_running(pid: int) -> bool:
+    """True when ``pid`` is alive and not stopped (SIGSTOP or a tracer)."""
+    return state(pid) not in (None, "Z", "X", "T", "t")
+
+
+def comm(pid: int) -> str | None:
+    """The process name (``/proc/PID/comm``), or ``None`` once it is gone."""
+    name = _read(f"/proc/{pid}/comm")
+    return name.rstrip("\n") if name is not None else None
+
+
+def _status_masks(text: str) -> dict[str, int]:
+    masks = {}
+    for line in text.splitlines():
+        key, _, value = line.partition(":")
+        if key in ("SigBlk", "SigIgn", "SigCgt", "Uid"):
+            value = value.split()[0] if key == "Uid" else value.strip()
+            masks[key] = int(value, 10 if key == "Uid" else 16)
+    return masks
+
+
+class Safety:
+    """Whether sending ``signals`` to a process leaves it alive, and why."""
+
+    __slots__ = ("safe", "reason")
+
+    def __init__(self, safe: bool, reason: str) -> None:
+        self.safe, self.reason = safe, reason
+
+    def __repr__(self) -> str:
+        return f"Safety(safe={self.safe!r}, reason={self.reason!r})"
+
+
+def signal_safety(pid: int, signums: tuple[int, ...] = (signal.SIGUSR1, signal.SIGUSR2)) -> Safety | None:
+    """Inspect ``pid``; ``None`` when the process does not exist (or exited)."""
+    if not is_alive(pid):
+        return None
+    status = _read(f"/proc/{pid}/status")
+    if status is None:
+        return None
+    process = _status_masks(status)
+    bits = [1 << (signum - 1) for signum in signums]
+    unsafe = []
+    for signum, bit in zip(signums, bits):
+        if process.get("SigCgt", 0) & bit or process.get("SigIgn", 0) & bit:
+            continue
+        if not _blocked_in_every_thread(pid, bit):
+            unsafe.append(signal_name(signum))
+    if unsafe:
+        return Safety(False, f"{' and '.join(unsafe)} would kill it (neither blocked, caught nor ignored)")
+    return Safety(True, "the signals are blocked, caught or ignored")
+
+
+def _blocked_in_every_thread(pid: int, bit: int) -> bool:
+    try:
+        tasks = os.listdir(f"/proc/{pid}/task")
+    except OSError:
+        return False
+    for tid in tasks:
+        text = _read(f"/proc/{pid}/task/{tid}/status")
+        if text is None:
+            continue  # the thread exited meanwhile
+        if _status_masks(text).get("SigBlk", 0) & bit:
+            continue
+        syscall = _read(f"/proc/{pid}/task/{tid}/syscall")
+        if syscall and _SIGTIMEDWAIT_SYSCALL is not None and syscall.split()[0] == str(_SIGTIMEDWAIT_SYSCALL):
+            continue
+        return False
+    return True
+
+
+RECEIVER_THREAD_NAME = "sigchat-recv"
+"""The OS-level name (``comm``) the server's receiver thread gives itself."""
+
+
+def name_this_thread(name: str) -> None:
+    """Set the calling thread's ``comm`` (visible in /proc, ps and top)."""
+    try:
+        import threading  # (only the server's receiver thread names itself)
+
+        with open(f"/proc/self/task/{threading.get_native_id()}/comm", "w") as file:
+            file.write(name[:15])
+    except OSError:
+        pass
+
+
+def receiver_tid(pid: int) -> int | None:
+    """The thread id of sigchat server ``pid``'s receiver thread, if it can be found."""
+    try:
+        tasks = os.listdir(f"/proc/{pid}/task")
+    except OSError:
+        return None
+    for tid in tasks:
+        if (_read(f"/proc/{pid}/task/{tid}/comm") or "").strip() == RECEIVER_THREAD_NAME:
+            return int(tid)
+    return None
+
+
+def receiver_cpus(pid: int) -> set[int] | None:
+    """The CPUs the receiver thread of sigchat server ``pid`` may run on, if it can be found."""
+    tid = receiver_tid(pid)
+    if tid is None:
+        return None
+    try:
+        return os.sched_getaffinity(tid)
+    except OSError:
+        return None
+
+
+def signal_in_flight(pid: int, tid: int, signum: int) -> bool | None:
+    """Whether a signal ``signum`` sent to ``pid`` may still be unprocessed.
+
+    True while the signal is pending (``ShdPnd``) or the receiver thread ``tid``
+    is not idle in ``rt_sigtimedwait`` (it may be handling it right now). False
+    means: not pending and the receiver is waiting for the next signal, so any
+    reply it made is already pending at the sender, and a signal without a reply
+    was lost. ``None``: cannot tell (no such thread, or /proc not readable).
+    """
+    status = _read(f"/proc/{pid}/status")
+    syscall = _read(f"/proc/{pid}/task/{tid}/syscall")
+    if status is None or not syscall or _SIGTIMEDWAIT_SYSCALL is None:
+        return None
+    for line in status.splitlines():
+        if line.startswith("ShdPnd:"):
+            if int(line.split()[1], 16) & (1 << (signum - 1)):
+                return True
+            break
+    else:
+        return None
+    return syscall.split()[0] != str(_SIGTIMEDWAIT_SYSCALL)
+
+
+def quick_signal_safety(pid: int, signum: int) -> Safety | None:
+    """``signal_safety(pid, (signum,))`` in one or two reads for a one-thread process.
+
+    The full check reads five files (~0.3 ms); a classic client that does not
+    wait for acks sends a bit every ~0.2 ms, and the receiver thread must not
+    fall behind at its first signal, or its bits coalesce or reorder.
+    """
+    try:
+        fd = os.open(f"/proc/{pid}/status", os.O_RDONLY)
+        try:
+            text = os.read(fd, 16384)
+        finally:
+            os.close(fd)
+    except OSError:
+        return None
+    fields: dict[bytes, bytes] = {}
+    for line in text.split(b"\n"):
+        key, _, value = line.partition(b":")
+        if key in (b"State", b"Threads", b"SigBlk", b"SigIgn", b"SigCgt"):
+            fields[key] = value.strip()
+    if fields.get(b"State", b"X")[:1] in (b"Z", b"X"):
+        return None
+    bit = 1 << (signum - 1)
+    if (int(fields.get(b"SigCgt", b"0"), 16) | int(fields.get(b"SigIgn", b"0"), 16)) & bit:
+        return Safety(True, "the signal is caught or ignored")
+    if fields.get(b"Threads") != b"1":
+        return signal_safety(pid, (signum,))
+    if int(fields.get(b"SigBlk", b"0"), 16) & bit:
+        return Safety(True, "the signal is blocked")
+    waiting = _SIGTIMEDWAIT_SYSCALL
+    try:
+        fd = os.open(f"/proc/{pid}/syscall", os.O_RDONLY)
+        try:
+            syscall = os.read(fd, 256).split(b" ", 1)[0]
+        finally:
+            os.close(fd)
+    except OSError:
+        syscall = b""
+    if waiting is not None and syscall == str(waiting).encode():
+        return Safety(True, "it waits for the signal in sigtimedwait")
+    name = signal_name(signum)
+    return Safety(False, f"{name} would kill it (neither blocked, caught nor ignored)")

@@ -1,0 +1,386 @@
+"""The server's receiver thread: a ``proto.server.Server`` on real signals.
+
+Invariants (see also ``sigio.masks``):
+
+* Signals are read only here, with ``sigtimedwait``, in one thread; ``/proc``
+  is consulted before any first reply, and the server never replies to a
+  process that the reply would kill.
+* Events reach ``on_event`` before the reply that follows them, so a durable
+  log is written before the "intact" verdict.
+* Which replies a classic client gets, and when, is decided by the server's
+  ``classic_replies`` policy (``proto.classic.policy``); this thread only
+  reads ``/proc`` for it and sends what it allows.
+* Turbo words are read through ``sigio.words`` only while a turbo session runs.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+import time
+from collections.abc import Callable
+
+from sigchat.proto.base import Record
+from sigchat.proto.classic.server import warm_up
+from sigchat.proto.events import ServerEvent
+from sigchat.proto.server import Server
+from sigchat.sigio import procfs
+from sigchat.sigio.cpus import pin_to_one_cpu, place_other_threads
+from sigchat.sigio.masks import KERNEL_FILLED, SI_QUEUE, SIGNAL_OF_SYMBOL, SIGNALS
+from sigchat.sigio.procfs import quick_signal_safety
+from sigchat.sigio.sigapi import signal
+from sigchat.sigio.words import Words, open_words
+
+QUEUE_CHECK_INTERVAL = 0.5
+"""Seconds between checks that queued senders still exist."""
+
+
+class ReceiverCounters(Record):
+    """Signals the receiver dropped before the protocol saw them, and replies it refused to send."""
+
+    __slots__ = ("foreign_uid", "refused_unsafe")
+
+    def __init__(self) -> None:
+        self.foreign_uid = self.refused_unsafe = 0
+
+
+class Receiver:
+    """Runs a ``proto.server.Server`` on real signals, in a thread of its own.
+
+    ``on_event`` is called in the receiver thread for every protocol event, and
+    before the reply that follows it (so a durable log is written before the
+    "intact" verdict). ``on_progress`` gets ``Server.progress()`` at most every
+    ``progress_interval`` seconds while a transfer runs. ``on_refused(pid,
+    reason)`` reports a sender the server will not answer. ``on_note(text)``
+    gets a one-line note for the operator (turbo words unavailable here). The
+    callbacks must be quick and must not raise; if anything raises, the thread
+    stops and ``error`` holds the exception.
+
+    ``pin_cpu``: the thread pins itself to the last CPU it may use (senders
+    join it there). ``gather``: the process's other threads follow it (the
+    Textual app's; they share the GIL with it), pinned or not.
+    """
+
+    def __init__(
+        self,
+        server: Server,
+        on_event: Callable[[ServerEvent], None],
+        *,
+        on_progress: Callable[[tuple], None] | None = None,
+        on_refused: Callable[[int, str], None] | None = None,
+        on_note: Callable[[str], None] | None = None,
+        allowed_uids: frozenset[int] | None = None,
+        clock: Callable[[], float] = time.monotonic,
+        poll_interval: float = 0.05,
+        progress_interval: float = 0.1,
+        pin_cpu: bool = True,
+        gather: bool = False,
+    ) -> None:
+        self.server = server
+        self.pin_cpu = pin_cpu
+        self.gather = gather
+        self.on_event = on_event
+        self.on_progress = on_progress
+        self.on_refused = on_refused
+        self.on_note = on_note
+        self.allowed_uids = allowed_uids if allowed_uids is not None else frozenset({os.getuid(), 0})
+        self.clock = clock
+        self.poll_interval = poll_interval
+        self.progress_interval = progress_interval
+        self.counters = ReceiverCounters()
+        self.error: BaseException | None = None
+        self.stop_event = threading.Event()
+        self._stopping = False  # set with stop_event by stop(): cheaper to test per signal than Event.is_set()
+        self._thread: threading.Thread | None = None
+        self._safe_pids: set[int] = set()
+        self._next_queue_check = 0.0
+        self._policy = server.classic_replies  # which classic replies may go, and when
+        self._pinned: int | None = None  # the CPU the thread pinned itself to
+        self._tid: int | None = None  # its thread id, once it gathered the others
+        self._all_cpus: set[int] = set()
+        self._wide = False  # unpinned while a classic client streams
+        self._words: Words | None = None  # reads si_value during turbo sessions
+
+    # ------------------------------------------------------------------ thread control
+    def start(self) -> threading.Thread:
+        self._thread = threading.Thread(target=self.run, name="sigchat-receiver", daemon=True)
+        self._thread.start()
+        return self._thread
+
+    def stop(self, timeout: float = 1.0) -> None:
+        self._stopping = True
+        self.stop_event.set()
+        if self._thread is not None:
+            self._thread.join(timeout)
+
+    @property
+    def alive(self) -> bool:
+        return self._thread is not None and self._thread.is_alive()
+
+    def run(self) -> None:
+        try:
+            procfs.name_this_thread(procfs.RECEIVER_THREAD_NAME)
+            if self.pin_cpu:
+                self._all_cpus = os.sched_getaffinity(0)
+                self._pinned = pin_to_one_cpu()
+                if self._pinned is not None and self.gather:
+                    self._tid = threading.get_native_id()
+                    place_other_threads({self._pinned}, self._tid)
+            if self._policy is not None:
+                self._warm_up()
+            if self.server.turbo:
+                self._words, unavailable = open_words()
+                self.server.turbo = self._words is not None  # else 1-bit only: the fallback
+                if unavailable is not None and self.on_note is not None:
+                    self.on_note(f"turbo words unavailable ({unavailable}): --turbo senders send 1 bit per signal")
+            self._loop()
+        except BaseException as error:  # reported by the owner, which then exits non-zero
+            self.error = error
+
+    # ------------------------------------------------------------------ the loop
+    def _loop(self) -> None:
+        server = self.server
+        wait = signal.sigtimedwait
+        signals = SIGNALS
+        clock = self.clock
+        stop = self.stop_event
+        allowed = self.allowed_uids
+        poll = self.poll_interval
+        usr1 = signal.SIGUSR1
+        next_tick = clock()
+        next_progress = next_tick
+        policy = self._policy
+        follow = self._pinned is not None and policy is not None and len(self._all_cpus) > 1
+        held = policy.held_pids if policy is not None else frozenset()  # (changed in place only)
+        words = self._words
+        safe = self._safe_pids  # (updated in place, never replaced)
+        kill = os.kill
+        signal_of = SIGNAL_OF_SYMBOL
+        # Per signal, this loop costs about as much Python as the whole raw ping-pong
+        # partner does: keep it lean (see issue #6's notes before adding to it).
+        pending = None  # a signal that ended a bit run, still to handle
+        while not self._stopping:
+            check_at = policy.check_at() if policy is not None else None
+            timeout = poll if check_at is None else max(0.0, check_at - clock())
+            value = None
+            if pending is not None:
+                got, pending = pending, None
+                signo, code, pid, uid = got.si_signo, got.si_code, got.si_pid, got.si_uid
+            elif words is not None and server.turbo_session:
+                got = words.wait(timeout)
+                if got is not None:
+                    signo, code, pid, uid, value = got
+            else:
+                got = wait(signals, timeout)
+                if got is not None:
+                    signo, code, pid, uid = got.si_signo, got.si_code, got.si_pid, got.si_uid
+            now = clock()
+            if got is not None:
+                if uid not in allowed:
+                    self.counters.foreign_uid += 1
+                    continue
+                if code not in KERNEL_FILLED:
+                    if code != SI_QUEUE or value is None:
+                        self.counters.foreign_uid += 1
+                        continue
+                    reply = server.receive_word(pid, value, now)  # checks pid and tag
+                else:
+                    if pid in held:
+                        policy.sent_again(pid, now)
+                    reply = server.receive(pid, 0 if signo == usr1 else 1, now)
+                if follow and (server.classic_holder is not None) is not self._wide:
+                    self._follow_classic_line()
+                if server.events:
+                    self._dispatch()
+                if reply is not None:
+                    if pid in safe:  # the common case of _reply
+                        try:
+                            kill(pid, signal_of[reply])
+                        except OSError as error:
+                            self._kill_failed(pid, error, now)
+                    else:
+                        self._reply(pid, reply, now)
+                if server.outbox:
+                    self._flush_outbox(now)
+                if reply is not None and check_at is None:
+                    run = server.bit_run()
+                    if run is not None and run[0] in safe:
+                        until = next_tick if self.on_progress is None else min(next_tick, next_progress)
+                        pending, now = self._exchange_run(*run, until)
+            if check_at is not None and now >= check_at:
+                self._send_held(now)
+            if now >= next_tick:
+                if stop.is_set():  # set directly rather than by stop()
+                    break
+                next_tick = now + poll
+                self._tick(now)
+            if self.on_progress is not None and now >= next_progress:
+                # Kept ticking while idle: a transfer's first report comes a fraction of an
+                # interval after its start, not at once (the app shows the start with it).
+                next_progress = now + self.progress_interval
+                if server.active_pid is not None:
+                    self.on_progress(server.progress())
+
+    def _exchange_run(self, pid: int, replies: bytes, until: float) -> tuple[object | None, float]:
+        """Answer ``pid``'s payload bits from ``Server.bit_run``'s replies, then ``receive_run``.
+
+        Ends early at a signal the run cannot take (returned, to be handled the
+        usual way), at a poll interval of silence, or once ``until`` has passed.
+        Per signal this is the raw ping-pong plus a few checks (issue #6).
+        """
+        wait, kill, clock, signals = signal.sigtimedwait, os.kill, self.clock, SIGNALS
+        signal_of, usr1, allowed, kernel_filled = SIGNAL_OF_SYMBOL, signal.SIGUSR1, self.allowed_uids, KERNEL_FILLED
+        poll = self.poll_interval
+        symbols = bytearray()
+        times: list[float] = []
+        got = failed = None
+        now = clock()
+        try:
+            for reply in replies:
+                got = wait(signals, poll)
+                if got is None or got.si_pid != pid or got.si_code not in kernel_filled or got.si_uid not in allowed:
+                    break
+                now = clock()
+                symbols.append(got.si_signo != usr1)
+                times.append(now)
+                got = None
+                kill(pid, signal_of[reply])
+                if now >= until:
+                    break
+        except OSError as error:  # (the bit was received; its reply could not be sent)
+            failed = error
+        self.server.receive_run(pid, symbols, times)
+        if failed is not None:
+            self._kill_failed(pid, failed, now)
+        return got, clock()
+
+    def _dispatch(self) -> None:
+        events = self.server.events
+        while events:
+            event = events.pop(0)
+            self.on_event(event)
+            if self._policy is not None:
+                refusal = self._policy.refusal_after(event)
+                if refusal is not None and self.on_refused is not None:
+                    self.on_refused(*refusal)
+
+    def _tick(self, now: float) -> None:
+        server = self.server
+        active = server.active_pid
+        if active is not None and not procfs.is_alive(active):
+            server.sender_gone(active, now)
+        holder = server.classic_holder
+        if holder is not None and not procfs.is_alive(holder):
+            server.sender_gone(holder, now)  # an exited client must not keep the line
+        if now >= self._next_queue_check:
+            # A queued sender is forgotten only when it exits (see wire.QUEUE_TTL).
+            self._next_queue_check = now + QUEUE_CHECK_INTERVAL
+            for pid in server.waiting_pids():
+                if not procfs.is_alive(pid):
+                    server.sender_gone(pid, now)
+        server.tick(now)
+        self._safe_pids.intersection_update({*server.queued_pids, server.active_pid})
+        if self._policy is not None and self._policy.keeps_anything():
+            for pid, reason in self._policy.forget(server.may_be_classic):
+                if self.on_refused is not None:
+                    self.on_refused(pid, reason)
+        if self._wide and server.classic_holder is None:
+            self._follow_classic_line()
+        if server.events:
+            self._dispatch()
+        if server.outbox:
+            self._flush_outbox(now)
+
+    def _flush_outbox(self, now: float) -> None:
+        outbox = self.server.outbox
+        while outbox:
+            pid, symbol = outbox.pop(0)
+            self._reply(pid, symbol, now)
+
+    def _reply(self, pid: int, symbol: int, now: float) -> None:
+        if pid not in self._safe_pids and self.server.may_be_classic(pid):
+            if self._policy.hold(pid, symbol, now):
+                return  # checked and sent once due (policy.GRACE)
+            if not self._classic_may_signal(pid, symbol, now):
+                return
+        elif pid not in self._safe_pids:
+            # First contact: never send a signal that would kill the process.
+            safety = procfs.signal_safety(pid)
+            if safety is None or not safety.safe:
+                self.counters.refused_unsafe += 1
+                self.server.sender_gone(pid, now)
+                if self.on_refused is not None:
+                    self.on_refused(pid, safety.reason if safety else "it exited")
+                if self.server.events:
+                    self._dispatch()
+                return
+            self._safe_pids.add(pid)
+        try:
+            os.kill(pid, SIGNAL_OF_SYMBOL[symbol])
+        except OSError as error:
+            self._kill_failed(pid, error, now)
+
+    def _kill_failed(self, pid: int, error: OSError, now: float) -> None:
+        self._safe_pids.discard(pid)
+        self.server.sender_gone(pid, now)
+        if isinstance(error, PermissionError):
+            # An allowed uid (--allow-uid) that we may not signal back: stop
+            # serving it rather than let the exception end the receiver thread.
+            if self.on_refused is not None:
+                self.on_refused(pid, "permission denied: it runs as another user")
+            if self.server.events:
+                self._dispatch()
+        elif not isinstance(error, ProcessLookupError):
+            raise error
+
+    # ------------------------------------------------------------------ classic clients
+    def _warm_up(self) -> None:
+        """Run the classic paths once: CPython's first calls are slow (the first bit of a
+        client took ~0.4 ms, while an unacked client sends one every ~0.2 ms)."""
+        warm_up(self.server.classic.profile)
+        quick_signal_safety(os.getpid(), signal.SIGUSR1)
+        quick_signal_safety(os.getpid(), signal.SIGKILL)  # the not-caught path (reads syscall)
+
+    def _follow_classic_line(self) -> None:
+        """Run on any CPU while a classic client streams, pinned again after.
+
+        Pinned, the thread cannot leave its CPU when another process keeps it
+        busy; a client that does not wait for acks needs it within ~0.2 ms. The
+        gathered threads go along, lest they take that CPU from it.
+        """
+        wide = self.server.classic_holder is not None
+        cpus = self._all_cpus if wide else {self._pinned}
+        try:
+            os.sched_setaffinity(0, cpus)
+        except OSError:
+            pass
+        if self._tid is not None:
+            place_other_threads(cpus, self._tid)
+        self._wide = wide
+
+    def _send_held(self, now: float) -> None:
+        """The held first replies are due: check each in /proc and send those that are safe."""
+        for pid, symbol in self._policy.due():
+            if self._classic_may_signal(pid, symbol, now):
+                self._reply(pid, symbol, now)
+        if self.server.events:
+            self._dispatch()
+
+    def _classic_may_signal(self, pid: int, symbol: int, now: float) -> bool:
+        """Whether the classic reply ``symbol`` leaves ``pid`` alive (/proc is read once per pid and signal)."""
+        policy = self._policy
+        ok = policy.verdict(pid, symbol)
+        if ok is None:
+            safety = quick_signal_safety(pid, SIGNAL_OF_SYMBOL[symbol])
+            if safety is None:
+                owned = self.server.classic.owns(pid)
+                self.server.sender_gone(pid, now)
+                if not owned and self.on_refused is not None:
+                    self.on_refused(pid, "it exited")
+                if self.server.events:
+                    self._dispatch()
+                return False
+            ok = policy.checked(pid, symbol, safety.safe, safety.reason)
+            if not ok:
+                self.counters.refused_unsafe += 1
+        return ok

@@ -1,0 +1,188 @@
+"""The native send loop: one ``proto.sender.Sender`` over real signals.
+
+On the send path (the start-up rule is in ``sigchat.send``'s docstring): it
+imports ``proto.sender``, ``proto.wire``, ``masks``, ``procfs``, ``link`` and
+``words``, nothing of the server side.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+
+from sigchat.proto.base import Record
+from sigchat.proto.sender import BitRun, Outcome, Sender, SenderState, SenderStats
+from sigchat.proto.wire import DEFAULT_TIMEOUT, RETRY_INITIAL
+from sigchat.sigio import procfs
+from sigchat.sigio.link import FOREIGN, PeerLink
+from sigchat.sigio.masks import KERNEL_FILLED, SIGNAL_OF_SYMBOL, SIGNALS
+from sigchat.sigio.sigapi import signal
+from sigchat.sigio.words import open_words
+
+TYPE_CHECKING = False  # typing's constant without importing typing (the start-up rule)
+if TYPE_CHECKING:
+    from collections.abc import Callable
+
+PRECISE_RETRY = 0.01
+"""Seconds before a sender checks /proc for a lost signal (when it can; else RETRY_INITIAL)."""
+IN_FLIGHT_POLL = 0.005
+"""Seconds between checks while the last signal is still pending or being handled."""
+
+
+class SendResult(Record):
+    """How ``send_message`` ended. ``answered``: the server ever replied (tells "not a
+    sigchat server" from "went away"); ``extra``: notes, e.g. why turbo was not used."""
+
+    __slots__ = ("outcome", "stats", "server_gone", "answered", "foreign_signals", "extra")
+
+    def __init__(self, outcome: Outcome, stats: SenderStats) -> None:
+        self.outcome, self.stats = outcome, stats
+        self.server_gone = self.answered = False
+        self.foreign_signals = 0
+        self.extra: dict = {}
+
+
+def send_message(
+    pid: int,
+    data: bytes,
+    *,
+    timeout: float = DEFAULT_TIMEOUT,
+    message_id: int | None = None,
+    clock: Callable[[], float] = time.monotonic,
+    on_progress: Callable[[Sender], None] | None = None,
+    progress_interval: float = 0.1,
+    turbo: bool = False,
+) -> SendResult:
+    """Send ``data`` to the sigchat server ``pid``; signals must already be blocked.
+
+    ``turbo``: ask for turbo words (rule 7). Without ctypes support here, or
+    when the server declines, the message goes 1 bit per signal;
+    ``result.stats.turbo`` tells which, and ``result.extra["turbo"]`` why not.
+
+    When no reply comes in time, ``/proc`` tells a lost signal (resend it) from
+    one that is still pending or being handled (wait: a resend would arrive
+    twice); see ``procfs.signal_in_flight``. Without that view (another user's
+    server, no receiver thread found) it falls back to resending after
+    ``wire.RETRY_INITIAL`` and relies on the duplicate detection.
+
+    Raises ``ProcessLookupError`` / ``PermissionError`` only for the very first
+    signal (no such process, not allowed); later a vanished server is reported
+    in the result.
+    """
+    receiver = procfs.receiver_tid(pid)
+    precise = receiver is not None and procfs.signal_in_flight(pid, receiver, signal.SIGUSR1) is not None
+    words, unsupported = open_words() if turbo else (None, None)
+    sender = Sender(
+        data,
+        int.from_bytes(os.urandom(4), "big") if message_id is None else message_id,
+        timeout=timeout,
+        retry_initial=PRECISE_RETRY if precise else RETRY_INITIAL,
+        turbo=words is not None,
+    )
+    link = PeerLink(pid, clock, words)
+    SENDING, HELLO, QUEUED = SenderState.SENDING, SenderState.HELLO, SenderState.QUEUED
+    result = SendResult(Outcome.NO_ANSWER, sender.stats)
+    if unsupported is not None:
+        result.extra["turbo"] = unsupported
+    link.start(sender.start(clock()))
+    next_progress = 0.0
+    while sender.outcome is None:
+        run = sender.bit_run()
+        info = None
+        if run is not None:
+            try:
+                info, now = _exchange_run(link, run, sender)
+            except ProcessLookupError:
+                return _gone(result, link, clock())
+        if info is None:  # no run, all of it sent (a reply is due), or no reply in time
+            reply, now = link.wait(sender.deadline)
+        else:
+            reply = link.symbol_of(info)
+        if reply == FOREIGN:
+            continue
+        symbol = None
+        if reply is None:
+            if now < sender.deadline:
+                continue
+            if not link.alive():
+                return _gone(result, link, now)
+            state = sender.state
+            if state is QUEUED and procfs.is_running(pid):
+                sender.server_alive(now)
+            if precise and (state is SENDING or state is HELLO):
+                if procfs.signal_in_flight(pid, receiver, link.last_signal):
+                    symbol = sender.postpone(now, IN_FLIGHT_POLL)
+                else:
+                    # The server is idle: any reply it made is pending here by now.
+                    reply = link.poll()
+                    if reply == FOREIGN:
+                        continue
+                    if reply is None:
+                        symbol = sender.timeout(now)
+            else:
+                symbol = sender.timeout(now)
+        if reply is not None:
+            symbol = sender.receive(reply, now)
+            if sender.drain:
+                sender.drain = False
+                link.drain()
+        if symbol is not None and not link.send(symbol, sender.value):
+            return _gone(result, link, clock())
+        if on_progress is not None and now >= next_progress:
+            next_progress = now + progress_interval
+            on_progress(sender)
+    if turbo and unsupported is None and not sender.stats.turbo:
+        result.extra["turbo"] = "the server declined turbo words"
+    result.outcome = sender.outcome
+    return _ended(result, link)
+
+
+def _ended(result: SendResult, link: PeerLink) -> SendResult:
+    result.answered = link.answered
+    result.foreign_signals = link.foreign_signals
+    return result
+
+
+def _gone(result: SendResult, link: PeerLink, now: float) -> SendResult:
+    result.server_gone = True
+    result.stats.ended_at = now
+    return _ended(result, link)
+
+
+def _exchange_run(link: PeerLink, run: BitRun, sender: Sender) -> tuple[object | None, float]:
+    """Exchange ``run`` with the server (see ``proto.sender.BitRun``), then ``sender.ran()``.
+
+    Returns the signal that ended the run early (to handle the usual way) or
+    ``None``, and the time. Per signal this is the raw ping-pong plus a few
+    checks: neither the state machine nor ``PeerLink`` is called (issue #6).
+    """
+    wait, kill, signals, kernel_filled = signal.sigtimedwait, os.kill, SIGNALS, KERNEL_FILLED
+    signal_of, usr1, timeout, clock, pid = SIGNAL_OF_SYMBOL, signal.SIGUSR1, run.timeout, link.clock, link.pid
+    deadline = sender.deadline
+    now = last_sent = clock()
+    sent = 0
+    info = None
+    try:
+        for expected, symbol in zip(run.expect, run.send):
+            remaining = deadline - now
+            info = wait(signals, remaining) if remaining > 0 else None
+            now = clock()
+            if (
+                info is None
+                or now > deadline
+                or info.si_pid != pid
+                or info.si_code not in kernel_filled
+                or (info.si_signo != usr1) != expected
+            ):
+                break
+            info = None
+            kill(pid, signal_of[symbol])
+            sent += 1
+            last_sent = now
+            deadline = now + timeout
+    finally:
+        sender.ran(sent, last_sent)
+        if sent:
+            link.answered = True
+            link.last_signal = signal_of[run.send[sent - 1]]
+    return info, now

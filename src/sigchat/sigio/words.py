@@ -1,0 +1,89 @@
+"""Turbo words (docs/PROTOCOL.md, rule 7): ``sigqueue(3)`` and a ``sigtimedwait`` that returns ``si_value``.
+
+Python's ``signal`` module neither sends nor returns ``si_value``, so both go
+through ctypes. A signal whose ``si_code`` is SI_QUEUE is only ever passed to
+``Server.receive_word``, which takes it only from the session's pid and with
+the session's tag.
+"""
+
+from __future__ import annotations
+
+import errno
+import os
+import sys
+
+from sigchat.sigio.masks import SIGNALS
+
+
+def turbo_unsupported() -> str | None:
+    """Why this process cannot send or read turbo words, or ``None`` when it can."""
+    if not sys.platform.startswith("linux"):
+        return "turbo words need Linux"
+    if sys.maxsize <= 2**32 or os.uname().machine.startswith("mips"):
+        return "turbo words need a 64-bit Linux with the common siginfo layout"
+    return None
+
+
+class Words:
+    """``sigqueue(3)`` and a ``sigtimedwait`` that returns ``si_value``, through ctypes.
+
+    ``siginfo_t`` on 64-bit Linux: ``si_signo``, ``si_errno``, ``si_code`` (ints
+    at 0, 4, 8), then the union at 16: ``si_pid`` at 16, ``si_uid`` at 20,
+    ``si_value`` at 24. ctypes is imported here, not at the top: a plain
+    ``sigchat-send`` loads this module and must not pay for ctypes (the
+    start-up rule, ``sigchat.send``). Raises ``OSError`` when libc lacks the
+    functions.
+    """
+
+    def __init__(self) -> None:
+        import ctypes
+        import struct
+
+        libc = ctypes.CDLL(None, use_errno=True)  # calls release the GIL
+        self._sigqueue = libc.sigqueue
+        self._sigqueue.argtypes = [ctypes.c_int, ctypes.c_int, ctypes.c_uint64]  # union sigval: one register
+        self._sigtimedwait = libc.sigtimedwait
+        self._sigtimedwait.argtypes = [ctypes.c_void_p, ctypes.c_void_p, ctypes.c_void_p]
+
+        class Timespec(ctypes.Structure):
+            _fields_ = [("tv_sec", ctypes.c_long), ("tv_nsec", ctypes.c_long)]
+
+        self._sigset = ctypes.create_string_buffer(128)
+        libc.sigemptyset(self._sigset)
+        for signum in SIGNALS:
+            libc.sigaddset(self._sigset, int(signum))
+        self._info = ctypes.create_string_buffer(128)
+        self._timespec = Timespec(0, 0)
+        self._pointers = (ctypes.addressof(self._sigset), ctypes.addressof(self._info), ctypes.addressof(self._timespec))
+        self._unpack = struct.Struct("=iii4xIIQ").unpack_from
+        self._errno = ctypes.get_errno
+
+    def send(self, pid: int, signum: int, value: int) -> None:
+        """Queue ``signum`` with ``si_value = value`` (a standard signal still does not queue)."""
+        if self._sigqueue(pid, signum, value) < 0:
+            error = self._errno()
+            if error == errno.EAGAIN:
+                return  # the queue limit: counts as a lost signal, resent after the timeout
+            raise OSError(error, os.strerror(error))
+
+    def wait(self, timeout: float) -> tuple[int, int, int, int, int] | None:
+        """``(signo, code, pid, uid, value)`` of the next SIGUSR1/SIGUSR2, or ``None``."""
+        timespec = self._timespec
+        seconds = int(timeout)
+        timespec.tv_sec = seconds
+        timespec.tv_nsec = int((timeout - seconds) * 1e9)
+        if self._sigtimedwait(*self._pointers) < 0:
+            return None  # timeout (EAGAIN) or EINTR: the caller polls again
+        signo, _, code, pid, uid, value = self._unpack(self._info)
+        return signo, code, pid, uid, value
+
+
+def open_words() -> tuple[Words | None, str | None]:
+    """``Words`` for this process, or ``None`` and why turbo words cannot be used here."""
+    unsupported = turbo_unsupported()
+    if unsupported is not None:
+        return None, unsupported
+    try:
+        return Words(), None
+    except (ImportError, OSError, AttributeError) as error:  # e.g. ctypes unreadable after a uid change
+        return None, f"no sigqueue here ({error})"
