@@ -1,8 +1,14 @@
-"""Import hygiene and the signal mask of real processes.
+"""The package's shape, and the imports and signal masks of real processes.
 
-* The sender side must not import Textual (start-up time).
-* Both ``main()`` functions block SIGUSR1/SIGUSR2 before anything else, so no
-  signal can find them unblocked (or land on a thread that would die of it).
+* The import graph of ``src/sigchat`` (every ``import``, at module level, in
+  functions and under ``TYPE_CHECKING``) has no cycle, and its edges point one
+  way through the layers of docs/ARCHITECTURE.md: ``proto`` < ``sigio`` <
+  ``server`` < ``tui`` < the commands.
+* Layer rules: the core touches no OS, clock, thread or signal; only ``sigio``
+  imports ``signal``/``ctypes``; only ``tui`` imports Textual.
+* A plain ``sigchat-send PID MESSAGE`` imports exactly the modules that
+  ``sigchat.send``'s docstring lists (the start-up rule).
+* Both ``main()`` functions block SIGUSR1/SIGUSR2 before anything else.
 """
 
 from __future__ import annotations
@@ -11,6 +17,7 @@ import ast
 import inspect
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 
@@ -20,12 +27,13 @@ from sigchat.sigio.masks import unblock_signals
 
 pytestmark = pytest.mark.timeout(60)
 
-SENDER_SIDE = ("sigchat.protocol", "sigchat.signals", "sigchat.send", "sigchat.procfs", "sigchat.records")
+SRC = Path(__file__).resolve().parent.parent / "src"
+PACKAGE = SRC / "sigchat"
 
 
-def python(code: str) -> subprocess.CompletedProcess:
+def python(code: str, *flags: str) -> subprocess.CompletedProcess:
     return subprocess.run(
-        [sys.executable, "-c", code],
+        [sys.executable, *flags, "-c", code],
         stdin=subprocess.DEVNULL,
         capture_output=True,
         text=True,
@@ -34,25 +42,228 @@ def python(code: str) -> subprocess.CompletedProcess:
     )
 
 
-def test_sender_side_does_not_import_textual():
-    result = python(
-        f"import sys\nimport {', '.join(SENDER_SIDE)}\n"
-        "print(sorted(name for name in sys.modules if name == 'textual' or name.startswith('textual.')))"
-    )
+# --------------------------------------------------------------------------- the import graph
+
+
+def module_name(path: Path) -> str:
+    parts = list(path.relative_to(SRC).with_suffix("").parts)
+    if parts[-1] == "__init__":
+        parts.pop()
+    return ".".join(parts)
+
+
+MODULES = {module_name(path): path for path in sorted(PACKAGE.rglob("*.py"))}
+
+
+def imports_of(path: Path) -> list[tuple[str, int]]:
+    """``(module, line)`` for every import in the file, wherever it stands, resolved to module names.
+
+    ``from a.b import c`` is the module ``a.b.c`` when that is a module, else ``a.b``.
+    """
+    found = []
+    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+        if isinstance(node, ast.Import):
+            found += [(alias.name, node.lineno) for alias in node.names]
+        elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
+            for alias in node.names:
+                full = f"{node.module}.{alias.name}"
+                found.append((full if full in MODULES else node.module, node.lineno))
+    return found
+
+
+def graph() -> dict[str, set[str]]:
+    """sigchat module -> the sigchat modules it imports."""
+    return {name: {target for target, _ in imports_of(path) if target in MODULES} for name, path in MODULES.items()}
+
+
+def find_cycle(edges: dict[str, set[str]]) -> list[str] | None:
+    """One cycle of the graph as ``[a, b, ..., a]``, or ``None``."""
+    state: dict[str, int] = {}  # 1: on the current path, 2: done
+    path: list[str] = []
+
+    def visit(node: str) -> list[str] | None:
+        state[node] = 1
+        path.append(node)
+        for target in sorted(edges.get(node, ())):
+            if state.get(target) == 1:
+                return path[path.index(target) :] + [target]
+            if target not in state and (cycle := visit(target)):
+                return cycle
+        path.pop()
+        state[node] = 2
+        return None
+
+    for node in sorted(edges):
+        if node not in state and (cycle := visit(node)):
+            return cycle
+    return None
+
+
+def test_the_package_is_what_the_layers_say():
+    assert {"sigchat.proto.server", "sigchat.sigio.receiver", "sigchat.server.sink", "sigchat.tui.app"} <= set(MODULES)
+    assert not {"sigchat.protocol", "sigchat.signals", "sigchat.classic", "sigchat.app"} & set(MODULES)
+
+
+def test_no_import_cycle_anywhere():
+    cycle = find_cycle(graph())
+    assert cycle is None, " -> ".join(cycle)
+
+
+def test_the_cycle_check_can_fail():
+    assert find_cycle({"a": {"b"}, "b": {"c"}, "c": {"a"}}) == ["a", "b", "c", "a"]
+    assert find_cycle({"a": {"b"}, "b": {"c"}, "c": set()}) is None
+
+
+LAYERS = {"sigchat.proto": 0, "sigchat.sigio": 1, "sigchat.server": 2, "sigchat.tui": 3}
+COMMANDS = {"sigchat.send", "sigchat.serve"}
+SHARED = {"sigchat", "sigchat.exit_codes"}
+"""Imported from any layer: the version and command names, the exit codes (they import nothing)."""
+
+
+def layer(module: str) -> int:
+    if module in SHARED:
+        return -1
+    if module in COMMANDS:
+        return 4
+    if module == "sigchat.__main__":
+        return 5  # ``python -m sigchat [server|send]``: picks a command
+    return next(rank for prefix, rank in LAYERS.items() if module == prefix or module.startswith(prefix + "."))
+
+
+def test_imports_point_down_the_layers():
+    upward = [
+        f"{source} imports {target}"
+        for source, targets in graph().items()
+        for target in targets
+        if layer(target) > layer(source) or (source in COMMANDS and target in COMMANDS)
+    ]
+    assert upward == []
+
+
+def test_the_send_command_uses_only_the_core_and_the_io_layer():
+    assert {layer(target) for target in graph()["sigchat.send"]} <= {-1, 0, 1}
+
+
+def test_package_inits_import_nothing():
+    """A sender loads only the modules it uses; ``api`` modules gather names for tests and scripts."""
+    for name, path in MODULES.items():
+        if path.name == "__init__.py":
+            assert imports_of(path) == [], name
+
+
+FORBIDDEN_IN_CORE = {"os", "time", "threading", "signal", "_signal", "ctypes", "select", "socket", "subprocess", "sys"}
+
+
+def stdlib_imports(prefix: str) -> dict[str, set[str]]:
+    return {
+        name: {target.split(".")[0] for target, _ in imports_of(path) if not target.startswith("sigchat")}
+        for name, path in MODULES.items()
+        if name == prefix or name.startswith(prefix + ".")
+    }
+
+
+def test_the_core_touches_no_os_clock_thread_or_signal():
+    offending = {name: found & FORBIDDEN_IN_CORE for name, found in stdlib_imports("sigchat.proto").items()}
+    assert {name: found for name, found in offending.items() if found} == {}
+
+
+def test_only_sigio_imports_signal_or_ctypes():
+    offending = {
+        name: found & {"signal", "_signal", "ctypes"}
+        for name, found in stdlib_imports("sigchat").items()
+        if not name.startswith("sigchat.sigio")
+    }
+    assert {name: found for name, found in offending.items() if found} == {}
+
+
+def test_nothing_below_the_ui_imports_textual():
+    offending = {
+        name: found & {"textual", "rich"}
+        for name, found in stdlib_imports("sigchat").items()
+        if not name.startswith("sigchat.tui")
+    }
+    assert {name: found for name, found in offending.items() if found} == {}
+
+
+def test_the_layer_checks_see_imports_inside_functions(tmp_path):
+    """``imports_of`` finds a function-level import, so the checks above are not vacuous."""
+    path = tmp_path / "mod.py"
+    path.write_text("def f():\n    import signal\n    from sigchat.tui import app\n")
+    assert [name for name, _ in imports_of(path)] == ["signal", "sigchat.tui.app"]
+
+
+@pytest.mark.parametrize(
+    "modules", [("sigchat.proto.api", "sigchat.proto.classic.api"), ("sigchat.send",), ("sigchat.serve", "sigchat.server.plain")]
+)
+def test_the_core_the_sender_and_plain_mode_load_without_textual(modules):
+    result = python(f"import sys, {', '.join(modules)}\nprint(sorted(m for m in sys.modules if m.split('.')[0] in ('textual', 'rich')))")
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip() == "[]", result.stdout
 
 
-@pytest.mark.parametrize("module", SENDER_SIDE)
-def test_each_sender_module_alone_does_not_import_textual(module):
-    result = python(f"import sys, {module}\nprint('textual' in sys.modules)")
-    assert result.returncode == 0, result.stderr
-    assert result.stdout.strip() == "False"
+# --------------------------------------------------------------------------- the start-up rule (sigchat.send)
+
+SEND_PATH = {
+    "sigchat",
+    "sigchat.exit_codes",
+    "sigchat.send",
+    "sigchat.proto",
+    "sigchat.proto.base",
+    "sigchat.proto.wire",
+    "sigchat.proto.sender",
+    "sigchat.sigio",
+    "sigchat.sigio.sigapi",
+    "sigchat.sigio.masks",
+    "sigchat.sigio.procfs",
+    "sigchat.sigio.cpus",
+    "sigchat.sigio.link",
+    "sigchat.sigio.words",
+    "sigchat.sigio.send",
+}
+"""Exactly the sigchat modules of a plain send (the table in ``sigchat.send``'s docstring)."""
+SEND_PATH_STDLIB = {"__future__", "struct", "_struct", "zlib", "errno", "types", "encodings.ascii"}
+"""Exactly the standard library modules a plain send adds to ``python3 -c pass``'s."""
 
 
-@pytest.mark.parametrize("module_name", ["sigchat.server", "sigchat.send"])
+def imported(code: str) -> set[str]:
+    """Every module that running ``code`` imports (``-X importtime`` lists them on stderr)."""
+    result = python(code, "-X", "importtime")
+    assert "import time:" in result.stderr, result.stderr
+    return {line.rsplit("|", 1)[1].strip() for line in result.stderr.splitlines() if line.startswith("import time:")}
+
+
+def plain_send(*args: str) -> str:
+    """``sigchat-send ARGS`` run through its entry point, as the console script does (whatever pip wrote it)."""
+    return f"import sys; sys.argv[1:] = {list(args)!r}; from sigchat.send import entry_point; entry_point()"
+
+
+def test_a_plain_send_imports_exactly_the_send_path(server):
+    modules = imported(plain_send(str(server.pid), "hi")) - imported("pass")
+    server.wait_body(b"hi\n")
+    assert {m for m in modules if m.startswith("sigchat")} == SEND_PATH
+    assert {m for m in modules if not m.startswith("sigchat")} == SEND_PATH_STDLIB
+
+
+def test_the_send_path_check_can_fail(server):
+    """The same check sees argparse and the classic profile once an option is given (so it is not vacuous)."""
+    modules = imported(plain_send("--stats", str(server.pid), "hi")) - imported("pass")
+    server.wait_body(b"hi\n")
+    assert {"argparse", "sigchat.proto.classic.profile"} <= modules
+
+
+def test_send_docstring_lists_the_send_path():
+    doc = inspect.getdoc(__import__("sigchat.send", fromlist=["main"]))
+    for module in SEND_PATH - {"sigchat", "sigchat.proto", "sigchat.sigio"}:
+        short = module.removeprefix("sigchat.sigio.")
+        assert f"``{module}``" in doc or f"``{short}``" in doc, module
+
+
+# --------------------------------------------------------------------------- masks
+
+
+@pytest.mark.parametrize("module_name", ["sigchat.serve", "sigchat.send"])
 def test_main_blocks_the_signals_first(module_name):
-    """Statically: the first statement of ``main`` is ``sigio.block_signals()`` (docstring aside)."""
+    """Statically: the first statement of ``main`` is ``block_signals()`` (docstring aside)."""
     module = __import__(module_name, fromlist=["main"])
     tree = ast.parse(inspect.getsource(module.main))
     body = tree.body[0].body
@@ -101,42 +312,25 @@ def test_sender_blocks_and_catches_the_signals(make_catcher):
             pipe.close()
 
 
-# --------------------------------------------------------------------------- start-up cost (issue #6)
-
-SLOW_IMPORTS = (
-    *("argparse", "dataclasses", "typing", "threading", "ctypes", "inspect", "sigchat.classic", "textual"),
-    *("enum", "functools", "collections", "signal"),  # signal imports the other three (see sigchat.sigapi)
-)
-"""Modules a plain ``sigchat-send PID MESSAGE`` must not import: each cost several
-milliseconds of start-up here (``python -X importtime``), against a budget of
-2x ``python3 -c pass`` for the whole process."""
+# --------------------------------------------------------------------------- exit codes without the source
 
 
-def imported_by(args: list[str]) -> set[str]:
-    """Every module a real ``sigchat-send`` run imports (``-X importtime`` lists them on stderr).
-
-    The installed console script, as users run it: ``python -m`` would add runpy's
-    own imports (functools, collections...)."""
-    script = helpers.BIN / "sigchat-send"
-    assert script.exists(), f"{script}: run the tests from the venv that make test installs"
+def test_exit_codes_need_no_source(tmp_path):
+    """``--help`` lists the exit codes from a literal table: a sourceless (or unreadable) install works."""
+    package = tmp_path / "sigchat"
+    package.mkdir()
+    (package / "__init__.py").write_text("")
+    (package / "exit_codes.py").write_text((PACKAGE / "exit_codes.py").read_text())
+    subprocess.run([sys.executable, "-m", "compileall", "-q", "-b", str(package)], check=True)
+    (package / "exit_codes.py").unlink()
     result = subprocess.run(
-        [sys.executable, "-X", "importtime", str(script), *args],
-        stdin=subprocess.DEVNULL,
+        [sys.executable, "-c", "from sigchat import exit_codes; print(exit_codes.__file__, len(exit_codes.table()), exit_codes.help_table()[:12])"],
+        cwd=tmp_path,
+        env={"PYTHONPATH": str(tmp_path)},
         capture_output=True,
         text=True,
         timeout=30,
-        preexec_fn=unblock_signals,
     )
-    assert "import time:" in result.stderr, result.stderr
-    names = {line.rsplit("|", 1)[1].strip() for line in result.stderr.splitlines() if line.startswith("import time:")}
-    return {name for name in names if name in SLOW_IMPORTS or name.startswith("textual.")}
-
-
-def test_a_plain_send_imports_nothing_slow(server):
-    assert imported_by([str(server.pid), "hi"]) == set()
-    server.wait_body(b"hi\n")
-
-
-def test_the_check_above_can_fail(server):
-    """The same check sees argparse once an option is given (so it is not vacuous)."""
-    assert "argparse" in imported_by(["--stats", str(server.pid), "hi"])
+    assert result.returncode == 0, result.stderr
+    where, count, *_ = result.stdout.split()
+    assert where == str(package / "exit_codes.pyc") and count == "12" and "0  The" in result.stdout, result.stdout

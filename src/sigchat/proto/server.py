@@ -7,6 +7,11 @@ hand on ``events`` before the reply that follows them. Classic minitalk
 clients are decoded by a ``ClassicServer`` the server owns
 (``proto.classic``); the I/O layer asks ``classic_replies`` which of their
 replies it may send.
+
+Over 500 lines on purpose: the native session is one state machine (the
+hello, the queue, the frame, turbo words, the verdict), and its hot paths
+(``_feed``, ``receive_run``, ``receive_word``) read best next to the state they
+change.
 """
 
 from __future__ import annotations

@@ -119,7 +119,7 @@ RECEIVER_THREAD_NAME = "sigchat-recv"
 def name_this_thread(name: str) -> None:
     """Set the calling thread's ``comm`` (visible in /proc, ps and top)."""
     try:
-        import threading  # (only the server's receiver thread names itself)
+        import threading  # not at the top: a plain sender loads this module (the start-up rule, ``sigchat.send``)
 
         with open(f"/proc/self/task/{threading.get_native_id()}/comm", "w") as file:
             file.write(name[:15])

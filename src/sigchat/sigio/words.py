@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import errno
 import os
+import struct
 import sys
 
 from sigchat.sigio.masks import SIGNALS
@@ -37,7 +38,6 @@ class Words:
 
     def __init__(self) -> None:
         import ctypes
-        import struct
 
         libc = ctypes.CDLL(None, use_errno=True)  # calls release the GIL
         self._sigqueue = libc.sigqueue
