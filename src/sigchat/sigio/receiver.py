@@ -202,12 +202,12 @@ class Receiver:
                         self._reply(pid, reply, now)
                 if server.outbox:
                     self._flush_outbox(now)
-                if reply is not None and check_at is None:
+                if reply is not None and not held:  # (no run while a first reply waits for its check)
                     run = server.bit_run()
                     if run is not None and run[0] in safe:
                         until = next_tick if self.on_progress is None else min(next_tick, next_progress)
                         pending, now = self._exchange_run(*run, until)
-            if check_at is not None and now >= check_at:
+            if held and now >= policy.check_at():
                 self._send_held(now)
             if now >= next_tick:
                 if stop.is_set():  # set directly rather than by stop()
