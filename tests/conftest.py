@@ -1,4 +1,4 @@
-"""Fixtures for the real-process tests (see ``helpers``): servers, victims and catchers.
+"""Fixtures for the real-process tests (see ``helpers``): servers, other children, victims and catchers.
 
 Every process is started by the test and cleaned up here, through its ``Popen``
 object only (never by name or by a bare pid).
@@ -22,37 +22,42 @@ import helpers
 if signal.getsignal(signal.SIGINT) is signal.SIG_IGN:
     signal.signal(signal.SIGINT, signal.default_int_handler)
 
+CALL_PASSED = pytest.StashKey[bool]()
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo):
+    report = yield
+    if report.when == "call":
+        item.stash[CALL_PASSED] = report.passed
+    return report
+
 
 @pytest.fixture
-def start_server() -> Iterator[Callable[..., helpers.Server]]:
-    """``start_server(*args)`` starts ``sigchat-server --plain *args``.
+def start_server(request: pytest.FixtureRequest) -> Iterator[Callable[..., helpers.Server]]:
+    """``start_server(*args)`` starts ``sigchat-server --plain *args`` (a ``helpers.Server``).
 
-    On teardown every server the test did not kill itself gets SIGTERM and must
-    exit 0 with a one-line summary as its last stderr line (and, when the test
-    set ``server.expect_delivered``, that many delivered messages in it).
+    On teardown, after a test that passed, every server the test did not stop or
+    kill itself gets SIGTERM and must exit 0 with a one-line summary as its last
+    stderr line (and, when the test set ``server.expect_delivered``, that many
+    delivered messages in it). After a failed test the servers are only killed.
     """
     servers: list[helpers.Server] = []
 
     def start(*args: str, **kwargs) -> helpers.Server:
         server = helpers.Server(*args, **kwargs)
-        server.killed = False
-        server.expect_delivered = None
         servers.append(server)
         return server
 
     yield start
+    check = request.node.stash.get(CALL_PASSED, False)
     errors = []
     for server in servers:
         try:
-            if server.killed or server.stopped is not None:
-                continue
-            assert server.alive(), f"the server died during the test: {server.stderr_lines}"
-            stopped = server.stop()
-            assert stopped.returncode == 0, f"server exited {stopped.returncode}: {stopped.stderr}"
-            assert stopped.summary, f"no summary line at the end of stderr: {stopped.stderr!r}"
-            assert stopped.stderr.endswith("\n")
-            if server.expect_delivered is not None:
-                assert int(stopped.summary["delivered"]) == server.expect_delivered, stopped.stderr
+            if check and not server.killed and server.stopped is None:
+                summary = server.stop_checked()
+                if server.expect_delivered is not None:
+                    assert int(summary["delivered"]) == server.expect_delivered, server.stopped.stderr
         except AssertionError as error:
             errors.append(error)
         finally:
@@ -61,24 +66,15 @@ def start_server() -> Iterator[Callable[..., helpers.Server]]:
         raise errors[0]
 
 
-def _stop_and_check(server: helpers.Server) -> None:
-    try:
-        assert server.alive(), f"the server died during the test: {server.stderr_lines}"
-        stopped = server.stop()
-        assert stopped.returncode == 0, f"server exited {stopped.returncode}: {stopped.stderr}"
-        assert stopped.summary, f"no summary line at the end of stderr: {stopped.stderr!r}"
-        assert stopped.stderr.endswith("\n")
-        assert int(stopped.summary["aborted"]) == 0, stopped.stderr
-    finally:
-        server.cleanup()
-
-
 @pytest.fixture(scope="module")
 def shared_server() -> Iterator[helpers.Server]:
     """One server for a whole module of simple round trips (tests use ``mark``/``wait_since``)."""
     server = helpers.Server()
-    yield server
-    _stop_and_check(server)
+    try:
+        yield server
+        assert int(server.stop_checked()["aborted"]) == 0, server.stopped.stderr
+    finally:
+        server.cleanup()
 
 
 @pytest.fixture
@@ -87,38 +83,21 @@ def server(start_server) -> helpers.Server:
 
 
 @pytest.fixture
-def children() -> Iterator[list[subprocess.Popen]]:
-    """Extra children to SIGKILL and reap at teardown (senders a test left running)."""
-    procs: list[subprocess.Popen] = []
-    yield procs
-    for proc in procs:
-        if proc.poll() is None:
-            proc.kill()
-        proc.wait(10)
-        for pipe in (proc.stdin, proc.stdout, proc.stderr):
-            if pipe is not None:
-                pipe.close()
+def children(start_server) -> Iterator[helpers.Children]:
+    """Every other child of the test (``children.sender``/``tool``/``spawn``, or ``append`` one started
+    elsewhere): SIGKILLed and reaped at teardown, before the servers are checked (hence ``start_server``)."""
+    kids = helpers.Children()
+    yield kids
+    kids.cleanup()
 
 
 @pytest.fixture
-def victim() -> Iterator[subprocess.Popen]:
+def victim(children) -> subprocess.Popen:
     """A ``sleep`` child that SIGUSR1/SIGUSR2 would kill; the test asserts it survives."""
-    proc = helpers.start_victim()
-    yield proc
-    if proc.poll() is None:
-        proc.kill()
-    proc.wait(10)
+    return helpers.start_victim(children)
 
 
 @pytest.fixture
-def make_catcher() -> Iterator[Callable[[str], helpers.Catcher]]:
-    catchers: list[helpers.Catcher] = []
-
-    def make(mode: str = "catch") -> helpers.Catcher:
-        catcher = helpers.Catcher(mode)
-        catchers.append(catcher)
-        return catcher
-
-    yield make
-    for catcher in catchers:
-        catcher.cleanup()
+def make_catcher(children) -> Callable[[str], helpers.Catcher]:
+    """``make_catcher(mode)``: a ``helpers.Catcher`` that ``children`` cleans up."""
+    return lambda mode="catch": helpers.Catcher(children, mode)

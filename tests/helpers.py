@@ -1,4 +1,16 @@
-"""Real processes for the end-to-end tests: a sigchat server, senders, victims and catchers.
+"""Real processes for the end-to-end and stress tests: sigchat servers, senders, tools, victims, catchers.
+
+The one process harness of the test suite:
+
+* ``Reader``: a thread reading one pipe to EOF; waits on what it read, with a timeout;
+* ``Server``: a ``sigchat-server --plain`` child with a ``Reader`` on stdout and on stderr
+  (its plain text output, or with ``--json`` its records, and its stderr lines);
+* ``Children``: every other child of a test (senders, ``stress_tools/`` helpers, victims,
+  catchers), SIGKILLed and reaped at teardown;
+* ``sender_popen``/``run_sender``/``finish`` for senders, and ``/proc`` readers.
+
+``conftest`` turns them into fixtures (``start_server``, ``server``, ``children``, ``victim``,
+``make_catcher``) that clean every process up.
 
 Safety rules (signals kill): a test only ever signals processes that it started
 itself, through their ``Popen`` object (which refuses to signal a pid that it
@@ -12,6 +24,10 @@ condition holds, at most this long".
 
 from __future__ import annotations
 
+import base64
+import fcntl
+import functools
+import json
 import os
 import re
 import signal
@@ -34,6 +50,8 @@ SEND_CMD: list[str] = (
     [str(BIN / "sigchat-send")] if (BIN / "sigchat-send").exists() else [sys.executable, "-m", "sigchat", "send"]
 )
 MODULE_SEND_CMD: list[str] = [sys.executable, "-m", "sigchat", "send"]
+TOOLS = Path(__file__).resolve().parent / "stress_tools"
+F_SETPIPE_SZ = getattr(fcntl, "F_SETPIPE_SZ", 1031)
 
 SIGUSR_BITS = (1 << (signal.SIGUSR1 - 1)) | (1 << (signal.SIGUSR2 - 1))
 
@@ -55,9 +73,38 @@ def wait_until(predicate: Callable[[], object], timeout: float, what: str, inter
         time.sleep(interval)
 
 
+# --------------------------------------------------------------------------- /proc
+
+
 def is_alive(proc: subprocess.Popen) -> bool:
     """A child of ours that has not exited (not even as a zombie)."""
     return proc.poll() is None and procfs.is_alive(proc.pid)
+
+
+def proc_status(pid: int) -> dict[str, str]:
+    """``/proc/PID/status`` as ``{field: value}``."""
+    with open(f"/proc/{pid}/status") as file:
+        return {name: value.strip() for name, _, value in (line.partition(":") for line in file)}
+
+
+def voluntary_switches(pid: int) -> int:
+    """``voluntary_ctxt_switches`` of ``pid`` (a sender blocks once per bit), 0 if unreadable."""
+    try:
+        return int(proc_status(pid)["voluntary_ctxt_switches"])
+    except (OSError, KeyError):
+        return 0
+
+
+def context_switches(pid: int) -> int:
+    """Voluntary plus involuntary context switches of ``pid``."""
+    status = proc_status(pid)
+    return int(status["voluntary_ctxt_switches"]) + int(status["nonvoluntary_ctxt_switches"])
+
+
+def rss_kib(pid: int) -> int:
+    rss = proc_status(pid).get("VmRSS")
+    assert rss, "no VmRSS"
+    return int(rss.split()[0])
 
 
 def nonexistent_pid() -> int:
@@ -74,15 +121,22 @@ def reaped_pid() -> int:
     return child.pid
 
 
-class Reader(threading.Thread):
-    """Reads one pipe to EOF in the background; waits on its contents with a timeout."""
+# --------------------------------------------------------------------------- processes
 
-    def __init__(self, pipe, name: str) -> None:
+
+class Reader(threading.Thread):
+    """Reads one pipe to EOF in the background; waits on its contents (bytes or lines) with a timeout.
+
+    With ``until`` it stops reading once the data holds those bytes (and leaves the pipe to its owner).
+    """
+
+    def __init__(self, pipe, name: str, *, until: bytes | None = None) -> None:
         super().__init__(name=name, daemon=True)
         self.fd = pipe.fileno()
         self.pipe = pipe
+        self.until = until
         self.data = bytearray()
-        self.eof = False
+        self.eof = False  # nothing more will be read
         self.cond = threading.Condition()
 
     def run(self) -> None:
@@ -90,13 +144,13 @@ class Reader(threading.Thread):
             while True:
                 chunk = os.read(self.fd, 65536)
                 with self.cond:
-                    if not chunk:
-                        self.eof = True
-                        self.cond.notify_all()
-                        return
                     self.data += chunk
+                    if not chunk or (self.until is not None and self.until in self.data):
+                        return
                     self.cond.notify_all()
         except OSError:
+            pass
+        finally:
             with self.cond:
                 self.eof = True
                 self.cond.notify_all()
@@ -104,6 +158,11 @@ class Reader(threading.Thread):
     def snapshot(self) -> bytes:
         with self.cond:
             return bytes(self.data)
+
+    def lines(self, start: int = 0) -> list[bytes]:
+        """The newline-terminated lines from byte ``start`` on (at EOF, and an unterminated last one)."""
+        with self.cond:
+            return _lines(bytes(self.data[start:]), self.eof)
 
     def wait_for(self, predicate: Callable[[bytes], object], timeout: float, what: str) -> object:
         deadline = time.monotonic() + timeout
@@ -120,6 +179,41 @@ class Reader(threading.Thread):
                     )
                 self.cond.wait(remaining)
 
+    def wait_for_lines(self, predicate: Callable[[list[bytes]], object], timeout: float, what: str, start: int = 0) -> object:
+        """``wait_for`` on ``lines(start)``."""
+        return self.wait_for(lambda data: predicate(_lines(data[start:], self.eof)), timeout, what)
+
+
+def _lines(data: bytes, eof: bool) -> list[bytes]:
+    lines = data.splitlines(keepends=True)
+    if lines and not lines[-1].endswith(b"\n") and not eof:
+        lines.pop()  # still being written
+    return lines
+
+
+def popen(argv: Sequence[str | bytes], *, stdin_pipe: bool = False, **kwargs) -> subprocess.Popen:
+    """A child with an empty signal mask and piped stdout and stderr; stdin a pipe or ``/dev/null``."""
+    return subprocess.Popen(
+        list(argv),
+        stdin=subprocess.PIPE if stdin_pipe else subprocess.DEVNULL,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        preexec_fn=unblock_signals,
+        **kwargs,
+    )
+
+
+def reap(proc: subprocess.Popen, readers: Sequence[Reader] = ()) -> None:
+    """SIGKILL ``proc`` if it still runs (through ``Popen``), reap it, join its readers and close its pipes."""
+    if proc.poll() is None:
+        proc.kill()
+    proc.wait(10)
+    for reader in readers:
+        reader.join(5)
+    for pipe in (proc.stdin, proc.stdout, proc.stderr):
+        if pipe is not None:
+            pipe.close()
+
 
 @dataclass
 class Stopped:
@@ -129,32 +223,45 @@ class Stopped:
 
 
 class Server:
-    """A ``sigchat-server --plain`` child with incremental readers on stdout and stderr."""
+    """A ``sigchat-server --plain ARGS`` child (or ``command``) with incremental readers on stdout and stderr.
 
-    def __init__(self, *args: str, command: Sequence[str] = SERVER_CMD, start_timeout: float = 15.0) -> None:
+    ``read_stdout=False``: stdout is read up to the ``Server PID`` line only, then left to the test.
+    The ``start_server`` fixture stops and checks it at teardown unless the test ``stop``-ped or ``kill``-ed it
+    (or it exited and the test saw it with ``wait_exit``); ``expect_delivered`` adds a check of the summary.
+    """
+
+    def __init__(
+        self, *args: str, command: Sequence[str] = SERVER_CMD, start_timeout: float = 20.0, read_stdout: bool = True
+    ) -> None:
         self.args = ["--plain", *args]
-        self.proc = subprocess.Popen(
-            [*command, *self.args],
-            stdin=subprocess.DEVNULL,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            preexec_fn=unblock_signals,
-        )
-        self.out = Reader(self.proc.stdout, "server stdout")
+        self.proc = popen([*command, *self.args], cwd="/")  # "/": readable by any uid (see stress_tools/run_as.py)
+        for pipe in (self.proc.stdout, self.proc.stderr):
+            try:  # the server's receiver thread writes stdout before it answers: never let a busy test stall it
+                fcntl.fcntl(pipe.fileno(), F_SETPIPE_SZ, 1 << 20)
+            except OSError:
+                pass
+        self.out = Reader(self.proc.stdout, "server stdout", until=None if read_stdout else b"\n")
         self.err = Reader(self.proc.stderr, "server stderr")
         self.out.start()
         self.err.start()
         self.stopped: Stopped | None = None
-        first = self.out.wait_for(lambda data: b"\n" in data, start_timeout, "the 'Server PID' line")
-        assert first
-        line = self.out.snapshot().split(b"\n", 1)[0]
-        match = re.fullmatch(rb"Server PID: (\d+)", line)
-        assert match, f"first stdout line is {line!r}"
+        self.killed = False
+        self.expect_delivered: int | None = None
+        try:
+            self.out.wait_for(lambda data: b"\n" in data, start_timeout, "the 'Server PID' line")
+            line = self.out.snapshot().split(b"\n", 1)[0]
+            match = re.fullmatch(rb"Server PID: (\d+)", line)
+            assert match, f"first stdout line is {line!r}"
+        except AssertionError as error:
+            self.cleanup()
+            raise AssertionError(f"{error}; stderr: {self.stderr()!r}") from None
         self.pid = int(match.group(1))
-        assert self.pid == self.proc.pid, "the server must print its own pid"
+        assert self.pid == self.proc.pid, "the server must print its own pid (we signal nothing else)"
         self.header = line + b"\n"
+        if not read_stdout:
+            self.out.join(5)
 
-    # ------------------------------------------------------------------ output
+    # ------------------------------------------------------------------ plain output
     @property
     def stdout(self) -> bytes:
         return self.out.snapshot()
@@ -165,10 +272,6 @@ class Server:
         data = self.stdout
         assert data.startswith(self.header)
         return data[len(self.header) :]
-
-    @property
-    def stderr_lines(self) -> list[str]:
-        return self.err.snapshot().decode("utf-8", "replace").splitlines()
 
     def wait_body(self, expected: bytes, timeout: float = 10.0) -> None:
         """Wait until stdout (after the header) is at least as long as ``expected``, then compare."""
@@ -189,49 +292,109 @@ class Server:
         self.out.wait_for(lambda data: data.count(b"\n") - 1 >= count, timeout, f"{count} lines")
         return self.body.split(b"\n")[:-1]
 
+    # ------------------------------------------------------------------ --json output
+    def records(self) -> list[dict]:
+        return [json.loads(line) for line in self.out.lines(len(self.header))]
+
+    def delivered(self) -> list[tuple[int, bytes]]:
+        """``(pid, payload)`` of every delivered message, in order."""
+        return _delivered(self.records())
+
+    def _wait_records(self, predicate: Callable[[list[dict]], object], timeout: float, what: str) -> None:
+        self.out.wait_for_lines(lambda lines: predicate([json.loads(line) for line in lines]), timeout, what, len(self.header))
+
+    def wait_delivered(self, count: int, timeout: float = 20.0) -> list[tuple[int, bytes]]:
+        """Wait until ``count`` messages were delivered (``--json`` also prints aborted classic messages)."""
+        self._wait_records(lambda records: len(_delivered(records)) >= count, timeout, f"{count} deliveries")
+        return self.delivered()
+
+    def wait_delivered_from(self, pid: int, timeout: float = 20.0) -> list[bytes]:
+        """Wait until ``pid`` delivered a message; all its messages."""
+        self._wait_records(lambda records: pid in dict(_delivered(records)), timeout, f"a delivery from {pid}")
+        return [data for record_pid, data in self.delivered() if record_pid == pid]
+
+    # ------------------------------------------------------------------ stderr and /proc
+    def stderr(self) -> str:
+        return self.err.snapshot().decode("utf-8", "replace")
+
     def wait_stderr(self, pattern: str, timeout: float = 10.0) -> re.Match:
         regex = re.compile(pattern, re.M)
         return self.err.wait_for(
             lambda data: regex.search(data.decode("utf-8", "replace")), timeout, f"stderr matching {pattern!r}"
         )
 
+    def lines_about(self, pids: Sequence[object]) -> str:
+        """The server's stderr lines that mention any of ``pids`` (for failure messages)."""
+        words = {str(pid) for pid in pids}
+        return "".join(line for line in self.stderr().splitlines(True) if words & set(re.findall(r"\d+", line)))
+
+    def rss_kib(self) -> int:
+        return rss_kib(self.pid)
+
     # ------------------------------------------------------------------ lifetime
-    def alive(self) -> bool:
+    def running(self) -> bool:
         return is_alive(self.proc)
 
-    def kill(self) -> None:
-        """SIGKILL the server (our own child, through Popen) and reap it."""
+    def kill(self, reap: bool = True) -> None:
+        """SIGKILL the server (our own child, through Popen); ``reap``: and reap it (else it stays a zombie)."""
+        self.killed = True
         self.proc.kill()
-        self.proc.wait(10)
+        if reap:
+            self.proc.wait(10)
 
     def stop(self, signum: int = signal.SIGTERM, timeout: float = 10.0) -> Stopped:
+        """Send ``signum`` (unless it has exited already) and wait for the exit; ``Stopped``."""
+        if self.stopped is None and self.proc.poll() is None:
+            self.proc.send_signal(signum)
+        return self.wait_exit(timeout)
+
+    def wait_exit(self, timeout: float = 10.0) -> Stopped:
+        """Wait (without a signal) until it exits and its readers reach EOF; ``Stopped``."""
         if self.stopped is not None:
             return self.stopped
-        if self.proc.poll() is None:
-            self.proc.send_signal(signum)
         try:
             returncode = self.proc.wait(timeout)
         except subprocess.TimeoutExpired:
             self.proc.kill()
             self.proc.wait(10)
-            raise AssertionError(f"server did not stop within {timeout} s of signal {signum}") from None
+            raise AssertionError(f"server did not exit within {timeout} s") from None
         self.out.join(5)
         self.err.join(5)
-        stderr = self.err.snapshot().decode("utf-8", "replace")
+        stderr = self.stderr()
         lines = stderr.splitlines()
         summary = SUMMARY_RE.match(lines[-1]) if lines else None
         self.stopped = Stopped(returncode, stderr, summary)
         return self.stopped
 
+    def stop_checked(self, signum: int = signal.SIGTERM, timeout: float = 10.0) -> re.Match:
+        """Stop a server that must still run: it must exit 0 with its summary as its last stderr line; the summary."""
+        assert self.running(), f"the server died during the test (exit {self.proc.returncode}):\n{self.stderr()}"
+        stopped = self.stop(signum, timeout)
+        assert stopped.returncode == 0, f"server exited {stopped.returncode}:\n{stopped.stderr}"
+        assert stopped.summary, f"no summary line at the end of stderr: {stopped.stderr!r}"
+        assert stopped.stderr.endswith("\n")
+        return stopped.summary
+
     def cleanup(self) -> None:
-        if self.proc.poll() is None:
-            self.proc.kill()
-            self.proc.wait(10)
-        for pipe in (self.proc.stdout, self.proc.stderr):
-            pipe.close()
+        reap(self.proc, (self.out, self.err))
 
 
-# --------------------------------------------------------------------------- senders
+def _delivered(records: list[dict]) -> list[tuple[int, bytes]]:
+    return [(record["pid"], payload_of(record)) for record in records if record.get("event") == "delivered"]
+
+
+def payload_of(record: dict) -> bytes:
+    """The message of a ``--json`` record (``text`` or ``base64``)."""
+    return record["text"].encode("utf-8") if "text" in record else base64.b64decode(record["base64"])
+
+
+@functools.cache
+def server_help() -> str:
+    """``sigchat-server --help`` (to skip variants this version of the server does not have)."""
+    return subprocess.run([*SERVER_CMD, "--help"], capture_output=True, text=True, timeout=30).stdout
+
+
+# --------------------------------------------------------------------------- senders and other children
 
 
 def sender_popen(
@@ -242,14 +405,7 @@ def sender_popen(
     **kwargs,
 ) -> subprocess.Popen:
     """Start a sender. With ``stdin`` bytes its stdin is a pipe: the caller writes them (``run_sender`` does)."""
-    return subprocess.Popen(
-        [*command, *args],
-        stdin=subprocess.PIPE if stdin is not None else subprocess.DEVNULL,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        preexec_fn=unblock_signals,
-        **kwargs,
-    )
+    return popen([*command, *args], stdin_pipe=stdin is not None, **kwargs)
 
 
 @dataclass
@@ -295,12 +451,73 @@ def send_ok(server: Server, message: bytes | str, *, via_stdin: bool = False, ti
     return result
 
 
+def finish(proc: subprocess.Popen, timeout: float) -> tuple[int, str, str]:
+    """Wait for a child; ``(returncode, stdout, stderr)``."""
+    out, err = proc.communicate(timeout=timeout)
+    return proc.returncode, (out or b"").decode("utf-8", "replace"), (err or b"").decode("utf-8", "replace")
+
+
+def _feed(pipe, data: bytes) -> None:
+    try:
+        pipe.write(data)
+        pipe.close()
+    except (BrokenPipeError, ValueError):
+        pass
+
+
+class Children:
+    """Every child of a test but its servers (senders, tools, victims, catchers), and the readers on their pipes.
+
+    ``cleanup`` (the ``children`` fixture's teardown) SIGKILLs, through ``Popen``, whichever still runs, reaps
+    them all, joins the readers and closes the pipes.
+    """
+
+    def __init__(self) -> None:
+        self.procs: list[subprocess.Popen] = []
+        self.readers: dict[int, list[Reader]] = {}
+
+    def append(self, proc: subprocess.Popen) -> subprocess.Popen:
+        """Track a child that the test started itself."""
+        self.procs.append(proc)
+        return proc
+
+    def spawn(self, argv: Sequence[str], data: bytes | None = None, *, keep_stdin: bool = False) -> subprocess.Popen:
+        """Start ``argv`` with an empty signal mask; ``data`` goes to its stdin (``keep_stdin``: a pipe left open)."""
+        proc = self.append(popen(argv, stdin_pipe=data is not None or keep_stdin))
+        if data is not None:
+            stdin, proc.stdin = proc.stdin, None  # the feeder owns it (communicate() must not touch it)
+            threading.Thread(target=_feed, args=(stdin, data), daemon=True).start()
+        return proc
+
+    def sender(self, server_pid: int, data: bytes, *options: str, command: Sequence[str] = SEND_CMD) -> subprocess.Popen:
+        """``sigchat-send OPTIONS PID -`` with ``data`` on its stdin."""
+        return self.spawn([*command, *options, str(server_pid), "-"], data)
+
+    def tool(self, name: str, *args: object, data: bytes | None = None) -> subprocess.Popen:
+        """A helper program from ``stress_tools/``."""
+        return self.spawn([sys.executable, str(TOOLS / name), *map(str, args)], data)
+
+    def reader(self, proc: subprocess.Popen, name: str) -> Reader:
+        """A started ``Reader`` on the stdout of ``proc`` (one of ours), joined at cleanup before the pipe closes."""
+        reader = Reader(proc.stdout, name)
+        reader.start()
+        self.readers.setdefault(id(proc), []).append(reader)
+        return reader
+
+    def cleanup(self) -> None:
+        for proc in self.procs:
+            if proc.poll() is None:
+                proc.kill()
+        for proc in self.procs:
+            reap(proc, self.readers.get(id(proc), ()))
+
+
 # --------------------------------------------------------------------------- targets
 
 
-def start_victim() -> subprocess.Popen:
+def start_victim(children: Children) -> subprocess.Popen:
     """A process that SIGUSR1 or SIGUSR2 would kill (default dispositions, nothing blocked)."""
-    victim = subprocess.Popen(["sleep", "300"], preexec_fn=unblock_signals, stdin=subprocess.DEVNULL)
+    victim = children.append(subprocess.Popen(["sleep", "300"], preexec_fn=unblock_signals, stdin=subprocess.DEVNULL))
     # Popen returns after a successful exec, so /proc already shows sleep's dispositions.
     wait_until(lambda: procfs.comm(victim.pid) == "sleep", 5, "the victim to exec")
     return victim
@@ -333,28 +550,16 @@ while True:
 class Catcher:
     """A child that survives SIGUSR1/SIGUSR2 (catches, ignores or blocks them) but is no sigchat server.
 
-    In ``catch`` mode it counts what it received; ``stop()`` returns the counts.
+    In ``catch`` mode it counts what it received; ``stop()`` returns the counts. ``children`` cleans it up.
     """
 
-    def __init__(self, mode: str = "catch") -> None:
+    def __init__(self, children: Children, mode: str = "catch") -> None:
         self.mode = mode
-        self.proc = subprocess.Popen(
-            [sys.executable, "-c", CATCHER, mode],
-            stdin=subprocess.DEVNULL,
-            stdout=subprocess.PIPE,
-            preexec_fn=unblock_signals,
-        )
-        line = self._readline(10)
-        assert line == b"ready\n", line
+        self.proc = children.spawn([sys.executable, "-c", CATCHER, mode])
+        self.out = children.reader(self.proc, f"{mode} catcher stdout")
+        self.out.wait_for(lambda data: b"\n" in data, 10, "the catcher's 'ready' line")
+        assert self.out.snapshot() == b"ready\n", self.out.snapshot()
         self.pid = self.proc.pid
-
-    def _readline(self, timeout: float) -> bytes:
-        result: list[bytes] = []
-        reader = threading.Thread(target=lambda: result.append(self.proc.stdout.readline()), daemon=True)
-        reader.start()
-        reader.join(timeout)
-        assert result, f"catcher did not answer within {timeout} s"
-        return result[0]
 
     def alive(self) -> bool:
         return is_alive(self.proc)
@@ -363,28 +568,8 @@ class Catcher:
         """SIGTERM it; return (USR1, USR2) counts (only meaningful in ``catch`` mode)."""
         assert self.alive()
         self.proc.terminate()
-        line = self._readline(10)
+        line = self.out.wait_for_lines(lambda lines: lines[1:], 10, "the catcher's counts")[0]
         self.proc.wait(10)
-        self.proc.stdout.close()
         match = re.fullmatch(rb"USR1=(\d+) USR2=(\d+)\n", line)
         assert match, line
         return int(match.group(1)), int(match.group(2))
-
-    def cleanup(self) -> None:
-        if self.proc.poll() is None:
-            self.proc.kill()
-            self.proc.wait(10)
-        if not self.proc.stdout.closed:
-            self.proc.stdout.close()
-
-
-def voluntary_switches(pid: int) -> int:
-    """``voluntary_ctxt_switches`` of ``pid`` (a sender blocks once per bit), 0 if unreadable."""
-    try:
-        with open(f"/proc/{pid}/status") as file:
-            for line in file:
-                if line.startswith("voluntary_ctxt_switches:"):
-                    return int(line.split()[1])
-    except OSError:
-        pass
-    return 0

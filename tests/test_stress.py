@@ -5,7 +5,9 @@ processes and only ever signals processes it started itself (through their
 ``Popen`` object, or by handing a helper from ``stress_tools/`` the pid of one
 of our own children). No fixed sleeps are used as synchronisation: every wait
 is "until this line / exit / condition, at most this long". Spoofers and
-fuzzers run at a bounded rate for a bounded time.
+fuzzers run at a bounded rate for a bounded time. The processes are those of
+``helpers`` (``Server`` with ``--json``, ``Children``), cleaned up by the
+``conftest`` fixtures ``start_server`` and ``children``.
 
 ``docs/RELIABILITY.md`` lists the promises these tests prove. The whole module
 takes 2-2.5 minutes on two cores (the load test alone 70-95 s: one sender streams
@@ -14,44 +16,30 @@ at a time); skip it with ``make test ARGS='-m "not stress"'``.
 
 from __future__ import annotations
 
-import base64
 import collections
-import fcntl
 import json
 import os
 import random
 import re
-import select
 import signal
 import subprocess
 import sys
 import threading
 import time
-from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 
 import pytest
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
+import helpers
 from sigchat import exit_codes
 from sigchat.proto import api as protocol
-from sigchat.sigio.masks import unblock_signals
 
 pytestmark = [pytest.mark.stress, pytest.mark.skipif(not sys.platform.startswith("linux"), reason="Linux only")]
 
-BIN = Path(sys.executable).parent
-SERVER_CMD = [str(BIN / "sigchat-server")] if (BIN / "sigchat-server").exists() else [sys.executable, "-m", "sigchat", "server"]
-SEND_CMD = [str(BIN / "sigchat-send")] if (BIN / "sigchat-send").exists() else [sys.executable, "-m", "sigchat", "send"]
-TOOLS = Path(__file__).resolve().parent / "stress_tools"
 IS_ROOT = os.geteuid() == 0
 NOBODY = 65534
-F_SETPIPE_SZ = getattr(fcntl, "F_SETPIPE_SZ", 1031)
-
-SUMMARY_RE = re.compile(
-    r"stopped; (?P<delivered>\d+) messages \((?P<bytes>\d+) bytes\) delivered, (?P<aborted>\d+) transfers aborted, "
-    r"(?P<stray>\d+) stray signals ignored"
-)
 
 
 class ServerBug(AssertionError):
@@ -63,251 +51,7 @@ def log(message: str) -> None:
     print(f"[stress] {message}", file=sys.stderr)
 
 
-# --------------------------------------------------------------------------- process plumbing
-
-
-class Lines(threading.Thread):
-    """Reads a pipe line by line in the background; waits on the lines with a timeout."""
-
-    def __init__(self, pipe, name: str) -> None:
-        super().__init__(name=name, daemon=True)
-        self.pipe = pipe
-        self.lines: list[bytes] = []
-        self.eof = False
-        self.cond = threading.Condition()
-        self.start()
-
-    def run(self) -> None:
-        try:
-            for line in iter(self.pipe.readline, b""):
-                with self.cond:
-                    self.lines.append(line)
-                    self.cond.notify_all()
-        except (OSError, ValueError):
-            pass
-        with self.cond:
-            self.eof = True
-            self.cond.notify_all()
-
-    def snapshot(self) -> list[bytes]:
-        with self.cond:
-            return list(self.lines)
-
-    def wait_for(self, predicate: Callable[[list[bytes]], object], timeout: float, what: str) -> object:
-        deadline = time.monotonic() + timeout
-        with self.cond:
-            while True:
-                value = predicate(self.lines)
-                if value:
-                    return value
-                remaining = deadline - time.monotonic()
-                if remaining <= 0 or self.eof:
-                    tail = b"".join(self.lines[-15:]).decode("utf-8", "replace")
-                    raise AssertionError(f"{self.name}: gave up after {timeout} s (eof={self.eof}) waiting for {what}; last lines:\n{tail}")
-                self.cond.wait(min(remaining, 0.5))
-
-
-class Server:
-    """``sigchat-server --json ARGS`` (or ``command``) as our child, with stdout/stderr readers."""
-
-    def __init__(self, *args: str, command: Sequence[str] | None = None, read_stdout: bool = True) -> None:
-        self.proc = subprocess.Popen(
-            [*(command or SERVER_CMD), "--json", *args],
-            stdin=subprocess.DEVNULL,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            preexec_fn=unblock_signals,
-            cwd="/",  # readable by any uid (see run_as.py)
-        )
-        for pipe in (self.proc.stdout, self.proc.stderr):
-            try:  # the server's receiver thread writes stdout before it answers: never let a busy test stall it
-                fcntl.fcntl(pipe.fileno(), F_SETPIPE_SZ, 1 << 20)
-            except OSError:
-                pass
-        self.err = Lines(self.proc.stderr, "server stderr")
-        ready, _, _ = select.select([self.proc.stdout], [], [], 20)  # "Server PID: N\n" comes in one write
-        first = self.proc.stdout.readline() if ready else b"(nothing within 20 s)"
-        match = re.fullmatch(rb"Server PID: (\d+)\n", first)
-        if match is None:
-            self.proc.kill()
-            self.proc.wait(10)
-            raise AssertionError(f"first stdout line {first!r}; stderr: {b''.join(self.err.snapshot())!r}")
-        self.pid = int(match.group(1))
-        assert self.pid == self.proc.pid, "the server must print its own pid (we signal nothing else)"
-        self.out = Lines(self.proc.stdout, "server stdout") if read_stdout else None
-        self.returncode: int | None = None
-
-    # ------------------------------------------------------------------ output
-    def records(self) -> list[dict]:
-        return [json.loads(line) for line in self.out.snapshot()]
-
-    def delivered(self) -> list[tuple[int, bytes]]:
-        """``(pid, payload)`` of every delivered message, in order."""
-        return [(record["pid"], payload_of(record)) for record in self.records() if record.get("event") == "delivered"]
-
-    def wait_delivered(self, count: int, timeout: float = 20.0) -> list[tuple[int, bytes]]:
-        """Wait until ``count`` messages were delivered (``--json`` also prints aborted classic messages)."""
-        self.out.wait_for(
-            lambda lines: sum(json.loads(line).get("event") == "delivered" for line in lines) >= count,
-            timeout,
-            f"{count} deliveries",
-        )
-        return self.delivered()
-
-    def wait_delivered_from(self, pid: int, timeout: float = 20.0) -> list[bytes]:
-        """Wait until ``pid`` delivered a message; all its messages."""
-        self.out.wait_for(lambda lines: [1 for _ in self._from(lines, pid)], timeout, f"a delivery from {pid}")
-        return [data for record_pid, data in self.delivered() if record_pid == pid]
-
-    @staticmethod
-    def _from(lines: list[bytes], pid: int) -> Iterator[dict]:
-        for line in lines:
-            record = json.loads(line)
-            if record.get("event") == "delivered" and record["pid"] == pid:
-                yield record
-
-    def stderr(self) -> str:
-        return b"".join(self.err.snapshot()).decode("utf-8", "replace")
-
-    def wait_stderr(self, pattern: str, timeout: float = 10.0) -> re.Match:
-        regex = re.compile(pattern, re.M)
-        return self.err.wait_for(
-            lambda lines: regex.search(b"".join(lines).decode("utf-8", "replace")), timeout, f"stderr matching {pattern!r}"
-        )
-
-    def lines_about(self, pids: Sequence[object]) -> str:
-        """The server's stderr lines that mention any of ``pids`` (for failure messages)."""
-        words = {str(pid) for pid in pids}
-        return "".join(line for line in self.stderr().splitlines(True) if words & set(re.findall(r"\d+", line)))
-
-    def rss_kib(self) -> int:
-        with open(f"/proc/{self.pid}/status") as file:
-            for line in file:
-                if line.startswith("VmRSS:"):
-                    return int(line.split()[1])
-        raise AssertionError("no VmRSS")
-
-    # ------------------------------------------------------------------ lifetime
-    def running(self) -> bool:
-        return self.proc.poll() is None
-
-    def kill(self) -> None:
-        self.proc.kill()  # Popen never signals a child it has already reaped
-
-    def stop(self, timeout: float = 10.0) -> re.Match:
-        """SIGTERM; the server must exit 0 and print its summary. Returns the summary match."""
-        assert self.running(), f"the server died early (exit {self.proc.returncode}):\n{self.stderr()}"
-        self.proc.send_signal(signal.SIGTERM)
-        self.returncode = self.proc.wait(timeout)
-        self.err.join(timeout)
-        if self.out is not None:
-            self.out.join(timeout)
-        assert self.returncode == 0, f"server exit {self.returncode}:\n{self.stderr()}"
-        summary = SUMMARY_RE.search(self.stderr())
-        assert summary, f"no summary line:\n{self.stderr()}"
-        return summary
-
-    def close(self) -> None:
-        if self.proc.poll() is None:
-            self.proc.kill()
-        self.proc.wait(10)
-        for thread in (self.err, self.out):
-            if thread is not None:
-                thread.join(5)
-        for pipe in (self.proc.stdout, self.proc.stderr):
-            pipe.close()
-
-
-_HELP: list[str] = []
-
-
-def server_help() -> str:
-    """``sigchat-server --help`` (to skip variants this version of the server does not have)."""
-    if not _HELP:
-        _HELP.append(subprocess.run([*SERVER_CMD, "--help"], capture_output=True, text=True, timeout=30).stdout)
-    return _HELP[0]
-
-
-def payload_of(record: dict) -> bytes:
-    return record["text"].encode("utf-8") if "text" in record else base64.b64decode(record["base64"])
-
-
-class Children:
-    """Every other process a test starts; SIGKILLed (through ``Popen``) and reaped at teardown."""
-
-    def __init__(self) -> None:
-        self.procs: list[subprocess.Popen] = []
-        self.servers: list[Server] = []
-
-    def server(self, *args: str, **kwargs) -> Server:
-        server = Server(*args, **kwargs)
-        self.servers.append(server)
-        return server
-
-    def spawn(self, argv: Sequence[str], data: bytes | None = None, *, keep_stdin: bool = False) -> subprocess.Popen:
-        """Start ``argv`` with an empty signal mask; ``data`` goes to its stdin (``keep_stdin``: a pipe left open)."""
-        proc = subprocess.Popen(
-            list(argv),
-            stdin=subprocess.PIPE if data is not None or keep_stdin else subprocess.DEVNULL,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            preexec_fn=unblock_signals,
-        )
-        self.procs.append(proc)
-        if data is not None:
-            stdin, proc.stdin = proc.stdin, None  # the feeder owns it (communicate() must not touch it)
-            threading.Thread(target=_feed, args=(stdin, data), daemon=True).start()
-        return proc
-
-    def sender(self, server_pid: int, data: bytes, *options: str, command: Sequence[str] = SEND_CMD) -> subprocess.Popen:
-        return self.spawn([*command, *options, str(server_pid), "-"], data)
-
-    def tool(self, name: str, *args: object, data: bytes | None = None) -> subprocess.Popen:
-        return self.spawn([sys.executable, str(TOOLS / name), *map(str, args)], data)
-
-    def cleanup(self) -> None:
-        for proc in self.procs:
-            if proc.poll() is None:
-                proc.kill()
-            proc.wait(10)
-            for pipe in (proc.stdin, proc.stdout, proc.stderr):
-                if pipe is not None:
-                    pipe.close()
-        for server in self.servers:
-            server.close()
-
-
-def _feed(pipe, data: bytes) -> None:
-    try:
-        pipe.write(data)
-        pipe.close()
-    except (BrokenPipeError, ValueError):
-        pass
-
-
-def finish(proc: subprocess.Popen, timeout: float) -> tuple[int, str, str]:
-    """Wait for a child; ``(returncode, stdout, stderr)``."""
-    out, err = proc.communicate(timeout=timeout)
-    return proc.returncode, (out or b"").decode("utf-8", "replace"), (err or b"").decode("utf-8", "replace")
-
-
-@pytest.fixture
-def children() -> Iterator[Children]:
-    kids = Children()
-    yield kids
-    kids.cleanup()
-
-
-def context_switches(pid: int) -> int:
-    total = 0
-    with open(f"/proc/{pid}/status") as file:
-        for line in file:
-            if "ctxt_switches:" in line:
-                total += int(line.split()[1])
-    return total
-
-
-def wait_mid_transfer(server: Server, sender: subprocess.Popen, timeout: float = 20.0, switches: int = 600) -> None:
+def wait_mid_transfer(server: helpers.Server, sender: subprocess.Popen, timeout: float = 20.0, switches: int = 600) -> None:
     """Until ``sender`` holds the session and has exchanged a few hundred signals with the server.
 
     Every bit costs the sender at least one context switch or so (it waits for
@@ -315,9 +59,9 @@ def wait_mid_transfer(server: Server, sender: subprocess.Popen, timeout: float =
     89-bit header and into the payload (the abort line tells where it was).
     """
     server.wait_stderr(rf"\b{sender.pid}\b.*\bstarted\b", timeout)
-    base = context_switches(sender.pid)
+    base = helpers.context_switches(sender.pid)
     deadline = time.monotonic() + timeout
-    while context_switches(sender.pid) - base < switches:
+    while helpers.context_switches(sender.pid) - base < switches:
         assert sender.poll() is None, f"the sender exited early ({sender.returncode})"
         assert time.monotonic() < deadline, "the sender made no progress"
         time.sleep(0.002)
@@ -343,7 +87,7 @@ def message(rng: random.Random, length: int, kind: int) -> bytes:
 
 
 @pytest.mark.timeout(300)
-def test_load_8_senders_20_messages_each_all_delivered_exactly_once(children: Children) -> None:
+def test_load_8_senders_20_messages_each_all_delivered_exactly_once(start_server, children: helpers.Children) -> None:
     """8 concurrent senders x 20 messages of 0-4 KiB (binary, emoji, NUL): each delivered once, intact; all exit 0."""
     rng = random.Random(20240501)
     senders, per_sender = 8, 20
@@ -352,7 +96,7 @@ def test_load_8_senders_20_messages_each_all_delivered_exactly_once(children: Ch
         lengths = [rng.randint(0, 4096) for _ in range(per_sender)]
         lengths[worker % per_sender] = (0, 4096, 1)[worker % 3]  # the edges, somewhere
         plans.append([message(rng, length, (worker + index) % 4) for index, length in enumerate(lengths)])
-    server = children.server()
+    server = start_server("--json")
     rss_before = server.rss_kib()
     sent: list[tuple[int, bytes]] = []
     failures: list[str] = []
@@ -364,7 +108,7 @@ def test_load_8_senders_20_messages_each_all_delivered_exactly_once(children: Ch
         for data in plan:
             proc = children.sender(server.pid, data)
             try:
-                code, _, err = finish(proc, 120)
+                code, _, err = helpers.finish(proc, 120)
             except subprocess.TimeoutExpired:
                 proc.kill()
                 code, err = None, "still running after 120 s"
@@ -385,7 +129,7 @@ def test_load_8_senders_20_messages_each_all_delivered_exactly_once(children: Ch
     total = senders * per_sender
     delivered = server.wait_delivered(total)
     rss_after = server.rss_kib()
-    summary = server.stop()
+    summary = server.stop_checked()
     assert len(delivered) == total
     assert collections.Counter(delivered) == collections.Counter(sent), "lost, duplicated, corrupted or misattributed"
     assert int(summary["delivered"]) == total
@@ -402,10 +146,10 @@ def test_load_8_senders_20_messages_each_all_delivered_exactly_once(children: Ch
 
 
 @pytest.mark.timeout(90)
-def test_sender_sigkilled_mid_transfer_5_times_during_other_traffic(children: Children) -> None:
+def test_sender_sigkilled_mid_transfer_5_times_during_other_traffic(start_server, children: helpers.Children) -> None:
     """A sender SIGKILLed mid-payload, 5 times, while others send: each abort reported, nothing partial, others served."""
     rng = random.Random(7)
-    server = children.server()
+    server = start_server("--json")
     stop_traffic = threading.Event()
     traffic: list[tuple[int, bytes, int, str]] = []
     lock = threading.Lock()
@@ -415,7 +159,7 @@ def test_sender_sigkilled_mid_transfer_5_times_during_other_traffic(children: Ch
         while not stop_traffic.is_set():
             data = message(local, local.randint(0, 1500), local.randrange(4))
             proc = children.sender(server.pid, data)
-            code, _, err = finish(proc, 60)
+            code, _, err = helpers.finish(proc, 60)
             with lock:
                 traffic.append((proc.pid, data, code, err))
 
@@ -449,28 +193,26 @@ def test_sender_sigkilled_mid_transfer_5_times_during_other_traffic(children: Ch
     victim_pids = {pid for pid, _ in victims}
     assert not [pid for pid, _ in delivered if pid in victim_pids], "a killed sender's partial message was delivered"
     assert collections.Counter(delivered) == expected
-    summary = server.stop()
+    summary = server.stop_checked()
     assert int(summary["aborted"]) >= len(victims)
     log(f"sigkill: victims killed at (pid, bytes received) {victims}; {len(traffic)} background messages delivered")
 
 
 @pytest.mark.timeout(60)
 @pytest.mark.parametrize("reap", [True, False], ids=["reaped", "zombie"])
-def test_server_sigkilled_mid_transfer_sender_exits_server_gone(children: Children, reap: bool) -> None:
+def test_server_sigkilled_mid_transfer_sender_exits_server_gone(start_server, children: helpers.Children, reap: bool) -> None:
     """The server SIGKILLed mid-transfer: the active and a queued sender exit 7 (SERVER_GONE) within their timeout."""
-    server = children.server()
+    server = start_server("--json")
     timeout = protocol.DEFAULT_TIMEOUT
     active = children.sender(server.pid, os.urandom(64 * 1024), "--timeout", str(timeout))
     wait_mid_transfer(server, active)
     queued = children.sender(server.pid, b"waiting my turn", "--timeout", str(timeout))
     server.wait_stderr(rf"\b{queued.pid}\b.*waits its turn")
     killed_at = time.monotonic()
-    server.kill()
-    if reap:
-        server.proc.wait(10)
+    server.kill(reap=reap)
     results = {}
     for name, proc in (("active", active), ("queued", queued)):
-        code, _, err = finish(proc, timeout + 10)
+        code, _, err = helpers.finish(proc, timeout + 10)
         results[name] = (code, time.monotonic() - killed_at, err.strip())
     for name, (code, after, err) in results.items():
         assert code == exit_codes.SERVER_GONE, f"{name} sender: exit {code} ({err})"
@@ -479,10 +221,10 @@ def test_server_sigkilled_mid_transfer_sender_exits_server_gone(children: Childr
 
 
 @pytest.mark.timeout(90)
-def test_sender_sigstopped_longer_than_session_timeout(children: Children) -> None:
+def test_sender_sigstopped_longer_than_session_timeout(start_server, children: helpers.Children) -> None:
     """A sender stopped mid-transfer for longer than the session timeout: the session is dropped and reported, the
     next sender is served meanwhile, and once continued the stopped sender delivers its message once, intact."""
-    server = children.server()
+    server = start_server("--json")
     long_data = os.urandom(12000)
     short_data = "sent while the other one is stopped ✓".encode()
     stopped = children.sender(server.pid, long_data)
@@ -496,19 +238,19 @@ def test_sender_sigstopped_longer_than_session_timeout(children: Children) -> No
         assert abort["length"] == str(len(long_data)) and int(abort["got"]) < len(long_data)
         assert time.monotonic() - stopped_at >= protocol.SESSION_IDLE_TIMEOUT - 0.1
         queued = bool(re.search(rf"\b{other.pid}\b.*waits its turn", server.stderr()))
-        code, _, err = finish(other, 30)
+        code, _, err = helpers.finish(other, 30)
         assert code == 0, err
         assert server.wait_delivered(1) == [(other.pid, short_data)]
         assert time.monotonic() - stopped_at > protocol.SESSION_IDLE_TIMEOUT
     finally:
         stopped.send_signal(signal.SIGCONT)
     stopped_for = time.monotonic() - stopped_at
-    code, _, err = finish(stopped, 60)
+    code, _, err = helpers.finish(stopped, 60)
     if code == exit_codes.NO_ANSWER:
         raise ServerBug(f"the continued sender got no answer: {err.strip()}\n{server.lines_about([stopped.pid])}")
     assert code == 0, f"exit {code}: {err}"
     assert server.wait_delivered(2) == [(other.pid, short_data), (stopped.pid, long_data)]
-    summary = server.stop()
+    summary = server.stop_checked()
     assert int(summary["delivered"]) == 2
     log(
         f"sigstop: stopped {stopped_for:.2f} s (other sender {'queued meanwhile' if queued else 'came after the abort'}); "
@@ -568,25 +310,25 @@ def test_protocol_sender_stopped_past_the_session_margin_recovers() -> None:
 
 @pytest.mark.timeout(60)
 @pytest.mark.parametrize("mode", ["default", "native-only"])
-def test_spoofer_signalling_the_server_during_a_transfer(children: Children, mode: str) -> None:
+def test_spoofer_signalling_the_server_during_a_transfer(start_server, children: helpers.Children, mode: str) -> None:
     """Random SIGUSR1/SIGUSR2 from a third process (1000/s for 1.5 s) while a transfer runs: it arrives intact, once,
     and nothing the spoofer sent is delivered as the real sender's. (By default the server also decodes classic
     minitalk clients, so the spoofer's noise may be decoded as a classic message, under the spoofer's own pid; a
     native-only server counts the spoofer's signals as stray.)"""
-    if mode == "native-only" and "--no-classic" not in server_help():
+    if mode == "native-only" and "--no-classic" not in helpers.server_help():
         pytest.skip("this server has no classic mode")
-    server = children.server(*(["--no-classic"] if mode == "native-only" else []))
+    server = start_server("--json", *(["--no-classic"] if mode == "native-only" else []))
     data = ("payload 🔒\x00 " * 800).encode()[:8000]
     spoofer = children.tool("spoofer.py", server.pid, "--rate", 1000, "--duration", 1.5, "--seed", 3)
     assert json.loads(spoofer.stdout.readline())["started"]
     sender = children.sender(server.pid, data, "-v")
-    code, _, err = finish(sender, 60)
+    code, _, err = helpers.finish(sender, 60)
     assert code == 0, err
-    code, out, spoof_err = finish(spoofer, 20)
+    code, out, spoof_err = helpers.finish(spoofer, 20)
     assert code == 0, spoof_err
     spoofed = json.loads(out)
     assert server.wait_delivered_from(sender.pid) == [data]
-    summary = server.stop()
+    summary = server.stop_checked()
     assert {pid for pid, _ in server.delivered()} <= {sender.pid, spoofed["pid"]}
     if mode == "native-only":
         assert int(summary["stray"]) > 0, "the spoofer's signals were not counted as stray"
@@ -594,12 +336,12 @@ def test_spoofer_signalling_the_server_during_a_transfer(children: Children, mod
 
 
 @pytest.mark.timeout(60)
-def test_spoofer_signalling_a_waiting_sender_is_ignored(children: Children) -> None:
+def test_spoofer_signalling_a_waiting_sender_is_ignored(start_server, children: helpers.Children) -> None:
     """Random SIGUSR1/SIGUSR2 from a third process to a queued sender: only signals from the server's pid count.
 
     The session is held by a sender that we stop (SIGSTOP) mid-transfer on a server with a long session timeout,
     so the second sender is certainly queued for the whole spoofing; SIGKILLing the holder then frees the session."""
-    server = children.server("--session-timeout", "60")
+    server = start_server("--json", "--session-timeout", "60")
     holder = children.sender(server.pid, os.urandom(64 * 1024))
     wait_mid_transfer(server, holder)
     holder.send_signal(signal.SIGSTOP)
@@ -607,7 +349,7 @@ def test_spoofer_signalling_a_waiting_sender_is_ignored(children: Children) -> N
     waiting = children.sender(server.pid, waiting_data, "-v")
     server.wait_stderr(rf"\b{waiting.pid}\b.*waits its turn")
     spoofer = children.tool("spoofer.py", waiting.pid, "--rate", 1000, "--duration", 1.0, "--seed", 5)
-    code, out, err = finish(spoofer, 20)
+    code, out, err = helpers.finish(spoofer, 20)
     assert code == 0, err
     spoofed = json.loads(out.splitlines()[-1])
     assert spoofed["sent"] > 100
@@ -615,10 +357,10 @@ def test_spoofer_signalling_a_waiting_sender_is_ignored(children: Children) -> N
     assert not re.search(rf"\b{waiting.pid}\b.*started", server.stderr()), "the spoofer made it jump the queue"
     holder.kill()
     server.wait_stderr(ABORT_RE.format(pid=holder.pid))
-    code, _, err = finish(waiting, 30)
+    code, _, err = helpers.finish(waiting, 30)
     assert code == 0, err
     assert server.wait_delivered(1) == [(waiting.pid, waiting_data)]
-    server.stop()
+    server.stop_checked()
     log(f"spoof waiting sender: spoofer sent {spoofed['sent']} signals to it; then: {err.strip()}")
 
 
@@ -629,23 +371,23 @@ BYSTANDER = (
 
 
 @pytest.mark.timeout(60)
-def test_forged_sender_pid_and_uid_are_not_accepted(children: Children) -> None:
+def test_forged_sender_pid_and_uid_are_not_accepted(start_server, children: helpers.Children) -> None:
     """A process sends a whole valid frame with rt_sigqueueinfo, claiming another pid (and uid 0): nothing may be
     delivered in that pid's name. Only SI_USER/SI_TKILL signals carry a pid and uid the kernel vouches for."""
-    server = children.server()
+    server = start_server("--json")
     # An innocent bystander that never signals anyone (and whose SIGUSR1/SIGUSR2 are blocked, so replies are safe).
     bystander = children.spawn([sys.executable, "-c", BYSTANDER], keep_stdin=True)
     bystander.stdout.readline()  # its mask is set
     forger_args = [server.pid, "--as-pid", bystander.pid, "--as-uid", 0, "--message", "forged"]
     if IS_ROOT:
         forger_args += ["--real-uid", NOBODY]  # a uid the server does not accept, unless it believes the forgery
-    code, out, err = finish(children.tool("forge.py", *forger_args), 30)
+    code, out, err = helpers.finish(children.tool("forge.py", *forger_args), 30)
     assert code == 0, err
     real = children.sender(server.pid, b"the real one")
-    code, _, err = finish(real, 30)
+    code, _, err = helpers.finish(real, 30)
     assert code == 0, err
     assert server.wait_delivered_from(real.pid) == [b"the real one"]
-    server.stop()  # joins the readers: everything the server printed is in
+    server.stop_checked()  # joins the readers: everything the server printed is in
     delivered = server.delivered()
     forged = [(pid, data) for pid, data in delivered if pid == bystander.pid or data == b"forged"]
     if forged:
@@ -656,18 +398,18 @@ def test_forged_sender_pid_and_uid_are_not_accepted(children: Children) -> None:
 
 
 @pytest.mark.timeout(90)
-def test_fuzz_50_short_lived_processes(children: Children) -> None:
+def test_fuzz_50_short_lived_processes(start_server, children: helpers.Children) -> None:
     """Random signal sequences from 50 short-lived processes: no crash, no hang, RSS bounded, next sender succeeds."""
-    server = children.server()
-    code, _, err = finish(children.sender(server.pid, b"warm-up"), 30)
+    server = start_server("--json")
+    code, _, err = helpers.finish(children.sender(server.pid, b"warm-up"), 30)
     assert code == 0, err
-    code, out, err = finish(children.tool("fuzzer.py", server.pid, "--procs", 10, "--parallel", 10, "--seed", 99), 60)  # warm-up
+    code, out, err = helpers.finish(children.tool("fuzzer.py", server.pid, "--procs", 10, "--parallel", 10, "--seed", 99), 60)  # warm-up
     assert code == 0, err
     rss = [server.rss_kib()]
     kinds: collections.Counter = collections.Counter()
     started = time.monotonic()
     for seed in (1, 2):
-        code, out, err = finish(children.tool("fuzzer.py", server.pid, "--procs", 50, "--parallel", 25, "--seed", seed), 60)
+        code, out, err = helpers.finish(children.tool("fuzzer.py", server.pid, "--procs", 50, "--parallel", 25, "--seed", seed), 60)
         assert code == 0, err
         reports = [json.loads(line) for line in out.splitlines()]
         assert reports[-1] == {"done": 50}
@@ -676,33 +418,33 @@ def test_fuzz_50_short_lived_processes(children: Children) -> None:
         after = time.monotonic()
         real_data = f"after fuzz round {seed} 🐛\x00".encode()
         real = children.sender(server.pid, real_data, "-v")
-        code, _, err = finish(real, 30)
+        code, _, err = helpers.finish(real, 30)
         assert code == 0, f"the next real sender failed after the fuzz: {err}"
         assert server.wait_delivered_from(real.pid) == [real_data]
         log(f"fuzz round {seed}: real sender done {time.monotonic() - after:.2f} s after the fuzzers ({err.strip()})")
         rss.append(server.rss_kib())
     elapsed = time.monotonic() - started
-    summary = server.stop()
+    summary = server.stop_checked()
     log(f"fuzz: 100 processes {dict(kinds)} in {elapsed:.1f} s; server RSS KiB after warm-up/round1/round2: {rss}; {summary.group(0)}")
     assert rss[2] - rss[0] < 4096, f"RSS grew by {rss[2] - rss[0]} KiB over 100 fuzzing processes"
     assert rss[2] - rss[1] < 2048, f"RSS still growing: {rss}"
 
 
 @pytest.mark.timeout(60)
-def test_exited_noise_processes_do_not_stall_the_next_sender(children: Children) -> None:
+def test_exited_noise_processes_do_not_stall_the_next_sender(start_server, children: helpers.Children) -> None:
     """40 short-lived processes send random bits (read as classic minitalk clients; a reply would kill them) and
     exit. They are gone: the next sigchat sender must not wait for them (an 18-byte message takes ~10 ms)."""
-    if "--no-classic" not in server_help():
+    if "--no-classic" not in helpers.server_help():
         pytest.skip("this server has no classic mode")
-    server = children.server()
+    server = start_server("--json")
     noise = children.tool("fuzzer.py", server.pid, "--procs", 40, "--parallel", 40, "--seed", 1, "--kinds", "noise", "--unsafe")
-    code, out, err = finish(noise, 60)
+    code, out, err = helpers.finish(noise, 60)
     assert code == 0, err
     assert json.loads(out.splitlines()[-1]) == {"done": 40}  # all exited and reaped
     sender = children.sender(server.pid, b"native after noise", "-v")
     started = time.monotonic()
     try:
-        code, _, err = finish(sender, 5.0)
+        code, _, err = helpers.finish(sender, 5.0)
     except subprocess.TimeoutExpired:
         sender.kill()
         sender.wait(10)
@@ -710,7 +452,7 @@ def test_exited_noise_processes_do_not_stall_the_next_sender(children: Children)
     assert code == 0, err
     assert server.wait_delivered_from(sender.pid) == [b"native after noise"]
     log(f"after 40 exited noise processes the next sender took {time.monotonic() - started:.2f} s: {err.strip()}")
-    server.stop()
+    server.stop_checked()
 
 
 def test_protocol_per_sender_state_expires() -> None:
@@ -762,14 +504,14 @@ def test_protocol_per_sender_state_expires() -> None:
 
 
 @pytest.mark.timeout(60)
-def test_length_above_max_bytes_refused_before_the_payload(children: Children) -> None:
+def test_length_above_max_bytes_refused_before_the_payload(start_server, children: helpers.Children) -> None:
     """A length above --max-bytes is refused at the header (exit 8), before any payload bit; the limit itself passes."""
     limit = 1000
-    server = children.server("--max-bytes", str(limit))
+    server = start_server("--json", "--max-bytes", str(limit))
     for size in (limit + 1, 1 << 20):
         started = time.monotonic()
         proc = children.sender(server.pid, os.urandom(size), "-v")
-        code, _, err = finish(proc, 30)
+        code, _, err = helpers.finish(proc, 30)
         elapsed = time.monotonic() - started
         assert code == exit_codes.REJECTED, err
         stats = re.search(r"(\d+) bytes, 1 bit per signal, (\d+) bits, (\d+) signals sent.* (\d+) attempt", err)
@@ -781,10 +523,10 @@ def test_length_above_max_bytes_refused_before_the_payload(children: Children) -
         log(f"max-bytes: {size} bytes refused in {elapsed:.2f} s after {stats[2]} frame bits in {stats[4]} attempt(s)")
     exact = os.urandom(limit)
     proc = children.sender(server.pid, exact)
-    code, _, err = finish(proc, 30)
+    code, _, err = helpers.finish(proc, 30)
     assert code == 0, err
     assert server.wait_delivered(1) == [(proc.pid, exact)]
-    summary = server.stop()
+    summary = server.stop_checked()
     assert int(summary["delivered"]) == 1
 
 
@@ -854,25 +596,25 @@ def _frame(payload: bytes, *, version: int = protocol.PROTOCOL_VERSION, length: 
 class RawFrames:
     """``stress_tools/rawframe.py``: one fresh process per frame, driven over a pipe."""
 
-    def __init__(self, children: Children, server_pid: int) -> None:
-        self.proc = children.spawn([sys.executable, str(TOOLS / "rawframe.py"), str(server_pid)], keep_stdin=True)
-        self.out = Lines(self.proc.stdout, "rawframe stdout")
+    def __init__(self, children: helpers.Children, server_pid: int) -> None:
+        self.proc = children.spawn([sys.executable, str(helpers.TOOLS / "rawframe.py"), str(server_pid)], keep_stdin=True)
+        self.out = children.reader(self.proc, "rawframe stdout")
 
     def send(self, symbols: list[int], extra: list[int]) -> dict:
-        count = len(self.out.snapshot())
+        count = len(self.out.lines())
         request = {"symbols": "".join(map(str, symbols)), "extra": "".join(map(str, extra)), "reply_timeout": 5.0}
         self.proc.stdin.write((json.dumps(request) + "\n").encode())
         self.proc.stdin.flush()
-        self.out.wait_for(lambda lines: len(lines) > count, 60, "a rawframe result")
-        return json.loads(self.out.snapshot()[count])
+        self.out.wait_for_lines(lambda lines: len(lines) > count, 60, "a rawframe result")
+        return json.loads(self.out.lines()[count])
 
 
 @pytest.mark.timeout(120)
-def test_malformed_frames_over_real_signals_match_the_protocol_model(children: Children) -> None:
+def test_malformed_frames_over_real_signals_match_the_protocol_model(start_server, children: helpers.Children) -> None:
     """Hypothesis frames (valid, bit-flipped, truncated, extended, bad version/length/CRC) sent over real signals, one
     process each: the real server answers every bit exactly as the sans-IO model does, delivers only what the model
     delivers, reports every rejection, and its receiver thread survives them all."""
-    server = children.server("--max-bytes", str(MALFORMED_MAX_BYTES))
+    server = start_server("--json", "--max-bytes", str(MALFORMED_MAX_BYTES))
     raw = RawFrames(children, server.pid)
     seen = collections.Counter()
 
@@ -909,32 +651,31 @@ def test_malformed_frames_over_real_signals_match_the_protocol_model(children: C
         assert server.running(), server.stderr()
 
     check()
-    code, _, err = finish(children.sender(server.pid, b"still serving"), 30)
+    code, _, err = helpers.finish(children.sender(server.pid, b"still serving"), 30)
     assert code == 0, err
-    server.stop()
+    server.stop_checked()
     log(f"malformed frames over real signals: outcomes {dict(seen)}")
     assert seen["DELIVERED"] and seen["CORRUPT"] and seen["TOO_LARGE"] and seen["BAD_VERSION"] and seen["SENDER_GONE"]
 
 
 @pytest.mark.timeout(60)
 @pytest.mark.parametrize("breakage", ["log-on-dev-full", "stdout-closed"])
-def test_receiver_thread_death_is_reported_and_exits_nonzero(children: Children, breakage: str) -> None:
+def test_receiver_thread_death_is_reported_and_exits_nonzero(start_server, children: helpers.Children, breakage: str) -> None:
     """When the receiver thread dies (--log /dev/full: ENOSPC; or a closed stdout: EPIPE) the server says so on
     stderr and exits non-zero instead of silently ignoring senders; the sender does not report success."""
     if breakage == "log-on-dev-full":
         if not os.path.exists("/dev/full"):
             pytest.skip("no /dev/full")
-        server = children.server("--log", "/dev/full")
+        server = start_server("--json", "--log", "/dev/full")
     else:
-        server = children.server(read_stdout=False)
+        server = start_server("--json", read_stdout=False)
         server.proc.stdout.close()
     proc = children.sender(server.pid, b"this cannot be stored")
-    code, _, err = finish(proc, protocol.DEFAULT_TIMEOUT + 10)
+    code, _, err = helpers.finish(proc, protocol.DEFAULT_TIMEOUT + 10)
     assert code != 0, "the sender was told 'intact' although the server could not store the message"
     assert code in (exit_codes.SERVER_GONE, exit_codes.NO_ANSWER), err
-    returncode = server.proc.wait(10)
-    server.err.join(5)
-    stderr = server.stderr()
+    stopped = server.wait_exit(10)
+    returncode, stderr = stopped.returncode, stopped.stderr
     assert "receiver thread died" in stderr, stderr
     assert returncode != 0
     if breakage == "log-on-dev-full":
@@ -947,44 +688,44 @@ def test_receiver_thread_death_is_reported_and_exits_nonzero(children: Children,
 
 
 def run_as(ruid: int, euid: int, command: str) -> list[str]:
-    return [sys.executable, str(TOOLS / "run_as.py"), str(ruid), str(euid), command]
+    return [sys.executable, str(helpers.TOOLS / "run_as.py"), str(ruid), str(euid), command]
 
 
 @pytest.mark.timeout(60)
 @pytest.mark.skipif(not IS_ROOT, reason="needs root to start a process with another real uid")
-def test_foreign_uid_ignored_by_default_and_accepted_with_allow_uid(children: Children) -> None:
+def test_foreign_uid_ignored_by_default_and_accepted_with_allow_uid(start_server, children: helpers.Children) -> None:
     """A sender whose real uid is 65534 (effective uid 0, so the kernel lets it signal root) is ignored and counted
     by a default server, and accepted by one started with --allow-uid 65534."""
     data = "from uid 65534 ✉".encode()
-    server = children.server()
+    server = start_server("--json")
     foreign = children.sender(server.pid, data, "--timeout", "1.5", command=run_as(NOBODY, 0, "send"))
-    code, _, err = finish(foreign, 30)
+    code, _, err = helpers.finish(foreign, 30)
     assert code == exit_codes.NO_ANSWER, f"exit {code}: {err}"
     own = children.sender(server.pid, b"from root")
-    code, _, err = finish(own, 30)
+    code, _, err = helpers.finish(own, 30)
     assert code == 0, err
     assert server.wait_delivered(1) == [(own.pid, b"from root")]
-    summary = server.stop()
+    summary = server.stop_checked()
     assert int(summary["stray"]) >= 1, "the foreign uid's signals were not counted"
     assert not re.search(rf"\b{foreign.pid}\b", server.stderr()), "the server reacted to the foreign sender"
 
-    allowing = children.server("--allow-uid", str(NOBODY))
+    allowing = start_server("--json", "--allow-uid", str(NOBODY))
     foreign = children.sender(allowing.pid, data, command=run_as(NOBODY, 0, "send"))
-    code, _, err = finish(foreign, 30)
+    code, _, err = helpers.finish(foreign, 30)
     assert code == 0, err
     assert allowing.wait_delivered(1) == [(foreign.pid, data)]
-    allowing.stop()
+    allowing.stop_checked()
     log(f"uid filter: default server ignored uid {NOBODY} ({summary['stray']} stray signals), --allow-uid accepted it")
 
 
 @pytest.mark.timeout(60)
 @pytest.mark.skipif(not IS_ROOT, reason="needs root to run the server as another user")
-def test_root_sender_does_not_bring_down_a_non_root_server(children: Children) -> None:
+def test_root_sender_does_not_bring_down_a_non_root_server(start_server, children: helpers.Children) -> None:
     """A server running as uid 65534 accepts uid 0 by default, but may not signal root's processes: a root sender
     must get a clean refusal (or no answer), and the server must keep serving its own user."""
-    server = children.server(command=run_as(NOBODY, NOBODY, "server"))
+    server = start_server("--json", command=run_as(NOBODY, NOBODY, "server"))
     root_sender = children.sender(server.pid, b"from root", "--timeout", "1.5")
-    root_code, _, root_err = finish(root_sender, 30)
+    root_code, _, root_err = helpers.finish(root_sender, 30)
     assert root_code != 0
     try:
         server.proc.wait(1.0)  # it must NOT exit; give a dying server the time to do so
@@ -993,34 +734,34 @@ def test_root_sender_does_not_bring_down_a_non_root_server(children: Children) -
     if not server.running():
         raise ServerBug(f"the server exited {server.proc.returncode} after a root sender: {server.stderr().strip()}")
     own = children.sender(server.pid, b"from uid 65534", command=run_as(NOBODY, NOBODY, "send"))
-    code, _, err = finish(own, 30)
+    code, _, err = helpers.finish(own, 30)
     assert code == 0, err
     assert server.wait_delivered(1) == [(own.pid, b"from uid 65534")]
-    server.stop()
+    server.stop_checked()
 
 
 # --------------------------------------------------------------------------- durable log
 
 
 @pytest.mark.timeout(60)
-def test_durable_log_has_the_message_before_the_sender_exits(children: Children, tmp_path: Path) -> None:
+def test_durable_log_has_the_message_before_the_sender_exits(start_server, children: helpers.Children, tmp_path: Path) -> None:
     """With --log FILE the record is in the file when the sender exits 0 (written and fsynced before the 'intact'
     verdict); SIGKILL right after the last sender loses nothing."""
     log_file = tmp_path / "messages.jsonl"
-    server = children.server("--log", str(log_file))
+    server = start_server("--json", "--log", str(log_file))
     rng = random.Random(11)
     expected = []
     for index in range(6):
         data = message(rng, rng.randint(0, 600), index % 4)
         proc = children.sender(server.pid, data)
-        code, _, err = finish(proc, 30)
+        code, _, err = helpers.finish(proc, 30)
         assert code == 0, err
         if index == 5:
-            server.kill()  # right after the sender exited 0, before anything else
+            server.kill(reap=False)  # right after the sender exited 0, before anything else
         records = [json.loads(line) for line in log_file.read_text("utf-8").splitlines()]
-        logged = [(record["pid"], payload_of(record)) for record in records if record.get("event") == "delivered"]
+        logged = [(record["pid"], helpers.payload_of(record)) for record in records if record.get("event") == "delivered"]
         assert (proc.pid, data) in logged, f"sender {proc.pid} exited 0 but its message is not in the log yet"
         expected.append((proc.pid, data))
     assert server.proc.wait(10) == -signal.SIGKILL
     records = [json.loads(line) for line in log_file.read_text("utf-8").splitlines()]
-    assert [(record["pid"], payload_of(record)) for record in records] == expected
+    assert [(record["pid"], helpers.payload_of(record)) for record in records] == expected
