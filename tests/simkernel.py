@@ -51,6 +51,20 @@ lasts, a process answers matching signals from the run itself without calling
 the state machine; anything else (another pid, an unexpected or late reply, a
 timer) ends the run first, and ``run_break`` is the probability per signal that
 the process ends a run early (the real loops do when a tick or progress is due).
+
+The same kernel plays exact, hand-driven scenarios. ``ordered`` replaces the
+random schedule with a fair, deterministic one: the server handles its pending
+signals first, then the senders in the order they were added, and a sender
+handles a pending signal before its timer fires; with no loss, that is a
+lossless lockstep exchange. The test may also step it by hand (``server_runs``,
+``sender_runs``, ``fire``), take or drop pending signals (``Process.take``,
+``Process.clear``), send any signal (``send``), and make a sender exit
+(``exit``, which tells the server as ``Server.sender_gone``). ``server`` may be
+a scripted stand-in for ``protocol.Server`` (``receive``, ``tick``, ``outbox``,
+``events``), ``corrupt(server, symbol)`` may replace any symbol on its way to
+the server, ``add_sender(pid=...)`` picks a sender's pid (a later sender with
+the same pid is the one that pid's signals go to), and ``taken`` lists every
+``(source, symbol, si_value)`` the server took.
 """
 
 from __future__ import annotations
@@ -83,6 +97,10 @@ class Process:
     def has_pending(self) -> bool:
         return self.pending[0] is not None or self.pending[1] is not None
 
+    def clear(self) -> None:
+        """Every pending signal is lost (or drained)."""
+        self.pending = {0: None, 1: None}
+
 
 @dataclass
 class SimSender:
@@ -98,7 +116,10 @@ class SimKernel:
     ``rng`` drives every choice; ``loss`` is an extra probability of losing any
     signal (on top of coalescing), ``stray`` the probability per step that a
     spoofer pid sends a random symbol to the server, ``slow`` the probability
-    that the server is descheduled for a while (late replies).
+    that the server is descheduled for a while (late replies). ``ordered``,
+    ``server``, ``corrupt`` and ``now`` are for exact scenarios (see the module
+    docstring): the fair schedule, a stand-in server, a corrupting link and the
+    clock's start.
     """
 
     def __init__(
@@ -122,6 +143,10 @@ class SimKernel:
         blind_spot: float = 0.0,
         runs: bool = False,
         run_break: float = 0.01,
+        ordered: bool = False,
+        server=None,
+        corrupt=None,
+        now: float = 1000.0,
     ) -> None:
         self.rng = rng
         self.loss = loss
@@ -138,51 +163,72 @@ class SimKernel:
         self.blind_spot = blind_spot
         self.runs = runs
         self.run_break = run_break
+        self.ordered = ordered
+        self.corrupt = corrupt
         self._server_run: tuple[int, bytes, bytearray, list[float]] | None = None  # (pid, replies, symbols, times)
         self._last_symbol: dict[int, int] = {}  # sender pid -> the last symbol it sent
         self.step = step
-        self.now = 1000.0
-        self.server = protocol.Server(max_bytes=max_bytes, turbo=turbo)
+        self.now = now
+        self.server = protocol.Server(max_bytes=max_bytes, turbo=turbo) if server is None else server
         self.server_process = Process(SERVER_PID)
         self.senders: list[SimSender] = []
+        self._next_pid = 100
+        self._exited: set[int] = set()
         self.events: list[protocol.ServerEvent] = []
+        self.taken: list[tuple[int, int, int | None]] = []  # (source, symbol, si_value) of every signal the server took
         self.coalesced = 0
         self.lost = 0
         self.next_tick = self.now
         self._held: list[tuple[int, int, int]] = []  # (source, target, symbol) the descheduled server still has to send
 
-    def add_sender(self, data: bytes, message_id: int | None = None, **kwargs) -> SimSender:
-        pid = 100 + len(self.senders)
+    def add_sender(self, data: bytes, message_id: int | None = None, *, pid: int | None = None, **kwargs) -> SimSender:
+        if pid is None:
+            pid, self._next_pid = self._next_pid, self._next_pid + 1
+        self._exited.discard(pid)
         proto = protocol.Sender(data, self.rng.getrandbits(32) if message_id is None else message_id, **kwargs)
         sim = SimSender(Process(pid), proto, data)
         self.senders.append(sim)
-        self._send(pid, SERVER_PID, proto.start(self.now), proto.value)
+        self.send(pid, SERVER_PID, proto.start(self.now), proto.value)
         return sim
 
     def stop(self, sim: SimSender, seconds: float) -> None:
         """Stop ``sim``'s process (SIGSTOP) for ``seconds`` from now."""
         sim.process.stopped_until = self.now + seconds
 
+    def exit(self, sim: SimSender) -> None:
+        """``sim``'s process exits: signals to it vanish, and the server learns it (``Server.sender_gone``)."""
+        self.senders.remove(sim)
+        self._exited.add(sim.process.pid)
+        self.server.sender_gone(sim.process.pid, self.now)
+        self._server_flush()
+
     # ------------------------------------------------------------------ plumbing
-    def _process(self, pid: int) -> Process:
+    def _process(self, pid: int) -> Process | None:
         if pid == SERVER_PID:
             return self.server_process
-        for sim in self.senders:
+        for sim in reversed(self.senders):
             if sim.process.pid == pid:
                 return sim.process
+        if pid in self._exited:
+            return None
         raise KeyError(pid)
 
-    def _send(self, source: int, target: int, symbol: int | None, value: int | None = None, *, forged: bool = False) -> None:
+    def send(self, source: int, target: int, symbol: int | None, value: int | None = None, *, forged: bool = False) -> None:
+        """``source`` signals ``target`` (``kill``, or ``sigqueue`` with ``value``), through the kernel's losses and pending slots."""
         if symbol is None:
             return
         if source != SERVER_PID and source != SPOOFER_PID and not forged:
             self._last_symbol[source] = symbol
+        if target == SERVER_PID and self.corrupt is not None:
+            symbol = self.corrupt(self.server, symbol)
         if self.loss and self.rng.random() < self.loss:
             self.lost += 1
             return
         if target == SPOOFER_PID:
             return
         process = self._process(target)
+        if process is None:
+            return  # ESRCH: the process exited
         if process.pending[symbol] is not None:
             self.coalesced += 1
             return
@@ -196,14 +242,14 @@ class SimKernel:
             if hold:
                 self._held.append((SERVER_PID, pid, symbol))
             else:
-                self._send(SERVER_PID, pid, symbol)
+                self.send(SERVER_PID, pid, symbol)
         self.server.outbox.clear()
 
     def _release_held(self) -> None:
         if self._held and self.server_process.stopped_until <= self.now:
             held, self._held = self._held, []
             for source, target, symbol in held:
-                self._send(source, target, symbol)
+                self.send(source, target, symbol)
 
     def _stopped(self, process: Process) -> bool:
         return process.stopped_until > self.now
@@ -226,38 +272,20 @@ class SimKernel:
         if self.punctual_timers:
             self._fire_timers()
         if self.stray and rng.random() < self.stray:
-            self._send(SPOOFER_PID, SERVER_PID, rng.getrandbits(1))
+            self.send(SPOOFER_PID, SERVER_PID, rng.getrandbits(1))
         if self.spoof_senders and self.senders and rng.random() < self.spoof_senders:
-            self._send(SPOOFER_PID, rng.choice(self.senders).process.pid, rng.getrandbits(1))
+            self.send(SPOOFER_PID, rng.choice(self.senders).process.pid, rng.getrandbits(1))
         if self.forge and self.senders and rng.random() < self.forge:
-            self._send(rng.choice(self.senders).process.pid, SERVER_PID, rng.getrandbits(1), rng.getrandbits(64), forged=True)
+            self.send(rng.choice(self.senders).process.pid, SERVER_PID, rng.getrandbits(1), rng.getrandbits(64), forged=True)
         runnable = [p for p in [self.server_process, *(s.process for s in self.senders)] if p.has_pending() and p.stopped_until <= self.now]
         if runnable:
-            process = rng.choice(runnable)
-            if process is self.server_process and self.slow and rng.random() < self.slow:
+            process = runnable[0] if self.ordered else rng.choice(runnable)
+            if process is not self.server_process:
+                self._run_sender(next(s for s in self.senders if s.process is process))
+            elif self.slow and rng.random() < self.slow:
                 process.stopped_until = self.now + rng.uniform(0.05, 0.5)
-                return
-            symbol, source, value = process.take()
-            if process is self.server_process:
-                reply = self._server_takes(source, symbol, value)
-                if self.late and rng.random() < self.late:
-                    # Descheduled after taking the signal, before replying.
-                    process.stopped_until = self.now + rng.uniform(*self.late_delay)
-                    self._server_flush(hold=True)
-                    if reply is not None:
-                        self._held.append((SERVER_PID, source, reply))
-                    return
-                self._server_flush()
-                self._send(SERVER_PID, source, reply)
             else:
-                sim = next(s for s in self.senders if s.process is process)
-                if source != SERVER_PID or sim.proto.outcome is not None:
-                    return  # the real sender filters on si_pid
-                reply = self._sender_takes(sim, symbol)
-                if sim.proto.drain:
-                    sim.proto.drain = False
-                    process.pending = {0: None, 1: None}
-                self._send(process.pid, SERVER_PID, reply, sim.proto.value)
+                self._run_server()
             return
         # Nothing to deliver: jump to the next deadline. A stopped sender's
         # timers only run once it resumes.
@@ -269,6 +297,48 @@ class SimKernel:
         self._release_held()
         self._fire_timers()
 
+    def server_runs(self) -> int | None:
+        """The server is scheduled and handles its next pending signal; returns its reply."""
+        self.now += self.step
+        return self._run_server()
+
+    def sender_runs(self, sim: SimSender) -> int | None:
+        """``sim`` is scheduled and handles its next pending signal; returns what it sends."""
+        self.now += self.step
+        return self._run_sender(sim)
+
+    def _run_server(self) -> int | None:
+        process = self.server_process
+        taken = process.take()
+        assert taken is not None, "nothing pending at the server"
+        symbol, source, value = taken
+        self.taken.append((source, symbol, value))
+        reply = self._server_takes(source, symbol, value)
+        if self.late and self.rng.random() < self.late:
+            # Descheduled after taking the signal, before replying.
+            process.stopped_until = self.now + self.rng.uniform(*self.late_delay)
+            self._server_flush(hold=True)
+            if reply is not None:
+                self._held.append((SERVER_PID, source, reply))
+            return reply
+        self._server_flush()
+        self.send(SERVER_PID, source, reply)
+        return reply
+
+    def _run_sender(self, sim: SimSender) -> int | None:
+        process = sim.process
+        taken = process.take()
+        assert taken is not None, "nothing pending at the sender"
+        symbol, source, _ = taken
+        if source != SERVER_PID or sim.proto.outcome is not None:
+            return None  # the real sender filters on si_pid
+        reply = self._sender_takes(sim, symbol)
+        if sim.proto.drain:
+            sim.proto.drain = False
+            process.clear()
+        self.send(process.pid, SERVER_PID, reply, sim.proto.value)
+        return reply
+
     def _fire_timers(self) -> None:
         if self.now >= self.next_tick:
             self._end_server_run()
@@ -277,19 +347,29 @@ class SimKernel:
             self.next_tick = self.now + 0.05
         for sim in self.senders:
             if sim.proto.outcome is None and self._deadline(sim) <= self.now and not self._stopped(sim.process):
-                self._end_sender_run(sim)
-                proto = sim.proto
-                if self.proof_of_life and proto.state is protocol.SenderState.QUEUED and hasattr(proto, "server_alive"):
-                    proto.server_alive(self.now)  # like signals.send_message: the server process exists
-                if self.precise and proto.state in (protocol.SenderState.SENDING, protocol.SenderState.HELLO):
-                    if sim.process.has_pending():
-                        continue  # "the server is idle: any reply it made is pending here": handle it first
-                    if self._in_flight(sim.process.pid):
-                        self._send(sim.process.pid, SERVER_PID, proto.postpone(self.now, self.precise_poll), proto.value)
-                        self._start_sender_run(sim)
-                        continue
-                self._send(sim.process.pid, SERVER_PID, proto.timeout(self.now), proto.value)
-                self._start_sender_run(sim)
+                self.fire(sim)
+
+    def fire(self, sim: SimSender) -> int | None:
+        """``sim``'s timer goes off now (the real loop's deadline passed); returns what it sends.
+
+        A sender with a signal pending handles it first instead when ``ordered``,
+        and when ``precise`` in HELLO or SENDING ("the server is idle: any reply
+        it made is pending here").
+        """
+        self._end_sender_run(sim)
+        proto = sim.proto
+        states = (protocol.SenderState.SENDING, protocol.SenderState.HELLO)
+        if sim.process.has_pending() and (self.ordered or (self.precise and proto.state in states)):
+            return None
+        if self.proof_of_life and proto.state is protocol.SenderState.QUEUED and hasattr(proto, "server_alive"):
+            proto.server_alive(self.now)  # like signals.send_message: the server process exists
+        if self.precise and proto.state in states and self._in_flight(sim.process.pid):
+            symbol = proto.postpone(self.now, self.precise_poll)
+        else:
+            symbol = proto.timeout(self.now)
+        self.send(sim.process.pid, SERVER_PID, symbol, proto.value)
+        self._start_sender_run(sim)
+        return symbol
 
     # ------------------------------------------------------------------ bit runs
     def _server_takes(self, source: int, symbol: int, value: int | None) -> int | None:

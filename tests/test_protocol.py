@@ -27,7 +27,7 @@ from hypothesis import HealthCheck, Phase, assume, example, given, note, setting
 from hypothesis import strategies as st
 
 from sigchat.proto import api as P
-from simkernel import SPOOFER_PID, SimKernel
+from simkernel import SERVER_PID, SPOOFER_PID, SimKernel, SimSender
 
 _SCALE = float(os.environ.get("SIGCHAT_HYPOTHESIS_SCALE", "1"))
 _RANDOM = os.environ.get("SIGCHAT_HYPOTHESIS_RANDOM") == "1"
@@ -152,135 +152,20 @@ class ScriptedServer:
             self._frame, self._ones = None, 0
 
 
-class Wire:
-    """A server and one sender process, with the kernel's pending slots.
+def exact_kernel(server=None, *, now: float = 0.0, **options) -> SimKernel:
+    """A kernel for exact scenarios: the ``ordered`` (fair, lossless) schedule, DT per signal, from ``now``.
 
-    Each side has one pending slot per symbol (a second signal of the same
-    symbol while one is pending is lost) and takes ZERO (SIGUSR1) first. The
-    test moves things along with ``server_runs``/``sender_runs`` or lets
-    ``finish`` play a fair, lossless schedule to the end. ``corrupt(server,
-    symbol)`` may replace a symbol on its way to the server.
+    ``server`` may be a ``ScriptedServer``; ``options`` go to ``SimKernel`` (``corrupt``, ``max_bytes``).
     """
-
-    def __init__(self, server, sender: P.Sender | None, pid: int = PID, now: float = 0.0, corrupt=None) -> None:
-        self.server = server
-        self.sender = sender
-        self.pid = pid
-        self.now = now
-        self.corrupt = corrupt
-        self.at_server = {P.ZERO: False, P.ONE: False}
-        self.at_sender = {P.ZERO: False, P.ONE: False}
-        self.lost = 0
-        self.to_server_log: list[int] = []
-        self.replies: list[int | None] = []
-
-    # -- plumbing
-    def to_server(self, symbol: int | None) -> None:
-        if symbol is None:
-            return
-        if self.corrupt is not None:
-            symbol = self.corrupt(self.server, symbol)
-        if self.at_server[symbol]:
-            self.lost += 1
-        else:
-            self.at_server[symbol] = True
-
-    def to_sender(self, symbol: int | None) -> None:
-        if symbol is None:
-            return
-        if self.at_sender[symbol]:
-            self.lost += 1
-        else:
-            self.at_sender[symbol] = True
-
-    def _take(self, slots: dict[int, bool]) -> int | None:
-        for symbol in (P.ZERO, P.ONE):
-            if slots[symbol]:
-                slots[symbol] = False
-                return symbol
-        return None
-
-    def _outbox(self) -> None:
-        for target, symbol in self.server.outbox:
-            if target == self.pid:
-                self.to_sender(symbol)
-        self.server.outbox.clear()
-
-    # -- steps
-    def start(self) -> None:
-        self.to_server(self.sender.start(self.now))
-
-    def server_runs(self) -> int | None:
-        """The server handles its next pending signal; returns its reply."""
-        symbol = self._take(self.at_server)
-        assert symbol is not None, "nothing pending at the server"
-        self.now += DT
-        self.to_server_log.append(symbol)
-        reply = self.server.receive(self.pid, symbol, self.now)
-        self.replies.append(reply)
-        self._outbox()
-        self.to_sender(reply)
-        return reply
-
-    def sender_runs(self) -> int | None:
-        """The sender handles its next pending signal; returns what it sends."""
-        symbol = self._take(self.at_sender)
-        assert symbol is not None, "nothing pending at the sender"
-        self.now += DT
-        if self.sender.outcome is not None:
-            return None
-        out = self.sender.receive(symbol, self.now)
-        if self.sender.drain:
-            self.sender.drain = False
-            self.at_sender = {P.ZERO: False, P.ONE: False}
-        self.to_server(out)
-        return out
-
-    def idle(self) -> None:
-        """Nothing pending: the clock jumps to the sender's deadline (the server ticks)."""
-        self.now = max(self.now, self.sender.deadline)
-        self.server.tick(self.now)
-        self._outbox()
-        if not any(self.at_sender.values()) and self.sender.deadline <= self.now:
-            self.to_server(self.sender.timeout(self.now))
-
-    def finish(self, limit: int = MAX_STEPS) -> None:
-        """Run the server and the sender fairly, without loss, until the sender has an outcome."""
-        began = self.now
-        for _ in range(limit):
-            if self.sender.outcome is not None:
-                return
-            assert self.now - began < MAX_SIMULATED_SECONDS, "the exchange did not finish in time"
-            if any(self.at_server.values()):
-                self.server_runs()
-            elif any(self.at_sender.values()):
-                self.sender_runs()
-            else:
-                self.idle()
-        raise AssertionError("the exchange did not finish")
-
-    def run_until(self, condition, limit: int = MAX_STEPS) -> None:
-        """Like ``finish`` but stop as soon as ``condition()`` holds (checked before every step)."""
-        for _ in range(limit):
-            if condition():
-                return
-            assert self.sender.outcome is None, f"finished ({self.sender.outcome}) before the condition held"
-            if any(self.at_server.values()):
-                self.server_runs()
-            elif any(self.at_sender.values()):
-                self.sender_runs()
-            else:
-                self.idle()
-        raise AssertionError("condition never held")
+    return SimKernel(random.Random(0), server=server, ordered=True, step=DT, now=now, **options)
 
 
-def send_one(data: bytes, message_id: int = 7, *, server=None, pid: int = PID, now: float = 0.0, **sender_kwargs) -> tuple[Wire, list]:
-    """Send ``data`` over a perfect wire; returns the wire and the server's events."""
-    server = P.Server() if server is None else server
-    wire = Wire(server, P.Sender(data, message_id, **sender_kwargs), pid, now)
-    wire.start()
-    wire.finish()
-    return wire, server.events
+def send_one(data: bytes, message_id: int = 7, *, kernel: SimKernel | None = None, pid: int = PID, **sender_kwargs) -> tuple[SimKernel, SimSender]:
+    """Send ``data`` from ``pid`` through ``kernel`` (by default a new exact one) until every sender ended."""
+    kernel = exact_kernel() if kernel is None else kernel
+    sim = kernel.add_sender(data, message_id, pid=pid, **sender_kwargs)
+    run_bounded(kernel)
+    return kernel, sim
 
 
 def open_session(server: P.Server, pid: int, now: float) -> float:
@@ -347,12 +232,21 @@ def watch_sessions(kernel: SimKernel) -> list[str]:
     return problems
 
 
-def run_bounded(kernel: SimKernel) -> None:
-    """``kernel.run()`` with tight bounds on steps and simulated time, so a hang fails fast."""
+def run_bounded(kernel: SimKernel, until=None) -> None:
+    """``kernel.run()`` with tight bounds on steps and simulated time, so a hang fails fast.
+
+    With ``until``, stop as soon as ``until()`` holds (checked before every
+    step) instead of when every sender ended; a sender that ends first fails.
+    """
     began = kernel.now
     for _ in range(MAX_STEPS):
-        if kernel.done():
+        if until is None and kernel.done():
             return
+        if until is not None:
+            if until():
+                return
+            ended = [sim.proto.outcome for sim in kernel.senders if sim.proto.outcome is not None]
+            assert not ended, f"finished ({ended}) before the condition held"
         kernel.one_step()
         assert kernel.now - began < MAX_SIMULATED_SECONDS, "the simulation did not finish in time"
     raise AssertionError("the simulation did not finish")

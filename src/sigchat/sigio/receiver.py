@@ -95,6 +95,7 @@ class Receiver:
         self._safe_pids: set[int] = set()
         self._next_queue_check = 0.0
         self._policy = server.classic_replies  # which classic replies may go, and when
+        self._exiting: set[int] = set()  # senders found gone with signals still pending (see _exited)
         self._pinned: int | None = None  # the CPU the thread pinned itself to
         self._tid: int | None = None  # its thread id, once it gathered the others
         self._all_cpus: set[int] = set()
@@ -267,10 +268,12 @@ class Receiver:
     def _tick(self, now: float) -> None:
         server = self.server
         active = server.active_pid
-        if active is not None and not procfs.is_alive(active):
+        holder = server.classic_holder
+        self._exiting.intersection_update({active, holder})
+        if active is not None and self._exited(active):
             server.sender_gone(active, now)
         holder = server.classic_holder
-        if holder is not None and not procfs.is_alive(holder):
+        if holder is not None and self._exited(holder):
             server.sender_gone(holder, now)  # an exited client must not keep the line
         if now >= self._next_queue_check:
             # A queued sender is forgotten only when it exits (see wire.QUEUE_TTL).
@@ -290,6 +293,22 @@ class Receiver:
             self._dispatch()
         if server.outbox:
             self._flush_outbox(now)
+
+    def _exited(self, pid: int) -> bool:
+        """Whether ``pid`` exited and nothing it sent can still be waiting here.
+
+        A client may exit right after its last signal, which then is still
+        pending at this process: the first time ``pid`` is found gone while a
+        SIGUSR1/SIGUSR2 is pending, the loop reads the pending signals first
+        (until the next tick), so the end of its message is not cut off.
+        """
+        if procfs.is_alive(pid):
+            return False
+        if pid not in self._exiting and signal.sigpending() & SIGNALS:
+            self._exiting.add(pid)
+            return False
+        self._exiting.discard(pid)
+        return True
 
     def _flush_outbox(self, now: float) -> None:
         outbox = self.server.outbox
