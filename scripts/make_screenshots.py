@@ -1,7 +1,7 @@
 """Write SVG screenshots of sigchat-server's app with sample data.
 
 ``make screenshots`` runs this; the files go to ``screenshots/`` and the
-README shows them. The data is ``sigchat.demo``'s sample session (the snapshot
+README shows them. The data is ``sigchat.tui.demo``'s sample session (the snapshot
 tests use the same one): made up but shaped like real transfers, with the
 clocks, PID and time zone fixed, so the output only changes when the app or
 the session does. Never edit the SVGs by hand: change the app and run this again.
