@@ -310,7 +310,7 @@ class Server:
 
         Returns the reply symbol, or ``None`` for anything but the expected word
         (a repeat, a forged, stale or misplaced word): every word is answered
-        exactly once (see rule 7 in the module docstring).
+        exactly once (docs/PROTOCOL.md, rule 7).
         """
         self.counters.signals += 1
         t = self._active

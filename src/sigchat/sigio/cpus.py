@@ -1,7 +1,7 @@
 """Which CPU each thread runs on.
 
 A round trip costs ~6 us when both ends share a CPU and ~40-50 us when the
-kernel has to wake another CPU (docs/PERFORMANCE.md). The server pins its
+kernel has to wake another CPU (docs/PROTOCOL.md, "Speed"). The server pins its
 receiver thread so that senders know which CPU to join.
 """
 
