@@ -51,7 +51,8 @@ from sigchat.tui.demo import (
 )
 from sigchat.tui.messages import ServerEventReceived, TransferProgress
 from sigchat.tui.model import SenderState
-from sigchat.tui.text import decode_prefix, human_rate, safe_content, safe_name
+from sigchat.format import human_rate
+from sigchat.tui.text import decode_prefix, safe_content, safe_name
 from sigchat.tui.widgets.help import HelpScreen
 from sigchat.tui.widgets.inspector import InspectorScreen, hex_dump
 from sigchat.tui.widgets.latency import histogram, summarize

@@ -52,7 +52,8 @@ from sigchat.sigio.receiver import Receiver
 from sigchat.tui.bridge import Bridge
 from sigchat.tui.messages import SenderRefused, ServerEventReceived, TransferProgress
 from sigchat.tui.model import Entry, SenderInfo, Session, log_records
-from sigchat.tui.text import MUTED_STYLE, human_bytes, sender_label
+from sigchat.format import human_bytes
+from sigchat.tui.text import MUTED_STYLE, sender_label
 from sigchat.tui.widgets.banner import ServerBanner, send_command
 from sigchat.tui.widgets.chat_log import ChatLog
 from sigchat.tui.widgets.help import HelpScreen

@@ -1,4 +1,7 @@
-"""Text helpers shared by the widgets: safe display of untrusted text, and number formats.
+"""Safe display of untrusted text (message bytes, process names) in the widgets.
+
+Numbers, sizes, rates and times are formatted by ``sigchat.format``, shared with
+the command line.
 
 Anything that came from another process (message bytes, process names) goes
 through ``safe_content`` before it is shown: control and format characters
@@ -13,7 +16,6 @@ Colours are theme variables (``$text-warning``...), never literal colours.
 from __future__ import annotations
 
 import codecs
-import datetime
 import re
 import unicodedata
 
@@ -112,58 +114,3 @@ def safe_name(name: str | None) -> str:
 
 def sender_label(pid: int, name: str | None) -> str:
     return f"{pid} {safe_name(name)}" if name else str(pid)
-
-
-def clock_time(wall_time: float, tz: datetime.tzinfo | None, *, millis: bool = False) -> str:
-    moment = datetime.datetime.fromtimestamp(wall_time, tz)
-    return moment.strftime("%H:%M:%S") + (f".{moment.microsecond // 1000:03d}" if millis else "")
-
-
-def human_bytes(count: float) -> str:
-    if count < 1024:
-        return f"{int(count)} B"
-    for unit in ("KiB", "MiB", "GiB"):
-        count /= 1024
-        if count < 1024 or unit == "GiB":
-            return f"{count:.1f} {unit}"
-    raise AssertionError("unreachable")
-
-
-def human_count(count: float, unit: str) -> str:
-    """``1234567 bits`` -> ``1.23 Mbit`` style (SI prefixes)."""
-    for prefix, scale in (("G", 1e9), ("M", 1e6), ("k", 1e3)):
-        if count >= scale:
-            return f"{count / scale:.3g} {prefix}{unit}"
-    return f"{count:.0f} {unit}"
-
-
-def human_rate(bits_per_second: float) -> str:
-    return human_count(bits_per_second, "bit/s")
-
-
-def human_duration(seconds: float) -> str:
-    if seconds < 1e-3:
-        return f"{seconds * 1e6:.0f} µs"
-    if seconds < 1:
-        return f"{seconds * 1e3:.3g} ms"
-    if seconds < 60:
-        return f"{seconds:.2f} s"
-    minutes, secs = divmod(int(seconds), 60)
-    hours, minutes = divmod(minutes, 60)
-    return f"{hours}:{minutes:02d}:{secs:02d}" if hours else f"{minutes}:{secs:02d}"
-
-
-def human_ago(seconds: float) -> str:
-    if seconds < 1:
-        return "now"
-    if seconds < 60:
-        return f"{seconds:.0f}s ago"
-    if seconds < 3600:
-        return f"{seconds // 60:.0f}m ago"
-    return f"{seconds // 3600:.0f}h ago"
-
-
-def uptime(seconds: float) -> str:
-    minutes, secs = divmod(int(max(0.0, seconds)), 60)
-    hours, minutes = divmod(minutes, 60)
-    return f"{hours}:{minutes:02d}:{secs:02d}"

@@ -15,7 +15,8 @@ from textual.widgets import Digits, Label, Static
 
 from sigchat import SEND_COMMAND
 from sigchat.tui.model import Totals
-from sigchat.tui.text import MUTED_STYLE, human_bytes, human_count, uptime
+from sigchat.format import human_bytes, human_count, uptime
+from sigchat.tui.text import MUTED_STYLE
 
 
 def send_command(pid: int) -> str:

@@ -27,17 +27,8 @@ from sigchat.proto.events import AbortReason
 from sigchat.server.sink import Kind
 from sigchat.tui.model import Entry
 from sigchat.tui.widgets.fixed_list import FixedOptionList
-from sigchat.tui.text import (
-    INVALID_STYLE,
-    MUTED_STYLE,
-    clock_time,
-    decode_prefix,
-    human_bytes,
-    human_duration,
-    human_rate,
-    safe_content,
-    safe_name,
-)
+from sigchat.format import clock_time, human_bytes, human_duration, human_rate
+from sigchat.tui.text import INVALID_STYLE, MUTED_STYLE, decode_prefix, safe_content, safe_name
 
 FOLD_CHARS = 240
 """A message longer than this (characters) is folded..."""

@@ -26,7 +26,8 @@ from textual.widget import Widget
 from textual.widgets import Static
 
 from sigchat.tui.model import ActiveTransfer, SenderInfo
-from sigchat.tui.text import MUTED_STYLE, human_bytes, human_duration, human_rate, safe_name, sender_label
+from sigchat.format import human_bytes, human_duration, human_rate
+from sigchat.tui.text import MUTED_STYLE, safe_name, sender_label
 
 
 class ProgressLine(Widget):

@@ -20,7 +20,8 @@ from sigchat.proto import wire
 from sigchat.proto.events import TransferStats
 from sigchat.server.sink import Kind
 from sigchat.tui.model import Entry
-from sigchat.tui.text import MUTED_STYLE, clock_time, human_bytes, human_duration, human_rate, safe_name
+from sigchat.format import clock_time, human_bytes, human_duration, human_rate
+from sigchat.tui.text import MUTED_STYLE, safe_name
 from sigchat.tui.widgets.chat_log import integrity
 from sigchat.tui.widgets.latency import LatencyHistogram, downsample, summarize
 from sigchat.tui.widgets.signal_bits import SignalBits

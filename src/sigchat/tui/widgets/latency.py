@@ -16,7 +16,8 @@ from textual.content import Content
 from textual.widgets import Static
 
 from sigchat.proto.events import LatencySummary
-from sigchat.tui.text import MUTED_STYLE, human_duration
+from sigchat.format import human_duration
+from sigchat.tui.text import MUTED_STYLE
 
 SAMPLE_LIMIT = 200_000
 EDGES = (10e-6, 20e-6, 50e-6, 100e-6, 200e-6, 500e-6, 1e-3, 2e-3, 5e-3, 10e-3, 20e-3, 50e-3, 100e-3, 500e-3)

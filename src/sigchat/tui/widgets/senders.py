@@ -14,7 +14,8 @@ from textual.content import Content
 from textual.widgets.option_list import Option, OptionDoesNotExist
 
 from sigchat.tui.model import SenderInfo, SenderState, Totals
-from sigchat.tui.text import MUTED_STYLE, human_ago, human_bytes, safe_name
+from sigchat.format import human_ago, human_bytes
+from sigchat.tui.text import MUTED_STYLE, safe_name
 from sigchat.tui.widgets.fixed_list import FixedOptionList
 
 ALL_ID = "all"

@@ -14,7 +14,8 @@ from textual.widget import Widget
 from textual.widgets import Sparkline, Static
 
 from sigchat.tui.model import THROUGHPUT_WINDOW as WINDOW
-from sigchat.tui.text import MUTED_STYLE, human_rate
+from sigchat.format import human_rate
+from sigchat.tui.text import MUTED_STYLE
 
 
 class Throughput(Widget):
