@@ -1,13 +1,14 @@
 """Property tests of the sans-IO protocol (``sigchat.protocol``), entirely in memory.
 
-Two harnesses drive the real ``protocol.Server`` and ``protocol.Sender``:
+One simulated kernel, ``simkernel.SimKernel``, drives the real
+``protocol.Server`` and ``protocol.Sender`` in two ways:
 
-* ``simkernel.SimKernel``: many senders, coalescing standard signals, SIGUSR1
-  first, loss, stray and spoofed signals, a slow server, late replies, stopped
-  senders, a fake clock. A hypothesis-drawn seed picks the schedule.
-* ``Wire`` below: one sender and a server (real or scripted) with the
-  kernel's pending-slot semantics, where the test decides every step. It is
-  used for exact scenarios (corruption, timeouts, duplicates, known races).
+* randomly: many senders, coalescing standard signals, SIGUSR1 first, loss,
+  stray and spoofed signals, a slow server, late replies, stopped senders, a
+  fake clock. A hypothesis-drawn seed picks the schedule (``simulate``).
+* exactly (``exact_kernel``): the fair, lossless ``ordered`` schedule, with a
+  real or scripted server, where the test may decide every step. It is used
+  for exact scenarios (corruption, timeouts, duplicates, known races).
 
 No real signal is ever sent. Every hypothesis test is derandomized (the same
 examples on every run, no example database), so runs are reproducible; set
@@ -105,7 +106,7 @@ def crc_start(length: int) -> int:
     return P.frame_bit_count(length) - P.CRC_BITS
 
 
-# --------------------------------------------------------------------------- a hand-driven wire
+# --------------------------------------------------------------------------- exact scenarios
 
 
 class ScriptedServer:
@@ -152,12 +153,12 @@ class ScriptedServer:
             self._frame, self._ones = None, 0
 
 
-def exact_kernel(server=None, *, now: float = 0.0, **options) -> SimKernel:
-    """A kernel for exact scenarios: the ``ordered`` (fair, lossless) schedule, DT per signal, from ``now``.
+def exact_kernel(server=None, **options) -> SimKernel:
+    """A kernel for exact scenarios: the ``ordered`` (fair, lossless) schedule, DT per signal, from time 0.
 
     ``server`` may be a ``ScriptedServer``; ``options`` go to ``SimKernel`` (``corrupt``, ``max_bytes``).
     """
-    return SimKernel(random.Random(0), server=server, ordered=True, step=DT, now=now, **options)
+    return SimKernel(random.Random(0), server=server, ordered=True, step=DT, now=0.0, **options)
 
 
 def send_one(data: bytes, message_id: int = 7, *, kernel: SimKernel | None = None, pid: int = PID, **sender_kwargs) -> tuple[SimKernel, SimSender]:
@@ -326,12 +327,10 @@ def test_sender_frame_is_the_documented_wire_format(data, message_id, flags):
     """The Sender puts exactly the documented frame on the wire (signature, start
     bit, header, payload, retransmission count, CRC-32), acked per the table."""
     scripted = ScriptedServer(len(data))
-    wire = Wire(scripted, P.Sender(data, message_id, flags=flags))
-    wire.start()
-    wire.finish()
-    assert wire.sender.outcome is P.Outcome.DELIVERED
+    kernel, sim = send_one(data, message_id, kernel=exact_kernel(scripted), flags=flags)
+    assert sim.proto.outcome is P.Outcome.DELIVERED
     assert scripted.frames == [build_frame(data, message_id, flags=flags)]
-    assert wire.to_server_log[: P.SIGNATURE_LENGTH] == [P.ONE] * P.SIGNATURE_LENGTH
+    assert [symbol for _, symbol, _ in kernel.taken[: P.SIGNATURE_LENGTH]] == [P.ONE] * P.SIGNATURE_LENGTH
     assert len(scripted.frames[0]) == P.frame_bit_count(len(data)) == 1 + 8 * (P.HEADER_BYTES + len(data)) + 16 + 32
     assert P.symbols_of(data) == build_frame(data, 0)[P.PAYLOAD_START_INDEX : P.PAYLOAD_START_INDEX + 8 * len(data)]
 
@@ -408,9 +407,9 @@ def test_single_sender_round_trip_is_exact_with_sane_stats(seed, data, runs):
 @pytest.mark.parametrize("data", special_payloads, ids=repr)
 def test_special_payloads_round_trip(data):
     """Empty, NUL, 0xFF (the signature byte) and invalid UTF-8 payloads arrive unchanged."""
-    wire, events = send_one(data)
-    assert wire.sender.outcome is P.Outcome.DELIVERED
-    assert [(e.data, e.duplicate) for e in of_type(events, P.MessageDelivered)] == [(data, False)]
+    kernel, sim = send_one(data)
+    assert sim.proto.outcome is P.Outcome.DELIVERED
+    assert [(e.data, e.duplicate) for e in of_type(kernel.events, P.MessageDelivered)] == [(data, False)]
 
 
 # =========================================================================== bit runs
@@ -555,13 +554,11 @@ def test_concurrent_senders_each_delivered_once_without_mixing(seed, messages, j
 
 def test_identical_messages_from_different_senders_are_both_delivered():
     """Deduplication is per sender: the same bytes and message id from two pids are two messages."""
-    server = P.Server()
+    kernel = exact_kernel()
     for pid in (PID, OTHER):
-        wire = Wire(server, P.Sender(b"same", 1), pid)
-        wire.start()
-        wire.finish()
-        assert wire.sender.outcome is P.Outcome.DELIVERED
-    assert [(e.pid, e.duplicate) for e in of_type(server.events, P.MessageDelivered)] == [(PID, False), (OTHER, False)]
+        _, sim = send_one(b"same", 1, kernel=kernel, pid=pid)
+        assert sim.proto.outcome is P.Outcome.DELIVERED
+    assert [(e.pid, e.duplicate) for e in of_type(kernel.events, P.MessageDelivered)] == [(PID, False), (OTHER, False)]
 
 
 # =========================================================================== adversity
@@ -683,24 +680,21 @@ def test_duplicated_bit_is_never_delivered(index):
     retransmission) never reaches the application: the sender desyncs or the
     CRC fails, and the retry delivers the right bytes exactly once."""
     data = bytes(range(10, 20))  # frame indexes 89..168 are payload, 169..184 tail, 185..216 CRC
-    server = P.Server()
-    wire = Wire(server, P.Sender(data, 99), PID)
-    wire.start()
-    wire.run_until(lambda: server.progress() is not None and server.progress()[1] == index and any(wire.at_server.values()))
-    wire.server_runs()  # the server reads bit `index`...
-    late = wire._take(wire.at_sender)  # ...but its reply is late
-    wire.now = wire.sender.deadline
-    resent = wire.sender.timeout(wire.now)
-    assert resent is not None  # the same bit again
-    wire.to_server(resent)
-    wire.server_runs()  # read a second time, as bit index + 1
-    wire.to_sender(late)  # the late reply arrives after all
-    wire.finish()
-    assert wire.sender.outcome is P.Outcome.DELIVERED
-    delivered = of_type(server.events, P.MessageDelivered)
+    kernel = exact_kernel()
+    server, sim = kernel.server, kernel.add_sender(data, 99, pid=PID)
+    run_bounded(kernel, until=lambda: server.progress() is not None and server.progress()[1] == index and kernel.server_process.has_pending())
+    kernel.server_runs()  # the server reads bit `index`...
+    late, _, _ = sim.process.take()  # ...but its reply is late
+    kernel.now = sim.proto.deadline
+    assert kernel.fire(sim) is not None  # the same bit again
+    kernel.server_runs()  # read a second time, as bit index + 1
+    kernel.send(SERVER_PID, PID, late)  # the late reply arrives after all
+    run_bounded(kernel)
+    assert sim.proto.outcome is P.Outcome.DELIVERED
+    delivered = of_type(kernel.events, P.MessageDelivered)
     assert [e.data for e in delivered if not e.duplicate] == [data]
     assert all(e.data == data for e in delivered)
-    assert wire.sender.stats.attempts == 2
+    assert sim.proto.stats.attempts == 2
 
 
 # =========================================================================== corruption
@@ -996,18 +990,13 @@ def test_sender_stopped_mid_frame_then_resumed_delivers(stopped_for):
     above, it stays quiet and retries the whole message. Either way: DELIVERED,
     delivered exactly once."""
     data = b"stop and go" * 3
-    server = P.Server()
-    wire = Wire(server, P.Sender(data, 21), PID)
-    wire.start()
-    wire.run_until(lambda: server.progress() is not None and server.progress()[1] == 150 and any(wire.at_sender.values()))
-    resume = wire.now + stopped_for
-    while wire.now + 0.05 < resume:  # the server keeps ticking while the sender is stopped
-        wire.now += 0.05
-        server.tick(wire.now)
-    wire.now = resume
-    wire.finish()
-    assert wire.sender.outcome is P.Outcome.DELIVERED
-    delivered = of_type(server.events, P.MessageDelivered)
+    kernel = exact_kernel()
+    server, sim = kernel.server, kernel.add_sender(data, 21, pid=PID)
+    run_bounded(kernel, until=lambda: server.progress() is not None and server.progress()[1] == 150 and sim.process.has_pending())
+    kernel.stop(sim, stopped_for)  # the server keeps ticking while the sender is stopped
+    run_bounded(kernel)
+    assert sim.proto.outcome is P.Outcome.DELIVERED
+    delivered = of_type(kernel.events, P.MessageDelivered)
     assert [e.data for e in delivered if not e.duplicate] == [data] and all(e.data == data for e in delivered)
 
 
@@ -1049,20 +1038,21 @@ def test_retry_with_the_same_message_id_is_a_duplicate_not_a_second_delivery(dat
     MessageDelivered(duplicate=True) (and its sender DELIVERED), counted apart;
     another id from that pid is a new message; after DEDUP_TTL the id is forgotten."""
     assume(other_id != message_id)
-    server = P.Server()
-    now = 0.0
+    kernel = exact_kernel()
+    server = kernel.server
     for expected_duplicate in (False, True, True):
-        wire, _ = send_one(data, message_id, server=server, now=now)
-        assert wire.sender.outcome is P.Outcome.DELIVERED
-        event = server.events[-1]
+        _, sim = send_one(data, message_id, kernel=kernel)
+        assert sim.proto.outcome is P.Outcome.DELIVERED
+        event = kernel.events[-1]
         assert isinstance(event, P.MessageDelivered) and event.data == data and event.duplicate is expected_duplicate
-        now = wire.now + 1.0
+        kernel.now += 1.0
     assert (server.counters.delivered, server.counters.duplicates) == (1, 2)
-    wire, _ = send_one(data, other_id, server=server, now=now)
-    assert server.events[-1].duplicate is False
-    server.tick(wire.now + P.DEDUP_TTL + 1)
-    wire, _ = send_one(data, other_id, server=server, now=wire.now + P.DEDUP_TTL + 2)
-    assert server.events[-1].duplicate is False
+    send_one(data, other_id, kernel=kernel)
+    assert kernel.events[-1].duplicate is False
+    server.tick(kernel.now + P.DEDUP_TTL + 1)
+    kernel.now += P.DEDUP_TTL + 2
+    send_one(data, other_id, kernel=kernel)
+    assert kernel.events[-1].duplicate is False
     assert server.counters.delivered == 3
 
 
@@ -1070,17 +1060,16 @@ def test_lost_last_echo_makes_the_retry_a_duplicate():
     """The last CRC echo (the verdict) is lost: the server delivered, the sender
     does not know, retries the whole message, and gets DELIVERED from a duplicate."""
     data = b"verdict lost"
-    server = P.Server()
-    wire = Wire(server, P.Sender(data, 5), PID)
-    wire.start()
+    kernel = exact_kernel()
+    server, sim = kernel.server, kernel.add_sender(data, 5, pid=PID)
     total = P.frame_bit_count(len(data))
-    wire.run_until(lambda: server.progress() is not None and server.progress()[1] == total - 1 and any(wire.at_server.values()))
-    wire.server_runs()
-    assert of_type(server.events, P.MessageDelivered)[0].duplicate is False
-    wire.at_sender = {P.ZERO: False, P.ONE: False}  # the verdict is lost
-    wire.finish()
-    assert wire.sender.outcome is P.Outcome.DELIVERED and wire.sender.stats.attempts >= 2
-    assert [e.duplicate for e in of_type(server.events, P.MessageDelivered)] == [False, True]
+    run_bounded(kernel, until=lambda: server.progress() is not None and server.progress()[1] == total - 1 and kernel.server_process.has_pending())
+    kernel.server_runs()
+    assert of_type(kernel.events, P.MessageDelivered)[0].duplicate is False
+    sim.process.clear()  # the verdict is lost
+    run_bounded(kernel)
+    assert sim.proto.outcome is P.Outcome.DELIVERED and sim.proto.stats.attempts >= 2
+    assert [e.duplicate for e in of_type(kernel.events, P.MessageDelivered)] == [False, True]
 
 
 # =========================================================================== sender outcomes
@@ -1103,8 +1092,8 @@ def test_too_large_message_is_refused_before_its_payload(seed, max_bytes, extra)
 
 def test_message_of_exactly_max_bytes_is_accepted():
     """The limit is inclusive: max_bytes bytes are delivered."""
-    wire, events = send_one(b"12345", server=P.Server(max_bytes=5))
-    assert wire.sender.outcome is P.Outcome.DELIVERED
+    _, sim = send_one(b"12345", kernel=exact_kernel(max_bytes=5))
+    assert sim.proto.outcome is P.Outcome.DELIVERED
 
 
 @pytest.mark.parametrize("timeout", [0.5, P.DEFAULT_TIMEOUT])
@@ -1146,20 +1135,20 @@ def test_ack_of_a_retransmitted_bit_is_confirmed_before_building_on_it():
     window proves a duplicate bit (desync: quiet, then a new attempt)."""
     data = b"settle"
     scripted = ScriptedServer(len(data))
-    wire = Wire(scripted, P.Sender(data, 3))
-    wire.start()
-    wire.run_until(lambda: scripted._frame is not None and len(scripted._frame) == 20 and any(wire.at_server.values()))
-    sender = wire.sender
-    wire.server_runs()  # bit 20 is read...
-    late = wire._take(wire.at_sender)  # ...its ack is late
-    wire.now = sender.deadline
-    assert sender.timeout(wire.now) is not None  # retransmission of bit 20
-    assert sender.receive(late, wire.now + DT) is None  # the (late) ack: no next bit yet
+    kernel = exact_kernel(scripted)
+    sim = kernel.add_sender(data, 3, pid=PID)
+    run_bounded(kernel, until=lambda: scripted._frame is not None and len(scripted._frame) == 20 and kernel.server_process.has_pending())
+    sender = sim.proto
+    kernel.server_runs()  # bit 20 is read...
+    late, _, _ = sim.process.take()  # ...its ack is late
+    now = kernel.now = sender.deadline
+    assert kernel.fire(sim) is not None  # retransmission of bit 20
+    assert sender.receive(late, now + DT) is None  # the (late) ack: no next bit yet
     assert sender.state is P.SenderState.SETTLING
-    assert sender.deadline == pytest.approx(wire.now + DT + sender.retry_initial / 2)
-    assert sender.receive(P.ack_symbol(21), wire.now + 2 * DT) is None  # a second ack: the bit was read twice
+    assert sender.deadline == pytest.approx(now + DT + sender.retry_initial / 2)
+    assert sender.receive(P.ack_symbol(21), now + 2 * DT) is None  # a second ack: the bit was read twice
     assert sender.stats.desyncs == 1 and sender.state is P.SenderState.QUIET
-    assert sender.deadline >= wire.now + P.SESSION_IDLE_TIMEOUT  # quiet long enough for the server to drop the session
+    assert sender.deadline >= now + P.SESSION_IDLE_TIMEOUT  # quiet long enough for the server to drop the session
 
 
 def test_nak_after_a_retransmission_is_not_believed():
@@ -1168,24 +1157,22 @@ def test_nak_after_a_retransmission_is_not_believed():
     the reply to a duplicated bit, so the sender desyncs and retries instead."""
     data = b"v?"
     scripted = ScriptedServer(len(data), tamper=lambda k, symbol, reply: reply ^ 1 if k == P.VERSION_CHECK_INDEX else reply)
-    wire = Wire(scripted, P.Sender(data, 1))
-    wire.start()
-    wire.run_until(lambda: scripted._frame is not None and len(scripted._frame) == 3 and any(wire.at_server.values()))
-    wire.at_server = {P.ZERO: False, P.ONE: False}  # bit 3 is lost: the sender will retransmit it
-    wire.finish()
-    assert wire.sender.stats.desyncs == 1 and wire.sender.stats.attempts == 2  # not believed in attempt 1
-    assert wire.sender.outcome is P.Outcome.BAD_VERSION  # believed in attempt 2 (nothing retransmitted)
+    kernel = exact_kernel(scripted)
+    sim = kernel.add_sender(data, 1, pid=PID)
+    run_bounded(kernel, until=lambda: scripted._frame is not None and len(scripted._frame) == 3 and kernel.server_process.has_pending())
+    kernel.server_process.clear()  # bit 3 is lost: the sender will retransmit it
+    run_bounded(kernel)
+    assert sim.proto.stats.desyncs == 1 and sim.proto.stats.attempts == 2  # not believed in attempt 1
+    assert sim.proto.outcome is P.Outcome.BAD_VERSION  # believed in attempt 2 (nothing retransmitted)
 
 
 def test_bad_version_nak_ends_the_sender():
     """A NAK at VERSION_CHECK_INDEX (nothing retransmitted) ends the sender with BAD_VERSION."""
     data = b"v2?"
     scripted = ScriptedServer(len(data), tamper=lambda k, symbol, reply: reply ^ 1 if k == P.VERSION_CHECK_INDEX else reply)
-    wire = Wire(scripted, P.Sender(data, 1))
-    wire.start()
-    wire.finish()
-    assert wire.sender.outcome is P.Outcome.BAD_VERSION
-    assert wire.sender.stats.frame_bits == P.VERSION_CHECK_INDEX
+    _, sim = send_one(data, 1, kernel=exact_kernel(scripted))
+    assert sim.proto.outcome is P.Outcome.BAD_VERSION
+    assert sim.proto.stats.frame_bits == P.VERSION_CHECK_INDEX
 
 
 def test_failed_echoes_on_every_attempt_end_corrupt():
@@ -1194,11 +1181,9 @@ def test_failed_echoes_on_every_attempt_end_corrupt():
     data = b"doomed"
     last = P.frame_bit_count(len(data)) - 1
     scripted = ScriptedServer(len(data), tamper=lambda k, symbol, reply: reply ^ 1 if k == last else reply)
-    wire = Wire(scripted, P.Sender(data, 9))
-    wire.start()
-    wire.finish()
-    assert wire.sender.outcome is P.Outcome.CORRUPT
-    assert wire.sender.stats.attempts == P.MAX_ATTEMPTS
+    _, sim = send_one(data, 9, kernel=exact_kernel(scripted))
+    assert sim.proto.outcome is P.Outcome.CORRUPT
+    assert sim.proto.stats.attempts == P.MAX_ATTEMPTS
     frames = scripted.frames
     assert len(frames) == P.MAX_ATTEMPTS
     assert frames == [build_frame(data, 9, attempt=attempt) for attempt in range(P.MAX_ATTEMPTS)]
@@ -1275,7 +1260,6 @@ def test_sender_never_reports_delivered_for_a_frame_the_server_rejected(first_mi
     forged = forge_payload(header, data, 0, sent_crc ^ ((1 << (32 - first_mismatch)) - 1))
     assert forged != data
     forged_bits = P.symbols_of(forged)
-    server = P.Server()
     state = {"attempt_done": False}
 
     def corrupt(server, symbol):
@@ -1289,12 +1273,10 @@ def test_sender_never_reports_delivered_for_a_frame_the_server_rejected(first_mi
             state["attempt_done"] = True
         return symbol
 
-    wire = Wire(server, P.Sender(data, message_id), PID, corrupt=corrupt)
-    wire.start()
-    wire.finish()
-    assert [e.reason for e in of_type(server.events, P.TransferAborted)][:1] == [P.AbortReason.CORRUPT]
-    assert wire.sender.outcome is P.Outcome.DELIVERED
-    assert [e.data for e in of_type(server.events, P.MessageDelivered)] == [data]
+    kernel, sim = send_one(data, message_id, kernel=exact_kernel(corrupt=corrupt))
+    assert [e.reason for e in of_type(kernel.events, P.TransferAborted)][:1] == [P.AbortReason.CORRUPT]
+    assert sim.proto.outcome is P.Outcome.DELIVERED
+    assert [e.data for e in of_type(kernel.events, P.MessageDelivered)] == [data]
 
 
 
@@ -1304,30 +1286,26 @@ def test_hello_pending_when_go_arrives_is_not_read_as_a_frame_bit():
     hello is still pending at the server when the start bit is sent. The
     sender must still get its message through (or at least not conclude the
     server speaks another protocol version)."""
-    server = P.Server()
-    first = Wire(server, P.Sender(b"first", 1), OTHER)
-    first.start()
-    first.run_until(lambda: server.active_pid == OTHER)
-    second = P.Sender(b"second message", 2)
-    wire = Wire(server, second, PID, now=first.now)
-    wire.start()
-    wire.run_until(lambda: second.state is P.SenderState.QUEUED)
-    # The hello timer fires; the HELLO is sent but not handled yet ...
-    wire.now = second.deadline
-    second.server_alive(wire.now)
-    hello = second.timeout(wire.now)
-    assert hello == P.HELLO
-    wire.to_server(hello)
+    kernel = exact_kernel()
+    server = kernel.server
+    first = kernel.add_sender(b"first", 1, pid=OTHER)
+    run_bounded(kernel, until=lambda: server.active_pid == OTHER)
+    kernel.stop(first, float("inf"))  # it got the session but never runs again
+    sim = kernel.add_sender(b"second message", 2, pid=PID)
+    second = sim.proto
+    run_bounded(kernel, until=lambda: second.state is P.SenderState.QUEUED)
+    # The hello timer fires (the server process is alive); the HELLO is sent but not handled yet ...
+    kernel.now = second.deadline
+    assert kernel.fire(sim) == P.HELLO
     # ... when the first sender exits and the server hands the session over.
-    server.sender_gone(OTHER, wire.now)
-    wire._outbox()
-    wire.sender_runs()  # GO: the start bit (ZERO) joins the pending HELLO (ONE)
-    wire.server_runs()  # SIGUSR1 first: the start bit, acked
-    wire.sender_runs()  # frame bit 1
-    wire.server_runs()  # frame bit 1 (ZERO first), acked
-    assert wire.server_runs() is None  # the stale HELLO: taken for what it is, not answered
-    wire.finish()
-    delivered = of_type(server.events, P.MessageDelivered)
+    kernel.exit(first)
+    kernel.sender_runs(sim)  # GO: the start bit (ZERO) joins the pending HELLO (ONE)
+    kernel.server_runs()  # SIGUSR1 first: the start bit, acked
+    kernel.sender_runs(sim)  # frame bit 1
+    kernel.server_runs()  # frame bit 1 (ZERO first), acked
+    assert kernel.server_runs() is None  # the stale HELLO: taken for what it is, not answered
+    run_bounded(kernel)
+    delivered = of_type(kernel.events, P.MessageDelivered)
     assert all(e.pid == PID and e.data == b"second message" for e in delivered)  # safety holds either way
     assert second.outcome is P.Outcome.DELIVERED, second.outcome
     assert [e.duplicate for e in delivered] == [False]
