@@ -6,7 +6,8 @@ The one process harness of the test suite:
 * ``Server``: a ``sigchat-server --plain`` child with a ``Reader`` on stdout and on stderr
   (its plain text output, or with ``--json`` its records, and its stderr lines);
 * ``Children``: every other child of a test (senders, ``stress_tools/`` helpers, victims,
-  catchers), SIGKILLed and reaped at teardown;
+  catchers), SIGKILLed and reaped at teardown; ``Catcher`` and ``PeerServer`` (a C minitalk
+  server from ``peers/``) are such children, with a ``Reader`` on their stdout lines;
 * ``sender_popen``/``run_sender``/``finish`` for senders, and ``/proc`` readers.
 
 ``conftest`` turns them into fixtures (``start_server``, ``server``, ``children``, ``victim``,
@@ -300,8 +301,23 @@ class Server:
         """``(pid, payload)`` of every delivered message, in order."""
         return _delivered(self.records())
 
-    def _wait_records(self, predicate: Callable[[list[dict]], object], timeout: float, what: str) -> None:
-        self.out.wait_for_lines(lambda lines: predicate([json.loads(line) for line in lines]), timeout, what, len(self.header))
+    def records_of(self, pid: int) -> list[dict]:
+        """The records about ``pid``, in order."""
+        return _about(self.records(), pid)
+
+    def _wait_records(self, predicate: Callable[[list[dict]], object], timeout: float, what: str) -> object:
+        return self.out.wait_for_lines(
+            lambda lines: predicate([json.loads(line) for line in lines]), timeout, what, len(self.header)
+        )
+
+    def wait_record(self, index: int = 0, *, pid: int | None = None, timeout: float = 20.0) -> dict:
+        """Wait for the ``index``-th record (0: the first) of them all, or of those about ``pid``; that record."""
+
+        def pick(records: list[dict]) -> dict | None:
+            chosen = records if pid is None else _about(records, pid)
+            return chosen[index] if len(chosen) > index else None
+
+        return self._wait_records(pick, timeout, f"record {index}" + ("" if pid is None else f" about {pid}"))
 
     def wait_delivered(self, count: int, timeout: float = 20.0) -> list[tuple[int, bytes]]:
         """Wait until ``count`` messages were delivered (``--json`` also prints aborted classic messages)."""
@@ -377,6 +393,10 @@ class Server:
 
     def cleanup(self) -> None:
         reap(self.proc, (self.out, self.err))
+
+
+def _about(records: list[dict], pid: int) -> list[dict]:
+    return [record for record in records if record.get("pid") == pid]
 
 
 def _delivered(records: list[dict]) -> list[tuple[int, bytes]]:
@@ -573,3 +593,42 @@ class Catcher:
         match = re.fullmatch(rb"USR1=(\d+) USR2=(\d+)\n", line)
         assert match, line
         return int(match.group(1)), int(match.group(2))
+
+
+class PeerServer:
+    """A classic minitalk server from ``tests/peers/`` (a C program that ``test_classic_e2e`` builds), a child of ours.
+
+    Its stdout: ``PID <pid>`` first, then ``MSG <hex>`` for every whole message (``BAD <hex>`` for a
+    length-and-NUL one without its NUL), and on SIGTERM ``CLIENT <pid> <signals>``. Lines are read in
+    order (``next_line``). ``children`` cleans it up.
+    """
+
+    def __init__(self, children: Children, binary: str, timeout: float = 20.0) -> None:
+        self.proc = children.spawn([binary])
+        self.out = children.reader(self.proc, f"peer server {Path(binary).name} stdout")
+        self.seen = 0  # lines already returned by next_line
+        first = self.next_line(timeout)
+        match = re.fullmatch(rb"PID (\d+)\n", first)
+        assert match, first
+        self.pid = int(match.group(1))
+        assert self.pid == self.proc.pid, "the peer must print its own pid (we signal nothing else)"
+
+    def next_line(self, timeout: float = 30.0) -> bytes:
+        """The next stdout line, once it is there."""
+        line = self.out.wait_for_lines(lambda lines: lines[self.seen :], timeout, f"stdout line {self.seen + 1}")[0]
+        self.seen += 1
+        return line
+
+    def next_message(self, timeout: float = 30.0) -> bytes:
+        """The next line, which must be a ``MSG`` line: its message."""
+        tag, _, payload = self.next_line(timeout).rstrip(b"\n").partition(b" ")
+        assert tag == b"MSG", (tag, payload)
+        return bytes.fromhex(payload.decode())
+
+    def stop(self, timeout: float = 10.0) -> int:
+        """SIGTERM it (through ``Popen``) and wait for its exit; how many signals its last client's arrived."""
+        self.proc.terminate()
+        while not (line := self.next_line(timeout)).startswith(b"CLIENT "):
+            pass
+        self.proc.wait(timeout)
+        return int(line.split()[2])

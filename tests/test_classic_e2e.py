@@ -9,27 +9,26 @@ with gcc into a temporary directory. Both directions are covered:
   native senders and default-profile classic clients at once);
 * ``sigchat-send --classic=PROFILE`` -> peer server (prints ``MSG <hex>``).
 
-Signals only ever go to processes started here; every child is spawned with
-``preexec_fn=unblock_signals``; synchronisation is by reading output with
-timeouts, never by sleeping.
+Every server (sigchat's or a peer) is the test's own, and every child is started
+and cleaned up by the harness (``helpers``, fixtures in ``conftest``): signals
+only ever go to processes started here, each with an empty signal mask;
+synchronisation is by reading output with timeouts, never by sleeping.
 """
 
 from __future__ import annotations
 
-import json
+import itertools
 import os
-import queue
+import re
 import shutil
 import subprocess
 import sys
-import threading
-import time
 from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 
-from sigchat.sigio.masks import unblock_signals
+import helpers
 
 pytestmark = [
     pytest.mark.skipif(not sys.platform.startswith("linux"), reason="Linux only"),
@@ -37,9 +36,6 @@ pytestmark = [
 ]
 
 PEERS = Path(__file__).parent / "peers"
-BIN = Path(sys.executable).parent
-SERVER_EXE = str(BIN / "sigchat-server")
-SEND_EXE = str(BIN / "sigchat-send")
 WAIT = 30.0
 
 MESSAGES = {
@@ -74,90 +70,7 @@ SERVERS = {
 }
 
 
-# --------------------------------------------------------------------------- processes
-
-
-class Process:
-    """A child whose stdout lines are collected by a thread; stderr goes to a file."""
-
-    def __init__(self, argv: list[str], stderr_path: Path) -> None:
-        self.stderr_path = stderr_path
-        self._stderr = open(stderr_path, "wb")
-        self.popen = subprocess.Popen(
-            argv, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=self._stderr, preexec_fn=unblock_signals
-        )
-        self.lines: queue.Queue[bytes] = queue.Queue()
-        threading.Thread(target=self._read, daemon=True).start()
-
-    def _read(self) -> None:
-        for line in self.popen.stdout:
-            self.lines.put(line)
-        self.lines.put(b"")
-
-    def next_line(self, timeout: float = WAIT) -> bytes:
-        try:
-            line = self.lines.get(timeout=timeout)
-        except queue.Empty:
-            raise AssertionError(f"no output within {timeout} s; stderr: {self.stderr()[-2000:]}") from None
-        if not line:
-            raise AssertionError(f"the process ended (status {self.popen.wait()}); stderr: {self.stderr()[-2000:]}")
-        return line
-
-    def stderr(self) -> str:
-        self._stderr.flush()
-        return self.stderr_path.read_text(errors="replace")
-
-    def wait_stderr(self, text: str, timeout: float = WAIT) -> str:
-        deadline = time.monotonic() + timeout
-        while text not in self.stderr():
-            if time.monotonic() > deadline:
-                raise AssertionError(f"{text!r} not on stderr within {timeout} s: {self.stderr()[-2000:]}")
-            time.sleep(0.01)  # polling a file for output, not synchronising on time
-        return self.stderr()
-
-    def stop(self) -> None:
-        if self.popen.poll() is None:
-            self.popen.terminate()
-            try:
-                self.popen.wait(timeout=5)
-            except subprocess.TimeoutExpired:
-                self.popen.kill()
-                self.popen.wait()
-        self._stderr.close()
-
-
-class SigchatServer(Process):
-    def __init__(self, args: list[str], stderr_path: Path, *, json_lines: bool = True) -> None:
-        super().__init__([SERVER_EXE, "--plain", *(["--json"] if json_lines else []), *args], stderr_path)
-        first = self.next_line()
-        assert first.startswith(b"Server PID: "), first
-        self.pid = int(first.split(b":")[1])
-        assert self.pid == self.popen.pid
-
-    def next_record(self, timeout: float = WAIT) -> dict:
-        return json.loads(self.next_line(timeout))
-
-    def record_for(self, pid: int, timeout: float = WAIT) -> dict:
-        """The next record about ``pid`` (records of other pids are skipped)."""
-        deadline = time.monotonic() + timeout
-        while True:
-            record = self.next_record(max(0.01, deadline - time.monotonic()))
-            if record["pid"] == pid:
-                return record
-
-
-class PeerServer(Process):
-    def __init__(self, binary: str, stderr_path: Path) -> None:
-        super().__init__([binary], stderr_path)
-        first = self.next_line()
-        assert first.startswith(b"PID "), first
-        self.pid = int(first.split()[1])
-        assert self.pid == self.popen.pid
-
-    def next_message(self, timeout: float = WAIT) -> bytes:
-        tag, _, payload = self.next_line(timeout).rstrip(b"\n").partition(b" ")
-        assert tag == b"MSG", (tag, payload)
-        return bytes.fromhex(payload.decode())
+# --------------------------------------------------------------------------- peers
 
 
 @dataclass
@@ -189,37 +102,6 @@ def peers(tmp_path_factory: pytest.TempPathFactory) -> Peers:
     return Peers(directory)
 
 
-@pytest.fixture(scope="module")
-def servers(tmp_path_factory: pytest.TempPathFactory):
-    """``servers(*args)``: a running ``sigchat-server --plain --json ARGS``, started once per module."""
-    running: dict[tuple[str, ...], SigchatServer] = {}
-    directory = tmp_path_factory.mktemp("servers")
-
-    def get(*args: str) -> SigchatServer:
-        if args not in running:
-            running[args] = SigchatServer(list(args), directory / f"server-{len(running)}.err")
-        return running[args]
-
-    yield get
-    for server in running.values():
-        server.stop()
-
-
-@pytest.fixture(scope="module")
-def peer_servers(peers: Peers, tmp_path_factory: pytest.TempPathFactory):
-    running: dict[str, PeerServer] = {}
-    directory = tmp_path_factory.mktemp("peer-servers")
-
-    def get(name: str) -> PeerServer:
-        if name not in running:
-            running[name] = PeerServer(peers.server(name), directory / f"{name}.err")
-        return running[name]
-
-    yield get
-    for server in running.values():
-        server.stop()
-
-
 def profile_args(profile: str) -> tuple[str, ...]:
     return ("--classic", profile) if profile else ()
 
@@ -228,24 +110,14 @@ def profile_args(profile: str) -> tuple[str, ...]:
 class Client:
     pid: int
     returncode: int
-    stderr: bytes
+    stderr: str
 
 
-def run_client(binary: str, server_pid: int, *args: str) -> Client:
+def run_client(children: helpers.Children, binary: str, server_pid: int, *args: str) -> Client:
     """Run a peer client to the end; a negative return code is the signal that killed it."""
-    child = subprocess.Popen(
-        [binary, str(server_pid), *args],
-        stdin=subprocess.DEVNULL,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
-        preexec_fn=unblock_signals,
-    )
-    _, stderr = child.communicate(timeout=60)
-    return Client(child.pid, child.returncode, stderr)
-
-
-def run_send(*args: str, stdin: bytes = b"", timeout: float = 60) -> subprocess.CompletedProcess:
-    return subprocess.run([SEND_EXE, *args], input=stdin, capture_output=True, timeout=timeout, preexec_fn=unblock_signals)
+    proc = children.spawn([binary, str(server_pid), *args])
+    returncode, _, stderr = helpers.finish(proc, 60)
+    return Client(proc.pid, returncode, stderr)
 
 
 def canonical(profile: str) -> str:
@@ -254,18 +126,19 @@ def canonical(profile: str) -> str:
     return str(parse_profile(profile))
 
 
+
 # --------------------------------------------------------------------------- peer client -> sigchat-server
 
 
 @pytest.mark.parametrize("case", list(MESSAGES))
 @pytest.mark.parametrize("variant", [name for name in CLIENTS if not name.startswith("unacked")])
-def test_peer_client_to_sigchat_server(peers: Peers, servers, variant: str, case: str) -> None:
+def test_peer_client_to_sigchat_server(peers: Peers, start_server, children: helpers.Children, variant: str, case: str) -> None:
     _, profile = CLIENTS[variant]
-    server = servers(*profile_args(profile))
+    server = start_server("--json", *profile_args(profile))
     message = MESSAGES[case]
-    client = run_client(peers.client(variant), server.pid, message)
+    client = run_client(children, peers.client(variant), server.pid, message)
     assert client.returncode == 0, (client.returncode, client.stderr)
-    record = server.record_for(client.pid)
+    record = server.wait_record(pid=client.pid, timeout=WAIT)
     assert record["event"] == "delivered", record
     assert record["text"] == message
     assert record["mode"] == "classic" and record["profile"] == canonical(profile)
@@ -275,27 +148,28 @@ def test_peer_client_to_sigchat_server(peers: Peers, servers, variant: str, case
     assert record["duration"] >= 0 and record["bits_per_second"] >= 0
 
 
-def _unacked_attempt(peers: Peers, server: SigchatServer, message: str) -> str:
+def _unacked_attempt(peers: Peers, server: helpers.Server, children: helpers.Children, message: str) -> str:
     """``intact``, ``lost`` (the server got fewer signals than were sent: the kernel merged some), or ``damaged``."""
-    client = run_client(peers.client("unacked-usleep100"), server.pid, message)
+    client = run_client(children, peers.client("unacked-usleep100"), server.pid, message)
     # Never killed by an ack: it has no handler, so the server must not ack it.
     assert client.returncode == 0, (client.returncode, client.stderr)
-    record = server.record_for(client.pid)
+    record = server.wait_record(pid=client.pid, timeout=WAIT)
     if record["event"] == "delivered" and record.get("text") == message:
         return "intact"
     # A damaged message ends wrong, or never (its NUL was merged away): the rest
-    # is reported incomplete after --classic-timeout. Count every signal it got.
+    # is reported incomplete after --classic-timeout. Count every signal it got:
+    # its records until none more comes within 1 s.
     received = record["signals_received"]
-    while True:
+    for index in itertools.count(1):
         try:
-            received += server.record_for(client.pid, timeout=1.0)["signals_received"]
+            received += server.wait_record(index, pid=client.pid, timeout=1.0)["signals_received"]
         except AssertionError:
             break
     return "lost" if received < 8 * (len(message.encode()) + 1) else "damaged"
 
 
 @pytest.mark.parametrize("case", [case for case in MESSAGES if case != "1000-chars"])
-def test_unacked_usleep_client_to_sigchat_server(peers: Peers, servers, case: str) -> None:
+def test_unacked_usleep_client_to_sigchat_server(peers: Peers, start_server, children: helpers.Children, case: str) -> None:
     """``usleep(100)`` per bit, no ack, no handler, against the default server.
 
     Standard signals do not queue: if the receiving thread is not running
@@ -311,37 +185,40 @@ def test_unacked_usleep_client_to_sigchat_server(peers: Peers, servers, case: st
     checks that the client is never killed (the server must not ack it) and
     that a damaged message does not shift the next (each run is a new pid).
     """
-    server = servers("--classic-timeout", "0.5")  # its own server: damaged attempts leave records
+    server = start_server("--json", "--classic-timeout", "0.5")
     message = MESSAGES[case]
     outcomes = []
     for _ in range(3):
-        outcome = _unacked_attempt(peers, server, message)
+        outcome = _unacked_attempt(peers, server, children, message)
         if outcome == "intact":
             break
         outcomes.append(outcome)
     else:
         _kernel_limit(outcomes)
-    assert "its classic message is received without SIGUSR1 replies" in server.wait_stderr("received without SIGUSR1")
+    server.wait_stderr(re.escape("its classic message is received without SIGUSR1 replies"), WAIT)
 
 
 # --------------------------------------------------------------------------- sigchat-send -> peer server
 
 
+def send(*args: str, stdin: bytes | None = None) -> helpers.SendResult:
+    return helpers.run_sender(args, stdin=stdin, timeout=60)
+
+
 @pytest.mark.parametrize("case", list(MESSAGES))
 @pytest.mark.parametrize("variant", [name for name in SERVERS if name != "unacked"])
-def test_sigchat_send_to_peer_server(peer_servers, variant: str, case: str) -> None:
+def test_sigchat_send_to_peer_server(peers: Peers, children: helpers.Children, variant: str, case: str) -> None:
     _, profile, extra = SERVERS[variant]
-    server = peer_servers(variant)
+    server = helpers.PeerServer(children, peers.server(variant))
     message = MESSAGES[case]
-    result = run_send(f"--classic={profile}", *extra, "-v", str(server.pid), message)
-    assert result.returncode == 0, result.stderr.decode()
+    result = send(f"--classic={profile}", *extra, "-v", str(server.pid), message)
+    assert result.returncode == 0, result.stderr
     assert server.next_message() == message.encode()
-    stats = result.stderr.decode()
-    assert f"classic {canonical(profile)}:" in stats and f"{len(message.encode())} bytes" in stats
+    assert f"classic {canonical(profile)}:" in result.stderr and f"{len(message.encode())} bytes" in result.stderr
 
 
 @pytest.mark.parametrize("case", [case for case in MESSAGES if case != "1000-chars"])
-def test_sigchat_send_paced_to_unacked_peer_server(peers: Peers, tmp_path: Path, case: str) -> None:
+def test_sigchat_send_paced_to_unacked_peer_server(peers: Peers, children: helpers.Children, case: str) -> None:
     """``--classic=ack=none --pace-us 150`` to a server that never acks.
 
     As for unacked clients, the receiving process must run within about two
@@ -356,24 +233,17 @@ def test_sigchat_send_paced_to_unacked_peer_server(peers: Peers, tmp_path: Path,
     message = MESSAGES[case]
     sent = 8 * (len(message.encode()) + 1)
     outcomes = []
-    for attempt in range(3):
-        server = PeerServer(peers.server("unacked"), tmp_path / f"server-{attempt}.err")
+    for _ in range(3):
+        server = helpers.PeerServer(children, peers.server("unacked"))
+        result = send(f"--classic={profile}", *extra, "-v", str(server.pid), message)
+        assert result.returncode == 0, result.stderr  # SENT: nothing to confirm
+        assert f"{sent} signals sent" in result.stderr and "0 acks" in result.stderr
         try:
-            result = run_send(f"--classic={profile}", *extra, "-v", str(server.pid), message)
-            assert result.returncode == 0, result.stderr.decode()  # SENT: nothing to confirm
-            assert f"{sent} signals sent" in result.stderr.decode() and "0 acks" in result.stderr.decode()
-            try:
-                if server.next_message(timeout=1.0) == message.encode():
-                    return
-            except AssertionError:
-                pass  # no whole message: its NUL was merged away
-            server.popen.terminate()  # the peer then says how many signals arrived
-            line = server.next_line()
-            while not line.startswith(b"CLIENT "):
-                line = server.next_line()
-            outcomes.append("lost" if int(line.split()[2]) < sent else "damaged")
-        finally:
-            server.stop()
+            if server.next_message(timeout=1.0) == message.encode():
+                return
+        except AssertionError:
+            pass  # no whole message: its NUL was merged away
+        outcomes.append("lost" if server.stop() < sent else "damaged")  # the peer then says how many signals arrived
     _kernel_limit(outcomes)
 
 
@@ -413,15 +283,15 @@ def _overloaded_or_fail(reason: str, since: tuple[int, int]) -> None:
     pytest.fail(f"{reason} (CPU idle {idle_fraction:.0%}, load {load:.1f})")
 
 
-def test_sigchat_send_bare_classic_flag_is_the_default_profile(peer_servers) -> None:
-    server = peer_servers("default")
+def test_sigchat_send_bare_classic_flag_is_the_default_profile(peers: Peers, children: helpers.Children) -> None:
+    server = helpers.PeerServer(children, peers.server("default"))
     for argv in (["--classic", str(server.pid), "bare"], ["--classic", "msb,usr2=1", str(server.pid), "spaced"]):
-        result = run_send(*argv)
-        assert result.returncode == 0, result.stderr.decode()
+        result = send(*argv)
+        assert result.returncode == 0, result.stderr
         assert server.next_message() == argv[-1].encode()
 
 
-def test_sigchat_send_carries_on_when_the_server_never_acks(peers: Peers, tmp_path: Path) -> None:
+def test_sigchat_send_carries_on_when_the_server_never_acks(peers: Peers, children: helpers.Children) -> None:
     """Without acks the sender paces the rest, finishes, and says nothing confirms the message.
 
     Every attempt must end that way. Whether the message arrives intact is up to
@@ -429,76 +299,73 @@ def test_sigchat_send_carries_on_when_the_server_never_acks(peers: Peers, tmp_pa
     with a fresh peer server.
     """
     outcomes = []
-    for attempt in range(3):
-        server = PeerServer(peers.server("unacked"), tmp_path / f"server-{attempt}.err")
+    for _ in range(3):
+        server = helpers.PeerServer(children, peers.server("unacked"))
+        result = send("--classic", "--ack-timeout", "0.05", "--pace-us", "200", str(server.pid), "no acks here")
+        assert result.returncode == 6, result.stderr
+        assert "use a profile with ack=none" in result.stderr
         try:
-            result = run_send("--classic", "--ack-timeout", "0.05", "--pace-us", "200", str(server.pid), "no acks here")
-            assert result.returncode == 6, result.stderr.decode()
-            assert "use a profile with ack=none" in result.stderr.decode()
-            try:
-                if server.next_message(timeout=2.0) == b"no acks here":
-                    return
-                outcomes.append("damaged")
-            except AssertionError:
-                outcomes.append("lost")  # no whole message: its NUL was merged away
-        finally:
-            server.stop()
+            if server.next_message(timeout=2.0) == b"no acks here":
+                return
+            outcomes.append("damaged")
+        except AssertionError:
+            outcomes.append("lost")  # no whole message: its NUL was merged away
+        server.stop()
     _kernel_limit(outcomes)
 
 
-def test_sigchat_send_reports_a_missing_end_ack(peer_servers) -> None:
-    server = peer_servers("default")
-    result = run_send("--classic=end-ack=usr2", "--timeout", "0.3", str(server.pid), "end?")
+def test_sigchat_send_reports_a_missing_end_ack(peers: Peers, children: helpers.Children) -> None:
+    server = helpers.PeerServer(children, peers.server("default"))
+    result = send("--classic=end-ack=usr2", "--timeout", "0.3", str(server.pid), "end?")
     assert server.next_message() == b"end?"
-    assert result.returncode == 6 and "no end-of-message ack" in result.stderr.decode()
+    assert result.returncode == 6 and "no end-of-message ack" in result.stderr
 
 
-def test_nul_travels_with_a_length(peers: Peers, servers, peer_servers) -> None:
+def test_nul_travels_with_a_length(peers: Peers, start_server, children: helpers.Children) -> None:
     data = b"a\0b\0\xff"
     # peer client -> sigchat-server
-    server = servers("--classic", "len32")
-    client = run_client(peers.client("len32"), server.pid, "-x", data.hex())
+    server = start_server("--json", "--classic", "len32")
+    client = run_client(children, peers.client("len32"), server.pid, "-x", data.hex())
     assert client.returncode == 0
-    record = server.record_for(client.pid)
+    record = server.wait_record(pid=client.pid, timeout=WAIT)
     assert record["event"] == "delivered" and record["base64"] == "YQBiAP8="
     # sigchat-send -> peer server
-    peer = peer_servers("len32")
-    result = run_send("--classic=len32", str(peer.pid), "-", stdin=data)
-    assert result.returncode == 0, result.stderr.decode()
+    peer = helpers.PeerServer(children, peers.server("len32"))
+    result = send("--classic=len32", str(peer.pid), "-", stdin=data)
+    assert result.returncode == 0, result.stderr
     assert peer.next_message() == data
     # ... but not in a NUL-terminated profile: refused before any signal
-    result = run_send("--classic", str(peer.pid), "-", stdin=data)
-    assert result.returncode == 2 and b"cannot travel in a NUL-terminated profile" in result.stderr
+    result = send("--classic", str(peer.pid), "-", stdin=data)
+    assert result.returncode == 2 and "cannot travel in a NUL-terminated profile" in result.stderr
 
 
 # --------------------------------------------------------------------------- server behaviour
 
 
-def test_stalled_client_is_reported_incomplete_and_its_next_message_is_intact(peers: Peers, tmp_path: Path) -> None:
-    server = SigchatServer(["--classic-timeout", "0.3"], tmp_path / "server.err")
-    try:
-        # 13 bits ("h" and 5 bits of "e"), silent 0.8 s, then the whole message.
-        client = run_client(peers.client("default"), server.pid, "hello", "13", "800")
-        assert client.returncode == 0
-        aborted = server.next_record()
-        assert aborted["event"] == "aborted" and aborted["mode"] == "classic"
-        assert aborted["reason"].startswith("incomplete") and aborted["received"] == 1 and aborted["partial_text"] == "h"
-        assert aborted["bits"] == 13
-        delivered = server.next_record()
-        assert delivered["pid"] == aborted["pid"] and delivered["event"] == "delivered" and delivered["text"] == "hello"
-        # A client that dies mid-byte: incomplete, and the next client is fine.
-        client = run_client(peers.client("default"), server.pid, "dead", "11", "-1")
-        assert client.returncode == 0
-        aborted = server.record_for(client.pid)
-        assert aborted["event"] == "aborted" and aborted["partial_text"] == "d"
-        client = run_client(peers.client("default"), server.pid, "alive")
-        assert server.record_for(client.pid)["text"] == "alive"
-        assert "ended: incomplete" in server.stderr()
-    finally:
-        server.stop()
+def test_stalled_client_is_reported_incomplete_and_its_next_message_is_intact(
+    peers: Peers, start_server, children: helpers.Children
+) -> None:
+    server = start_server("--json", "--classic-timeout", "0.3")
+    # 13 bits ("h" and 5 bits of "e"), silent 0.8 s, then the whole message.
+    client = run_client(children, peers.client("default"), server.pid, "hello", "13", "800")
+    assert client.returncode == 0
+    aborted = server.wait_record(0, timeout=WAIT)
+    assert aborted["event"] == "aborted" and aborted["mode"] == "classic"
+    assert aborted["reason"].startswith("incomplete") and aborted["received"] == 1 and aborted["partial_text"] == "h"
+    assert aborted["bits"] == 13
+    delivered = server.wait_record(1, timeout=WAIT)
+    assert delivered["pid"] == aborted["pid"] and delivered["event"] == "delivered" and delivered["text"] == "hello"
+    # A client that dies mid-byte: incomplete, and the next client is fine.
+    client = run_client(children, peers.client("default"), server.pid, "dead", "11", "-1")
+    assert client.returncode == 0
+    aborted = server.wait_record(pid=client.pid, timeout=WAIT)
+    assert aborted["event"] == "aborted" and aborted["partial_text"] == "d"
+    client = run_client(children, peers.client("default"), server.pid, "alive")
+    assert server.wait_record(pid=client.pid, timeout=WAIT)["text"] == "alive"
+    server.wait_stderr(re.escape("ended: incomplete"), WAIT)
 
 
-def test_native_and_classic_senders_at_the_same_time(peers: Peers, servers) -> None:
+def test_native_and_classic_senders_at_the_same_time(peers: Peers, start_server, children: helpers.Children) -> None:
     """Both are served at once, told apart by pid; the classic client holds the line.
 
     The classic client starts while the native transfer runs. The kernel can
@@ -508,82 +375,72 @@ def test_native_and_classic_senders_at_the_same_time(peers: Peers, servers) -> N
     A short classic message keeps the window small (the native sender resends
     after 0.1 s at the earliest).
     """
-    server = servers()
+    server = start_server("--json")
     native_text = "native " * 150
     started = _cpu_times()
     for attempt in range(3):
         classic_text = f"classic {attempt} ✓ " * 4
-        native = subprocess.Popen(
-            [SEND_EXE, str(server.pid), native_text], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, preexec_fn=unblock_signals
-        )
-        server.wait_stderr(f"sender {native.pid} ")  # "... started": the native transfer runs
-        client = subprocess.Popen(
-            [peers.client("default"), str(server.pid), classic_text], stdout=subprocess.DEVNULL, preexec_fn=unblock_signals
-        )
+        native = children.spawn([*helpers.SEND_CMD, str(server.pid), native_text])
+        server.wait_stderr(re.escape(f"sender {native.pid} "), WAIT)  # "... started": the native transfer runs
+        client = children.spawn([peers.client("default"), str(server.pid), classic_text])
         try:
             client_status = client.wait(timeout=5)
         except subprocess.TimeoutExpired:
             client.kill()  # our own child, stuck waiting for an ack that was merged away
             client_status = client.wait()
-        _, native_err = native.communicate(timeout=60)
-        assert native.returncode == 0, native_err  # the native sender always recovers
-        got = {}
-        while native.pid not in got or (client_status == 0 and client.pid not in got):
-            record = server.next_record()
-            got[record["pid"]] = (record["event"], record["mode"], record.get("text"))
-        assert got[native.pid] == ("delivered", "native", native_text)
+        native_status, _, native_err = helpers.finish(native, 60)
+        assert native_status == 0, native_err  # the native sender always recovers
+        record = server.wait_record(pid=native.pid, timeout=WAIT)
+        assert (record["event"], record["mode"], record.get("text")) == ("delivered", "native", native_text)
         if client_status == 0:
-            assert got[client.pid] == ("delivered", "classic", classic_text)
+            record = server.wait_record(pid=client.pid, timeout=WAIT)
+            assert (record["event"], record["mode"], record.get("text")) == ("delivered", "classic", classic_text)
             return
     _overloaded_or_fail("the classic client hung in every attempt", started)
 
 
-def test_server_never_sends_an_ack_that_would_kill(peers: Peers, tmp_path: Path) -> None:
+def test_server_never_sends_an_ack_that_would_kill(peers: Peers, start_server, children: helpers.Children) -> None:
     # This client catches SIGUSR1 only, and stays 0.3 s after its message: an end
     # ack (SIGUSR2) would kill it.
-    server = SigchatServer(["--classic", "end-ack=usr2"], tmp_path / "server.err")
-    try:
-        client = run_client(peers.client("linger"), server.pid, "survive")
-        assert client.returncode == 0, client.returncode  # -12 would be death by SIGUSR2
-        assert server.record_for(client.pid)["text"] == "survive"
-        err = server.wait_stderr("without SIGUSR2 replies")
-        assert "SIGUSR2 would kill it" in err
-        # A client that catches both gets its end ack (it waits for it: exit 3 otherwise).
-        client = run_client(peers.client("end-ack-usr2"), server.pid, "thanks")
-        assert client.returncode == 0
-        assert server.record_for(client.pid)["text"] == "thanks"
-    finally:
-        server.stop()
-
-
-def test_plain_text_output_is_the_message_bytes(peers: Peers, tmp_path: Path) -> None:
-    server = SigchatServer([], tmp_path / "server.err", json_lines=False)
-    try:
-        assert run_client(peers.client("default"), server.pid, "two\nlines ✓").returncode == 0
-        assert server.next_line() + server.next_line() == "two\nlines ✓\n".encode()
-        err = server.stderr()
-        assert "also serving classic minitalk clients: msb,usr2=1,nul,ack=usr1" in err
-        assert "classic client" in err and "started" in err
-    finally:
-        server.stop()
-
-
-def test_profile_colliding_with_the_native_hello_serves_classic_only(peers: Peers, servers) -> None:
-    server = servers("--classic", "usr1=1")
-    assert "serving classic minitalk clients only: msb,usr1=1,nul,ack=usr1" in server.stderr()
-    # Its empty message is 8 x SIGUSR2, the native hello: read as classic here.
-    client = run_client(peers.client("usr1-is-1"), server.pid, "")
+    server = start_server("--json", "--classic", "end-ack=usr2")
+    client = run_client(children, peers.client("linger"), server.pid, "survive")
+    assert client.returncode == 0, client.returncode  # -12 would be death by SIGUSR2
+    assert server.wait_record(pid=client.pid, timeout=WAIT)["text"] == "survive"
+    server.wait_stderr("without SIGUSR2 replies", WAIT)
+    assert "SIGUSR2 would kill it" in server.stderr()
+    # A client that catches both gets its end ack (it waits for it: exit 3 otherwise).
+    client = run_client(children, peers.client("end-ack-usr2"), server.pid, "thanks")
     assert client.returncode == 0
-    record = server.record_for(client.pid)
+    assert server.wait_record(pid=client.pid, timeout=WAIT)["text"] == "thanks"
+
+
+def test_plain_text_output_is_the_message_bytes(peers: Peers, start_server, children: helpers.Children) -> None:
+    server = start_server()
+    assert run_client(children, peers.client("default"), server.pid, "two\nlines ✓").returncode == 0
+    server.wait_body("two\nlines ✓\n".encode(), WAIT)
+    server.wait_stderr(re.escape("also serving classic minitalk clients: msb,usr2=1,nul,ack=usr1"), WAIT)
+    server.wait_stderr("classic client", WAIT)
+    server.wait_stderr("started", WAIT)
+
+
+def test_profile_colliding_with_the_native_hello_serves_classic_only(
+    peers: Peers, start_server, children: helpers.Children
+) -> None:
+    server = start_server("--json", "--classic", "usr1=1")
+    server.wait_stderr(re.escape("serving classic minitalk clients only: msb,usr1=1,nul,ack=usr1"), WAIT)
+    # Its empty message is 8 x SIGUSR2, the native hello: read as classic here.
+    client = run_client(children, peers.client("usr1-is-1"), server.pid, "")
+    assert client.returncode == 0
+    record = server.wait_record(pid=client.pid, timeout=WAIT)
     assert record["event"] == "delivered" and record["text"] == "" and record["mode"] == "classic"
 
 
-def test_sigchat_send_classic_to_sigchat_server(servers) -> None:
+def test_sigchat_send_classic_to_sigchat_server(start_server) -> None:
     for profile in ("", "lsb,len64+nul", "handshake,end-ack=usr2"):
-        server = servers(*profile_args(profile))
-        result = run_send(f"--classic={profile}", str(server.pid), f"self-test {profile or 'default'} ✓")
-        assert result.returncode == 0, result.stderr.decode()
-        record = server.next_record()
+        server = start_server("--json", *profile_args(profile))
+        result = send(f"--classic={profile}", str(server.pid), f"self-test {profile or 'default'} ✓")
+        assert result.returncode == 0, result.stderr
+        record = server.wait_record(timeout=WAIT)
         assert record["text"] == f"self-test {profile or 'default'} ✓" and record["profile"] == canonical(profile)
 
 
@@ -601,12 +458,12 @@ def test_sigchat_send_classic_to_sigchat_server(servers) -> None:
     ],
 )
 def test_send_usage_errors(argv: list[str], message: str) -> None:
-    result = run_send(*argv)
-    assert result.returncode == 2 and message in result.stderr.decode()
+    result = send(*argv)
+    assert result.returncode == 2 and message in result.stderr
 
 
-def test_server_rejects_a_bad_profile() -> None:
-    result = subprocess.run([SERVER_EXE, "--plain", "--classic", "len32,nul-counted"], capture_output=True, timeout=30)
-    assert result.returncode == 2 and b"needs both a length and a NUL" in result.stderr
-    result = subprocess.run([SERVER_EXE, "--plain", "--classic-timeout", "0"], capture_output=True, timeout=30)
-    assert result.returncode == 2 and b"--classic-timeout must be positive" in result.stderr
+def test_server_rejects_a_bad_profile(children: helpers.Children) -> None:
+    returncode, _, stderr = helpers.finish(children.spawn([*helpers.SERVER_CMD, "--plain", "--classic", "len32,nul-counted"]), 30)
+    assert returncode == 2 and "needs both a length and a NUL" in stderr
+    returncode, _, stderr = helpers.finish(children.spawn([*helpers.SERVER_CMD, "--plain", "--classic-timeout", "0"]), 30)
+    assert returncode == 2 and "--classic-timeout must be positive" in stderr
