@@ -77,12 +77,15 @@ from sigchat.sigio import procfs  # noqa: E402
 from sigchat.sigio.masks import block_signals, unblock_signals  # noqa: E402
 
 BIN = Path(sys.executable).parent
-# sigchat-send -v: "..., 1 bit per signal, ..." or "..., turbo (N words), ...", then
-# "F bits, S signals sent, ..., R retransmissions, A attempt(s), X s, N bits/s", where N is
-# the bits of one frame (payload and header; F sums all attempts) over X.
+# sigchat-send -v (worded by sigchat.format): "..., 1 bit per signal, ..." or "..., turbo (N words), ...",
+# then "F bits, S signals sent, ..., R retransmissions, A attempts, X, N kbit/s", where F sums all
+# attempts, X is a duration ("5.45 ms", "2.50 s", "1:05") and N the payload bits over X (3 digits).
 STATS = re.compile(
-    r"bytes, (1 bit per signal|turbo \(\d+ words?\)), (\d+) bits, \d+ signals sent, .*?(\d+) retransmissions, (\d+) attempt\(s\), ([\d.]+) s, ([\d,]+) bits/s"
+    r"bytes?, (1 bit per signal|turbo \([\d,]+ words?\)), ([\d,]+) bits?, [\d,]+ signals? sent, .*?([\d,]+) retransmissions?, "
+    r"([\d,]+) attempts?, (\d+(?:\.\d+)? (?:µs|ms|s)|\d+(?::\d\d){1,2}), ([\d.]+) ([kMG]?)bit/s"
 )
+DURATION_UNITS = {"µs": 1e-6, "ms": 1e-3, "s": 1.0}
+RATE_PREFIXES = {"": 1.0, "k": 1e3, "M": 1e6, "G": 1e9}
 MODE_TEXT = {"1-bit": "1 bit per signal", "turbo": "turbo ("}  # how the stats line starts its mode
 MBIT = 1_000_000
 UI_PAIRS = {"1-bit": 3, "turbo": 1}
@@ -185,11 +188,16 @@ def parse_stats(stderr: str, size: int, mode: str) -> Transfer:
         raise BenchError(f"no stats line from sigchat-send -v: {stderr.strip()!r}")
     if not match.group(1).startswith(MODE_TEXT[mode]):
         raise BenchError(f"asked for {mode} but the sender did not send {mode}: {stderr.strip()!r}")
-    frame_bits, retransmissions, attempts = int(match.group(2)), int(match.group(3)), int(match.group(4))
-    duration, frame_rate = float(match.group(5)), float(match.group(6).replace(",", ""))
-    if attempts == 1 and frame_rate > 0:
-        duration = frame_bits / frame_rate  # more digits than the printed "X s" (0.060 s for turbo 10 KB)
-    return Transfer(8 * size / duration, duration, attempts, retransmissions)
+    retransmissions, attempts = (int(match.group(n).replace(",", "")) for n in (3, 4))
+    if ":" in match.group(5):  # (h:)mm:ss
+        duration = float(sum(int(part) * 60**power for power, part in enumerate(reversed(match.group(5).split(":")))))
+    else:
+        value, unit = match.group(5).split()
+        duration = float(value) * DURATION_UNITS[unit]
+    rate = float(match.group(6)) * RATE_PREFIXES[match.group(7)]  # payload bits/s over the exact duration
+    if rate <= 0 and duration > 0:
+        rate = 8 * size / duration
+    return Transfer(rate, duration, attempts, retransmissions)
 
 
 def other_cpu() -> int:

@@ -35,7 +35,7 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo):
 
 @pytest.fixture
 def start_server(request: pytest.FixtureRequest) -> Iterator[Callable[..., helpers.Server]]:
-    """``start_server(*args)`` starts ``sigchat-server --plain *args`` (a ``helpers.Server``).
+    """``start_server(*args)`` starts ``sigchat-server --plain -v *args`` (a ``helpers.Server``; ``verbose=False``: no ``-v``).
 
     On teardown, after a test that passed, every server the test did not stop or
     kill itself gets SIGTERM and must exit 0 with a one-line summary as its last
@@ -57,6 +57,7 @@ def start_server(request: pytest.FixtureRequest) -> Iterator[Callable[..., helpe
             if check and not server.killed and server.stopped is None:
                 summary = server.stop_checked()
                 if server.expect_delivered is not None:
+                    assert summary is not None, "expect_delivered needs the summary: a verbose server"
                     assert int(summary["delivered"]) == server.expect_delivered, server.stopped.stderr
         except AssertionError as error:
             errors.append(error)

@@ -3,7 +3,7 @@
 The one process harness of the test suite:
 
 * ``Reader``: a thread reading one pipe to EOF; waits on what it read, with a timeout;
-* ``Server``: a ``sigchat-server --plain`` child with a ``Reader`` on stdout and on stderr
+* ``Server``: a ``sigchat-server --plain -v`` child with a ``Reader`` on stdout and on stderr
   (its plain text output, or with ``--json`` its records, and its stderr lines);
 * ``Children``: every other child of a test (senders, ``stress_tools/`` helpers, victims,
   catchers), SIGKILLed and reaped at teardown; ``Catcher`` and ``PeerServer`` (a C minitalk
@@ -57,9 +57,15 @@ F_SETPIPE_SZ = getattr(fcntl, "F_SETPIPE_SZ", 1031)
 SIGUSR_BITS = (1 << (signal.SIGUSR1 - 1)) | (1 << (signal.SIGUSR2 - 1))
 
 SUMMARY_RE = re.compile(
-    r"^sigchat-server: stopped; (?P<delivered>\d+) messages \((?P<bytes>\d+) bytes\) delivered, "
-    r"(?P<aborted>\d+) transfers aborted, (?P<stray>\d+) stray signals ignored, up [\d.]+ s$"
+    r"^sigchat-server: stopped; (?P<delivered>\d+) messages? \((?P<size>\d+ B|[\d.]+ [KMG]iB)\) delivered, "
+    r"(?P<aborted>\d+) transfers? aborted, (?P<stray>\d+) stray signals? ignored, up \d+:\d\d:\d\d$"
 )
+"""Plain mode's last stderr line, as ``summary_of`` reads it; ``size`` is ``format.human_bytes`` of the bytes delivered."""
+
+
+def summary_of(line: str) -> re.Match | None:
+    """``SUMMARY_RE`` on ``line`` without its thousands separators (``1,024 stray signals``), so the counts are ints."""
+    return SUMMARY_RE.match(re.sub(r"(?<=\d),(?=\d{3}\b)", "", line))
 
 
 def wait_until(predicate: Callable[[], object], timeout: float, what: str, interval: float = 0.01) -> object:
@@ -223,18 +229,45 @@ class Stopped:
     summary: re.Match | None
 
 
-class Server:
-    """A ``sigchat-server --plain ARGS`` child (or ``command``) with incremental readers on stdout and stderr.
+def first_line_pid(line: bytes, json_mode: bool) -> int:
+    """The server's PID from its first stdout line (without the newline): ``Server PID: N``, or with ``--json``
+    the ``listening`` record; an ``AssertionError`` when the line is neither."""
+    if json_mode:
+        try:
+            record = json.loads(line)
+        except ValueError:
+            record = None
+        assert isinstance(record, dict) and record.get("event") == "listening", f"first stdout line is {line!r}"
+        assert isinstance(record.get("pid"), int), record
+        return record["pid"]
+    match = re.fullmatch(rb"Server PID: (\d+)", line)
+    assert match, f"first stdout line is {line!r}"
+    return int(match.group(1))
 
-    ``read_stdout=False``: stdout is read up to the ``Server PID`` line only, then left to the test.
+
+class Server:
+    """A ``sigchat-server --plain -v ARGS`` child (or ``command``) with incremental readers on stdout and stderr.
+
+    ``-v`` (``verbose``, the default) because the tests wait for its stderr lines about transfers that went well
+    (``sender N started``, ``waits its turn``) and read its summary at the stop; ``verbose=False`` runs it as a
+    tester would, stderr quiet (then ``stop_checked`` checks there is no summary and returns ``None``).
+    With ``--json`` the first line is the ``listening`` record (``listening``), otherwise ``Server PID: N``;
+    ``header`` is that line, and ``body``/``records()`` what follows.
+    ``read_stdout=False``: stdout is read up to the first line only, then left to the test.
     The ``start_server`` fixture stops and checks it at teardown unless the test ``stop``-ped or ``kill``-ed it
     (or it exited and the test saw it with ``wait_exit``); ``expect_delivered`` adds a check of the summary.
     """
 
     def __init__(
-        self, *args: str, command: Sequence[str] = SERVER_CMD, start_timeout: float = 20.0, read_stdout: bool = True
+        self,
+        *args: str,
+        command: Sequence[str] = SERVER_CMD,
+        start_timeout: float = 20.0,
+        read_stdout: bool = True,
+        verbose: bool = True,
     ) -> None:
-        self.args = ["--plain", *args]
+        self.verbose = verbose
+        self.args = ["--plain", *(["-v"] if verbose else []), *args]
         self.proc = popen([*command, *self.args], cwd="/")  # "/": readable by any uid (see stress_tools/run_as.py)
         for pipe in (self.proc.stdout, self.proc.stderr):
             try:  # the server's receiver thread writes stdout before it answers: never let a busy test stall it
@@ -249,16 +282,15 @@ class Server:
         self.killed = False
         self.expect_delivered: int | None = None
         try:
-            self.out.wait_for(lambda data: b"\n" in data, start_timeout, "the 'Server PID' line")
+            self.out.wait_for(lambda data: b"\n" in data, start_timeout, "the first line (the PID)")
             line = self.out.snapshot().split(b"\n", 1)[0]
-            match = re.fullmatch(rb"Server PID: (\d+)", line)
-            assert match, f"first stdout line is {line!r}"
+            self.pid = first_line_pid(line, "--json" in args)
         except AssertionError as error:
             self.cleanup()
             raise AssertionError(f"{error}; stderr: {self.stderr()!r}") from None
-        self.pid = int(match.group(1))
         assert self.pid == self.proc.pid, "the server must print its own pid (we signal nothing else)"
         self.header = line + b"\n"
+        self.listening: dict | None = json.loads(line) if "--json" in args else None
         if not read_stdout:
             self.out.join(5)
 
@@ -269,7 +301,7 @@ class Server:
 
     @property
     def body(self) -> bytes:
-        """stdout after the ``Server PID`` line."""
+        """stdout after the first line (``header``)."""
         data = self.stdout
         assert data.startswith(self.header)
         return data[len(self.header) :]
@@ -378,15 +410,19 @@ class Server:
         self.err.join(5)
         stderr = self.stderr()
         lines = stderr.splitlines()
-        summary = SUMMARY_RE.match(lines[-1]) if lines else None
+        summary = summary_of(lines[-1]) if lines else None
         self.stopped = Stopped(returncode, stderr, summary)
         return self.stopped
 
-    def stop_checked(self, signum: int = signal.SIGTERM, timeout: float = 10.0) -> re.Match:
-        """Stop a server that must still run: it must exit 0 with its summary as its last stderr line; the summary."""
+    def stop_checked(self, signum: int = signal.SIGTERM, timeout: float = 10.0) -> re.Match | None:
+        """Stop a server that must still run: it must exit 0 with its summary as its last stderr line; the summary
+        (not ``verbose``: with no summary at all; ``None``)."""
         assert self.running(), f"the server died during the test (exit {self.proc.returncode}):\n{self.stderr()}"
         stopped = self.stop(signum, timeout)
         assert stopped.returncode == 0, f"server exited {stopped.returncode}:\n{stopped.stderr}"
+        if not self.verbose:
+            assert "stopped;" not in stopped.stderr, f"a summary without -v: {stopped.stderr!r}"
+            return None
         assert stopped.summary, f"no summary line at the end of stderr: {stopped.stderr!r}"
         assert stopped.stderr.endswith("\n")
         return stopped.summary

@@ -90,7 +90,15 @@ class FakeReceiver:
 
 def make_app(clock: Clock | None = None, *, alive: set[int] | None = None, **kwargs) -> SigchatApp:
     kwargs.setdefault("receiver_factory", FakeReceiver)
+    # No terminal, no tool known: copying says so and never runs a real clipboard tool.
+    kwargs.setdefault("environ", {})
+    kwargs.setdefault("which", lambda name: None)
     return demo.make_app(clock, alive=alive, **kwargs)
+
+
+def notifications(app: SigchatApp) -> list[str]:
+    """The notifications shown so far, ``title: message``."""
+    return [f"{n.title}: {n.message}" if n.title else n.message for n in app._notifications]
 
 
 def run(coro_fn, app: SigchatApp, size=SIZE):
@@ -256,7 +264,8 @@ def test_delivered_messages_show_text_sender_and_statistics():
         assert "hello from bash" in lines
         assert "▍4250 python3" in lines  # grouped by sender
         bits = protocol.frame_bit_count(15)
-        assert f"✓ 15 B · {bits} bits · {bits + 1} signals · 0 resent" in lines
+        assert f"✓ 15 B · {bits} bits · {bits + 1} signals in session · " in lines  # (no retransmission: no "resent")
+        assert " · 1 resent · " in lines  # (the one with a retransmission)
         assert app.totals.messages == 7
         assert app.totals.bytes == sum(len(e.data) for e in app.entries)
         assert app.totals.bits == sum(e.stats.bits for e in app.entries)
@@ -298,13 +307,13 @@ def test_long_messages_are_folded_and_space_expands_them():
         deliver(app, 4242, long)
         await settle(pilot, app)
         folded = "\n".join(log_text(app))
-        assert "+760 bytes (space: expand)" in folded
+        assert "+760 B (space: expand)" in folded
         await pilot.press("down", "space")
         expanded = "\n".join(log_text(app))
-        assert "(space: fold)" in expanded and "+760 bytes" not in expanded
+        assert "(space: fold)" in expanded and "+760 B" not in expanded
         assert sum(char.isdigit() for line in log_text(app)[1:-1] for char in line[9:]) == 1000
         await pilot.press("space")
-        assert "+760 bytes (space: expand)" in "\n".join(log_text(app))
+        assert "+760 B (space: expand)" in "\n".join(log_text(app))
 
     run(body, make_app())
 
@@ -474,7 +483,7 @@ def test_classic_minitalk_clients_are_shown_as_such():
         entry = app.entries[-1]
         assert entry.classic and entry.profile == profile
         text = "\n".join(log_text(app))
-        assert f"classic minitalk client ({profile})" in text and "○ 5 B" in text
+        assert f"classic minitalk client ({profile})" in text and "○ classic, no integrity check · 5 B" in text
         assert re.search(r"1 msg · 5 B · classic", screen_lines(app))
         assert next(iter(log_records(app.entries)))["mode"] == "classic"
 
@@ -525,7 +534,7 @@ def test_filter_key_picks_a_sender_and_all_shows_everything():
         await settle(pilot, app)
         await pilot.press("f")
         assert app.focused is app.sender_list
-        await pilot.press("down", "down", "enter")  # all, 4242, 4250
+        await pilot.press("down", "down", "down", "enter")  # all, then the idle ones newest first: 4242, 4311, 4250
         await settle(pilot, app)
         assert app.log_view.filter_pid == 4250
         assert {e.pid for e in app.log_view.shown} == {4250}
@@ -611,7 +620,7 @@ def test_turbo_transfers_say_so_in_flight_in_the_log_and_in_the_inspector():
         await settle(pilot, app)
         turbo_entry, plain_entry = app.entries
         log = "\n".join(log_text(app))
-        assert "resent · " in log and log.count(" · turbo") == 1
+        assert "signals in session · " in log and log.count(" · turbo") == 1
         records_ = [json.loads(records.dumps(records.delivered_record(entry.event, 0.0))) for entry in app.entries]
         assert [r["turbo"] for r in records_] == [True, False]
         modes = []
@@ -671,7 +680,7 @@ def test_save_key_writes_every_transfer_as_json_lines(tmp_path):
         await pilot.press("s", "escape")
         assert not isinstance(app.screen, SaveDialog)
 
-    run(body, make_app(save_dir=str(tmp_path)))
+    run(body, make_app(data_dir=str(tmp_path)))
 
 
 def test_clear_key_empties_the_view_but_not_the_session():
@@ -803,6 +812,415 @@ def test_inspector_helpers():
     assert human_rate(21_500) == "21.5 kbit/s"
 
 
+# --------------------------------------------------------------------------- issue 17: a new user's first session
+
+
+def test_send_program_is_the_short_name_on_path_else_the_scripts_absolute_path(tmp_path):
+    from sigchat.tui.settings import send_program
+
+    assert send_program(which=lambda name: f"/usr/bin/{name}", scripts=str(tmp_path)) == "sigchat-send"
+    # Not on PATH (a new shell after `make run`): the venv's script, by its absolute path.
+    script = tmp_path / "my venv" / "bin" / "sigchat-send"
+    script.parent.mkdir(parents=True)
+    script.write_text("#!/bin/sh\n")
+    script.chmod(0o755)
+    assert send_program(which=lambda name: None, scripts=str(script.parent)) == f"'{script}'"  # (quoted for the shell)
+    script.chmod(0o644)  # not runnable: this Python with -m
+    assert send_program(which=lambda name: None, scripts=str(script.parent), executable="/x/python") == "/x/python -m sigchat send"
+
+
+def test_the_send_command_shown_and_copied_is_the_one_injected():
+    command = "/home/student/sigchat/.venv/bin/sigchat-send"
+
+    async def body(app, pilot):
+        text = screen_lines(app)
+        assert f"{command} {PID} 'hello'" in text  # the banner and the empty log's hint
+        assert text.count(f"{command} {PID} 'hello'") == 2
+        await pilot.press("p")
+        assert app.clipboard == f"{command} {PID} 'hello'"
+        assert any(c.help == f"Copy: {command} {PID} 'hello'" for c in app.get_system_commands(app.screen))
+
+    run(body, make_app(send_program=command))
+
+
+def test_run_app_shows_the_absolute_send_command_when_sigchat_send_is_not_on_path(monkeypatch, tmp_path):
+    from sigchat.server.options import build_parser
+    from sigchat.tui import app as app_module
+
+    apps = []
+    monkeypatch.setattr(SigchatApp, "run", lambda self, *args, **kwargs: apps.append(self))
+    monkeypatch.setattr(app_module, "report_stop", lambda *args: 0)
+    monkeypatch.setattr(app_module.settings, "send_program", lambda which: "sigchat-send" if which("sigchat-send") else "/abs/bin/sigchat-send")
+    env = {"HOME": str(tmp_path)}
+    app_module.run_app(build_parser().parse_args([]), environ=env, which=lambda name: None)
+    app_module.run_app(build_parser().parse_args([]), environ=env, which=lambda name: f"/usr/bin/{name}")
+    assert [a.send_command for a in apps] == [f"/abs/bin/sigchat-send {os.getpid()} 'hello'", f"sigchat-send {os.getpid()} 'hello'"]
+    assert not (tmp_path / ".config").exists() and not (tmp_path / ".local").exists()  # nothing written at start
+
+
+def test_the_all_row_counts_every_sender_even_between_ticks():
+    async def body(app, pilot):
+        for pid in range(6000, 6013):
+            deliver(app, pid, b"hi", advance=0.1)
+        await pilot.pause()  # the events only, no once-a-second update
+        first = app.sender_list.get_option_at_index(0).prompt.plain
+        assert "13 senders · 13 msgs" in first, first
+
+    run(body, make_app())
+
+
+def test_an_aborted_transfer_shows_the_rate_of_what_arrived_not_of_its_length():
+    async def body(app, pilot):
+        start = app.clock.mono()
+        app.sink.on_event(protocol.TransferStarted(4250, start))
+        stats = make_stats(4250, 1_000, start)
+        stats.length, stats.ended_at = 22_000, start + 3.0  # 22 KB announced, 1,000 B arrived in 3 s
+        app.sink.on_event(protocol.TransferAborted(4250, protocol.AbortReason.SENDER_GONE, stats, b"x" * 1_000))
+        app.clock.t += 1.0
+        start = app.clock.mono()
+        app.sink.on_event(protocol.TransferStarted(4251, start))
+        stats = make_stats(4251, 0, start)
+        stats.length, stats.ended_at = 50, start + 1.0  # nothing arrived: no rate at all
+        app.sink.on_event(protocol.TransferAborted(4251, protocol.AbortReason.SILENT, stats, b""))
+        await settle(pilot, app)
+        text = "\n".join(log_text(app))
+        assert human_rate(8 * 1_000 / 3.0) in text  # 2.67 kbit/s
+        assert human_rate(8 * 22_000 / 3.0) not in text  # (not 58.7 kbit/s)
+        stats_lines = [line for line in log_text(app) if "✗ " in line and "signals" in line]
+        assert len(stats_lines) == 2 and "bit/s" not in stats_lines[1]
+
+    run(body, make_app())
+
+
+@pytest.fixture
+def afternoon(monkeypatch):
+    """A class's afternoon: ``sample_session``, then 16 sigchat-send processes, one message each, each gone after it."""
+    for pid in range(6000, 6016):
+        monkeypatch.setitem(demo.NAMES, pid, "sigchat-send")
+
+    def setup(app: SigchatApp) -> None:
+        sample_session(app)
+        for pid in range(6000, 6016):
+            deliver(app, pid, f"send {pid}".encode(), advance=0.5)
+
+    return setup
+
+
+def test_senders_put_active_and_waiting_on_top_and_fold_the_gone_by_name(afternoon):
+    async def body(app, pilot):
+        afternoon(app)
+        await start_in_flight(app, pilot, steps=2)  # 4250 sends, 4311 waits
+        await settle(pilot, app)
+        senders = app.sender_list
+        ids = [option.id for option in senders.options]
+        assert ids == ["all", "pid-4250", "pid-4311", "pid-4242", "gone:sigchat-send"]
+        prompts = [option.prompt.plain for option in senders.options]
+        assert prompts[0].startswith("● All senders\n  19 senders · 23 msgs")
+        assert re.match(r"  4250 python3 +sending\n", prompts[1]) and "waiting #1" in prompts[2]
+        assert re.match(r"▸ sigchat-send ×16 +gone\n  16 msgs · ", prompts[4])
+        text = screen_lines(app)
+        assert "4250 python3" in text and "sigchat-send ×16" in text
+        # Enter unfolds the group (newest first), enter again folds it.
+        await pilot.press("1")
+        assert app.focused is senders
+        senders.highlighted = 4
+        await pilot.press("enter")
+        await pilot.pause()
+        assert [o.id for o in senders.options][4:7] == ["gone:sigchat-send", "pid-6015", "pid-6014"]
+        assert senders.highlighted_option.id == "gone:sigchat-send" and app.log_view.filter_pid is None
+        await pilot.press("down", "enter")  # a member: the log shows only it, and it keeps its own row
+        await settle(pilot, app)
+        assert app.log_view.filter_pid == 6015
+        await pilot.press("1")
+        senders.highlighted = [o.id for o in senders.options].index("gone:sigchat-send")
+        await pilot.press("enter")
+        await settle(pilot, app)
+        # (the one the log shows stays out of the fold, with the idle ones, newest first)
+        assert [o.id for o in senders.options][3:6] == ["pid-6015", "pid-4242", "gone:sigchat-send"]
+        assert "sigchat-send ×15" in senders.options[5].prompt.plain
+
+    run(body, make_app())
+
+
+SUMMARY = re.compile(r"  \d[\d,]* (msg|msgs|senders?)( · [\d.]+ (B|KiB|MiB|msgs?))*( · ✗\d[\d,]*)?( · (native|classic))?( · [\d.]+ (B|KiB|MiB))?( · (now|\d+[smh] ago))?")
+
+
+def test_at_80x24_every_row_and_summary_is_whole(afternoon):
+    """Rows are drawn for the list's width: items that do not fit are left out, never cut or wrapped."""
+
+    async def body(app, pilot):
+        afternoon(app)
+        app.sink.on_event(protocol.MessageDelivered(4242, b"x", make_stats(4242, 1, app.clock.mono()), True))
+        await start_in_flight(app, pilot, steps=2)
+        await settle(pilot, app)
+        senders = app.sender_list
+        style = senders.get_visual_style("option-list--option")
+        width = senders.scrollable_content_region.width
+        assert width < 30  # (narrower than at 120 columns)
+        for option in senders.options:
+            strips = senders._get_option_render(option, style)
+            assert len(strips) == 2, option.prompt.plain  # never wrapped
+            first, summary = (strip.text.rstrip() for strip in strips)
+            assert len(first) <= width and SUMMARY.fullmatch(summary), (first, summary)
+        text = screen_lines(app)
+        assert re.search(r"  4250 python3 +sending", text) and "waiting #1" in text and "sigchat-send ×16" in text
+        for line in ("send-line", "status-line", "totals-line", "throughput-summary"):
+            assert not app.query_one(f"#{line}").text.endswith((",", "·", " ")), line
+        totals = app.query_one("#totals-line").text
+        assert re.fullmatch(r"23 messages · [\d.]+ (B|KiB) · 0 failed/aborted · 1 repeat ignored", totals), totals
+        assert app.query_one("#send-line").text == f"Send a message:   sigchat-send {PID} 'hello'   p copies it"
+
+    run(body, make_app(), size=(80, 24))
+
+
+def test_the_log_keeps_the_newest_row_in_view_after_a_resize():
+    async def body(app, pilot):
+        for i in range(30):
+            deliver(app, 4242, f"message {i} ".encode() * 8)
+        await settle(pilot, app)
+        log = app.log_view
+        assert log.following and log.scroll_y == log.max_scroll_y
+        await pilot.resize_terminal(70, 24)  # narrower: every row wraps onto more lines
+        await settle(pilot, app)
+        await pilot.pause(0.05)
+        assert log.following and log.scroll_y == log.max_scroll_y > 0
+        assert "message 29" in screen_lines(app)
+
+    run(body, make_app())
+
+
+def test_fit_leaves_out_whole_items_least_important_first():
+    from sigchat.tui.widgets.fitted import Item, fit
+
+    items = [Item.of("3 msgs", keep=9), Item.of("62 B", keep=5), Item.of("✗1", keep=7), Item.of("7s ago", keep=1)]
+    assert fit(items, 40).plain == "3 msgs · 62 B · ✗1 · 7s ago"
+    assert fit(items, 26).plain == "3 msgs · 62 B · ✗1"
+    assert fit(items, 13, prefix="  ").plain == "  3 msgs · ✗1"
+    assert fit(items, 12, prefix="  ").plain == "  3 msgs"
+    assert fit(items, 3).plain == "3 msgs"  # the one kept longest stays
+
+
+def test_copy_under_tmux_uses_a_clipboard_tool_and_says_which():
+    runs = []
+
+    def tool(command, text):
+        runs.append((list(command), text))
+        return None
+
+    env = {"TMUX": "/tmp/tmux-1000/default,1,0", "DISPLAY": ":0", "TERM": "xterm-kitty"}
+    which = {"xclip": "/usr/bin/xclip", "wl-copy": "/usr/bin/wl-copy"}.get  # (no Wayland display: not wl-copy)
+
+    async def body(app, pilot):
+        deliver(app, 4242, b"copy me")
+        await settle(pilot, app)
+        await pilot.press("c")
+        await app.workers.wait_for_complete()
+        await pilot.pause()
+        assert runs == [(["/usr/bin/xclip", "-selection", "clipboard"], "copy me")]
+        assert app.clipboard == "copy me"  # (OSC 52 went out too)
+        assert notifications(app)[-1] == "Copied the message from 4242 bash (7 bytes) with xclip"
+
+    run(body, make_app(environ=env, which=which, clipboard_tool=tool))
+
+
+def test_copy_without_a_tool_says_it_went_out_as_osc52_and_how_to_enable_it():
+    async def body(app, pilot):
+        await pilot.press("p")
+        assert notifications(app)[-1] == (
+            f"Copy sigchat-send {PID} 'hello': Sent to the terminal's clipboard (OSC 52);"
+            " if nothing was copied, enable it: tmux set -g set-clipboard on"
+        )
+
+    run(body, make_app(environ={"TMUX": "x", "DISPLAY": ":0"}, which=lambda name: None))
+
+
+def test_copy_says_copied_only_where_the_terminal_is_known_to_take_osc52_and_reports_a_failing_tool():
+    from sigchat.tui import clipboard
+
+    assert clipboard.route({"TERM": "xterm-kitty"}, lambda name: "/usr/bin/x").osc52_known
+    assert clipboard.route({"TERM": "xterm-256color", "WEZTERM_PANE": "0"}, lambda name: None).osc52_known
+    unknown = clipboard.route({"TERM": "xterm-256color", "WAYLAND_DISPLAY": "wayland-0"}, {"wl-copy": "/bin/wl-copy"}.get)
+    assert unknown.tool == ("/bin/wl-copy",) and not unknown.osc52_known
+    assert "install wl-copy" in clipboard.route({}, lambda name: None).osc52_note()
+    assert clipboard.route({"TMUX": "x", "TERM": "xterm-kitty"}, lambda name: None).osc52_known is False
+    assert clipboard.run_tool(["true"], "x") is None and clipboard.run_tool(["false"], "x") == "exit status 1"
+
+    async def body(app, pilot):
+        await pilot.press("p")
+        await app.workers.wait_for_complete()
+        await pilot.pause()
+        assert notifications(app) == [f"Copied sigchat-send {PID} 'hello'"]
+        app._clipboard_route = clipboard.Route(("/usr/bin/xsel", "--clipboard", "--input"), False, True)
+        await pilot.press("p")
+        await app.workers.wait_for_complete()
+        await pilot.pause()
+        assert notifications(app)[-1].startswith("Copy: xsel failed (exit status 1). Sent to the terminal's clipboard (OSC 52)")
+
+    run(body, make_app(environ={"TERM": "foot"}, clipboard_tool=lambda command, text: "exit status 1"))
+
+
+def test_ctrl_c_quits_as_in_plain_mode_even_from_an_input():
+    async def body(app, pilot):
+        assert "^c Quit" in screen_lines(app).splitlines()[-1]
+        await pilot.press("s")  # the save dialog: its input has the focus
+        assert isinstance(app.focused, Input)
+        await pilot.press("ctrl+c")
+        return app.receiver
+
+    app = make_app()
+    receiver = run(body, app)
+    assert receiver.stopped and app.return_code == 0 and not app.is_running
+
+    async def help_lists_it(app, pilot):
+        await pilot.press("question_mark")
+        return screen_lines(app)
+
+    assert "q ctrl+c" in run(help_lists_it, make_app())
+
+
+def test_theme_option_is_checked_with_one_clear_line(monkeypatch, capsys, tmp_path):
+    from sigchat.server.options import build_parser
+    from sigchat.tui import app as app_module
+
+    monkeypatch.setattr(SigchatApp, "run", lambda self, *args, **kwargs: pytest.fail("must not start"))
+    code = app_module.run_app(build_parser().parse_args(["--theme", "nordd"]), environ={"HOME": str(tmp_path)})
+    err = capsys.readouterr().err
+    assert code == 2 and len(err.splitlines()) == 1
+    assert err.startswith("sigchat-server: unknown theme 'nordd'; the themes are: ") and "nord," in err
+
+
+def test_theme_comes_from_the_option_the_environment_or_the_palette_and_the_palette_choice_is_remembered(monkeypatch, tmp_path):
+    from sigchat.server.options import build_parser
+    from sigchat.tui import app as app_module
+    from sigchat.tui import settings
+
+    env = {"HOME": str(tmp_path / "home"), "XDG_CONFIG_HOME": str(tmp_path / "config")}
+    config = tmp_path / "config" / "sigchat"
+    started = []
+    monkeypatch.setattr(SigchatApp, "run", lambda self, *args, **kwargs: started.append(self))
+    monkeypatch.setattr(app_module, "report_stop", lambda *args: 0)
+
+    def start(*argv: str, **more: str) -> SigchatApp:
+        app_module.run_app(build_parser().parse_args(list(argv)), environ={**env, **more}, which=lambda name: None)
+        return started[-1]
+
+    assert start("--theme", "nord").theme == "nord"
+    assert start().config_dir == str(config) and not config.exists()
+
+    async def choose_gruvbox(app, pilot):
+        await pilot.press("ctrl+p")
+        app.screen.query_one(Input).value = "theme"
+        await wait_for(pilot, lambda: app.screen.query_one(OptionList).option_count)
+        await pilot.press("enter")
+        await wait_for(pilot, lambda: isinstance(app.screen, CommandPalette) and "Search for themes" in screen_lines(app))
+        app.screen.query_one(Input).value = "gruvbox"
+        await wait_for(pilot, lambda: app.screen.query_one(OptionList).option_count)
+        await pilot.press("enter")
+        await wait_for(pilot, lambda: (config / "settings.json").exists())
+
+    run(choose_gruvbox, make_app(config_dir=str(config)))
+    assert json.loads((config / "settings.json").read_text()) == {"theme": "gruvbox"}
+    assert settings.remembered_theme(str(config)) == "gruvbox"
+    assert start().theme == "gruvbox"  # read at the next start
+    assert start("--theme", "nord").theme == "nord"  # the option wins
+    assert start(TEXTUAL_THEME="textual-light").theme != "gruvbox"  # so does the environment (Textual reads it)
+    (config / "settings.json").write_text('{"theme": "no-such-theme"}')
+    assert start().theme == "textual-dark"  # a theme that no longer exists is ignored
+
+
+def test_help_documents_the_theme_sources_and_where_files_go(tmp_path):
+    async def body(app, pilot):
+        await pilot.press("question_mark")
+        help_text = " ".join(str(s.content) for s in app.screen.query(Static))
+        assert "TEXTUAL_THEME" in help_text and "--theme NAME" in help_text
+        assert f"remembered in {tmp_path}/config/settings.json" in help_text
+        assert f"go to {tmp_path}/data" in help_text
+        assert "/ ctrl+f" in help_text and "1 2" in help_text
+
+    run(body, make_app(config_dir=str(tmp_path / "config"), data_dir=str(tmp_path / "data")))
+
+
+def test_sessions_and_screenshots_go_to_the_data_directory_made_on_demand(tmp_path):
+    data = tmp_path / "share" / "sigchat"
+
+    async def body(app, pilot):
+        deliver(app, 4242, b"keep me")
+        await settle(pilot, app)
+        await pilot.press("s")
+        dialog = app.screen
+        assert isinstance(dialog, SaveDialog)
+        assert f"Saved sessions go to {data} (made if needed)" in str(dialog.query_one("#save-where", Static).content)
+        assert dialog.query_one(Input).value.startswith(f"{data}/sigchat-{PID}-")
+        assert not data.exists()
+        await pilot.press("enter")
+        await app.workers.wait_for_complete()
+        await pilot.pause()
+        (saved,) = data.glob("*.jsonl")
+        assert notifications(app)[-1] == f"Saved 1 transfers to {saved}"
+        # The palette's Screenshot: into the same directory, and it says where.
+        commands = {c.title: c for c in app.get_system_commands(app.screen)}
+        assert commands["Screenshot"].help == f"Save an SVG screenshot in {data}"
+        commands["Screenshot"].callback()
+        await wait_for(pilot, lambda: list(data.glob("*.svg")))
+        (shot,) = data.glob("*.svg")
+        assert shot.name == f"sigchat-{PID}-20251124-160002.svg" and "<svg" in shot.read_text()
+        assert notifications(app)[-1] == f"Screenshot: Saved to {shot}"
+
+    run(body, make_app(data_dir=str(data)))
+
+
+def test_dirs_follow_xdg_and_default_to_the_home():
+    from sigchat.tui import settings
+
+    assert settings.config_dir({"HOME": "/h"}) == "/h/.config/sigchat"
+    assert settings.data_dir({"HOME": "/h"}) == "/h/.local/share/sigchat"
+    assert settings.config_dir({"HOME": "/h", "XDG_CONFIG_HOME": "/c"}) == "/c/sigchat"
+    assert settings.data_dir({"HOME": "/h", "XDG_DATA_HOME": "relative"}) == "/h/.local/share/sigchat"  # (XDG: absolute only)
+
+
+def test_find_in_the_log_jumps_to_matches_and_escape_closes_it():
+    async def body(app, pilot):
+        for i, text in enumerate(["alpha one", "beta", "Alpha two", "gamma", "alpha three", "delta"]):
+            deliver(app, 4242 if i % 2 else 4250, text.encode())
+        await settle(pilot, app)
+        log = app.log_view
+        shown = lambda: log.highlighted_entry.data.decode()  # noqa: E731
+        assert "/ Find" in screen_lines(app).splitlines()[-1]
+        await pilot.press("slash")
+        bar = app.search_bar
+        assert bar.display and app.focused is bar.input
+        await pilot.press(*"alpha")
+        assert shown() == "alpha three"  # the newest match, case-insensitive
+        assert bar.status.text.strip().startswith("3/3")
+        await pilot.press("enter")
+        assert shown() == "Alpha two"
+        await pilot.press("enter", "enter")
+        assert shown() == "alpha three"  # wrapped around
+        await pilot.press("escape")
+        assert not bar.display and app.focused is log
+        await pilot.press("n")
+        assert shown() == "Alpha two"
+        await pilot.press("N")
+        assert shown() == "alpha three"
+        await pilot.press("ctrl+f")
+        assert bar.display and app.focused is bar.input
+        bar.input.value = "4242"  # the pid (and the name) match too
+        await pilot.pause()
+        assert log.highlighted_entry.pid == 4242
+        bar.input.value = "zzz"
+        await pilot.pause()
+        assert "no match" in bar.status.text
+        await pilot.press("escape")
+        # One key per pane.
+        await pilot.press("1")
+        assert app.focused is app.sender_list
+        await pilot.press("2")
+        assert app.focused is log
+        assert "1 2 Pane" in screen_lines(app).splitlines()[-1]
+
+    run(body, make_app())
+
+
 # --------------------------------------------------------------------------- snapshots (look at the SVGs before accepting)
 
 
@@ -848,6 +1266,16 @@ def test_snapshot_inspector(snap_compare):
 
 def test_snapshot_failed_transfers(snap_compare):
     assert snap_compare(make_app(), terminal_size=SIZE, run_before=settled_with(failed_session))
+
+
+def test_snapshot_many_senders_at_80x24(snap_compare, afternoon):
+    """A class's afternoon at 80x24: 16 sigchat-send gone (folded), one sending, one waiting."""
+
+    async def in_flight(pilot):
+        await start_in_flight(pilot.app, pilot, steps=10)
+        await settle(pilot, pilot.app)
+
+    assert snap_compare(make_app(), terminal_size=(80, 24), run_before=settled_with(afternoon, in_flight))
 
 
 # --------------------------------------------------------------------------- the real receiver, real senders

@@ -29,6 +29,7 @@ from pathlib import Path
 import pytest
 
 import helpers
+from sigchat.format import plural
 
 pytestmark = [
     pytest.mark.skipif(not sys.platform.startswith("linux"), reason="Linux only"),
@@ -214,7 +215,7 @@ def test_sigchat_send_to_peer_server(peers: Peers, children: helpers.Children, v
     result = send(f"--classic={profile}", *extra, "-v", str(server.pid), message)
     assert result.returncode == 0, result.stderr
     assert server.next_message() == message.encode()
-    assert f"classic {canonical(profile)}:" in result.stderr and f"{len(message.encode())} bytes" in result.stderr
+    assert f"classic {canonical(profile)}:" in result.stderr and f"{plural(len(message.encode()), 'byte')}," in result.stderr
 
 
 @pytest.mark.parametrize("case", [case for case in MESSAGES if case != "1000-chars"])
@@ -236,7 +237,8 @@ def test_sigchat_send_paced_to_unacked_peer_server(peers: Peers, children: helpe
     for _ in range(3):
         server = helpers.PeerServer(children, peers.server("unacked"))
         result = send(f"--classic={profile}", *extra, "-v", str(server.pid), message)
-        assert result.returncode == 0, result.stderr  # SENT: nothing to confirm
+        assert result.returncode == 0, result.stderr  # SENT: nothing to confirm, and it says so
+        assert f"sigchat-send: note: sent; the delivery is unconfirmed: profile {canonical(profile)} has no acks\n" in result.stderr
         assert f"{sent} signals sent" in result.stderr and "0 acks" in result.stderr
         try:
             if server.next_message(timeout=1.0) == message.encode():
@@ -303,7 +305,7 @@ def test_sigchat_send_carries_on_when_the_server_never_acks(peers: Peers, childr
         server = helpers.PeerServer(children, peers.server("unacked"))
         result = send("--classic", "--ack-timeout", "0.05", "--pace-us", "200", str(server.pid), "no acks here")
         assert result.returncode == 6, result.stderr
-        assert "use a profile with ack=none" in result.stderr
+        assert "use a profile with ack=none" in result.stderr and "delivery is unconfirmed" in result.stderr
         try:
             if server.next_message(timeout=2.0) == b"no acks here":
                 return
@@ -319,6 +321,7 @@ def test_sigchat_send_reports_a_missing_end_ack(peers: Peers, children: helpers.
     result = send("--classic=end-ack=usr2", "--timeout", "0.3", str(server.pid), "end?")
     assert server.next_message() == b"end?"
     assert result.returncode == 6 and "no end-of-message ack" in result.stderr
+    assert result.stderr.rstrip("\n").endswith("the delivery is unconfirmed"), result.stderr
 
 
 def test_nul_travels_with_a_length(peers: Peers, start_server, children: helpers.Children) -> None:
@@ -466,4 +469,4 @@ def test_server_rejects_a_bad_profile(children: helpers.Children) -> None:
     returncode, _, stderr = helpers.finish(children.spawn([*helpers.SERVER_CMD, "--plain", "--classic", "len32,nul-counted"]), 30)
     assert returncode == 2 and "needs both a length and a NUL" in stderr
     returncode, _, stderr = helpers.finish(children.spawn([*helpers.SERVER_CMD, "--plain", "--classic-timeout", "0"]), 30)
-    assert returncode == 2 and "--classic-timeout must be positive" in stderr
+    assert returncode == 2 and "--classic-timeout must be a positive number of seconds" in stderr

@@ -8,10 +8,14 @@ anyone: where a PID is given it is a child of the test that SIGUSR1 would kill
 
 from __future__ import annotations
 
+import ast
+import importlib
+import inspect
 import os
 import re
 import subprocess
 import sys
+import textwrap
 from pathlib import Path
 
 import pytest
@@ -91,8 +95,8 @@ def test_send_help_lists_every_exit_code(cmd):
 
 @pytest.mark.parametrize(
     "cmd",
-    [helpers.SERVER_CMD, [sys.executable, "-m", "sigchat"], [sys.executable, "-m", "sigchat", "server"]],
-    ids=["sigchat-server", "python -m sigchat", "python -m sigchat server"],
+    [helpers.SERVER_CMD, [sys.executable, "-m", "sigchat", "server"]],
+    ids=["sigchat-server", "python -m sigchat server"],
 )
 def test_server_help_works(cmd):
     result = run([*cmd, "--help"])
@@ -101,6 +105,27 @@ def test_server_help_works(cmd):
     assert text.startswith("usage: sigchat-server")
     for option in ("--plain", "--json", "--max-bytes", "--session-timeout", "--log", "--allow-uid", "--version"):
         assert option in text
+
+
+@pytest.mark.parametrize("flag", ["--help", "-h", "help"])
+def test_module_help_lists_both_commands(flag):
+    """``python -m sigchat --help``: the entry's own help, naming ``server`` (the default) and ``send``."""
+    result = run([sys.executable, "-m", "sigchat", flag])
+    assert result.returncode == 0 and result.stderr == b"", result.stderr
+    text = result.stdout.decode()
+    assert text.startswith("usage: python -m sigchat [server] [OPTIONS]\n       python -m sigchat send [OPTIONS] PID")
+    commands = re.findall(r"^  (\w+) +(.*)$", text, re.M)
+    assert [name for name, _ in commands] == ["server", "send"], commands
+    server_entry = text.split("\n  server ", 1)[1].split("\n  send ", 1)[0]
+    assert "(the default" in server_entry and "sigchat-send" in dict(commands)["send"]
+
+
+def test_module_unknown_command():
+    result = run([sys.executable, "-m", "sigchat", "sned", "123", "hi"])
+    assert result.returncode == exit_codes.USAGE and result.stdout == b""
+    assert result.stderr.decode().splitlines() == [
+        "python -m sigchat: unknown command 'sned': the commands are server and send (see --help)"
+    ]
 
 
 def test_server_help_lists_its_exit_codes():
@@ -210,6 +235,53 @@ def test_negative_pid_literal():
     assert "positive" in result.stderr
 
 
+@pytest.mark.parametrize(
+    "pid", ["2147483648", "4294967297", "9" * 30, "9" * 5000, "-" + "9" * 30], ids=["2**31", "2**32+1", "30 digits", "5000 digits", "-30 digits"]
+)
+def test_pid_out_of_range(pid):
+    """(Was a bug: os.kill raised OverflowError, a traceback; 5000 digits are beyond int()'s limit.)"""
+    result = helpers.run_sender(["--", pid, "hello"], timeout=30)
+    assert_usage_error(result)
+    assert ("positive" if pid.startswith("-") else "out of range: a PID is below 2147483648") in result.stderr
+    assert len(result.stderr) < 200, result.stderr  # the digits are not all repeated
+
+
+def test_parse_pid_limits():
+    assert send.parse_pid("2147483647") == 2**31 - 1
+    for text in ("2147483648", "0", "-0", "--5", "1" * 11):
+        with pytest.raises(send.UsageError):
+            send.parse_pid(text)
+
+
+def test_extra_words_say_quote_your_message(victim):
+    """``sigchat-send PID hello world``: the shell made two arguments of one message."""
+    for args in (["{pid}", "hello", "world"], ["-v", "{pid}", "hello", "big", "world"]):
+        result = helpers.run_sender([arg.format(pid=victim.pid) for arg in args], timeout=30)
+        assert_usage_error(result)
+        expected = f"sigchat-send: quote your message: sigchat-send {victim.pid} '{' '.join(args[args.index('{pid}') + 1 :])}'"
+        assert result.stderr_lines == [f"{expected} (see --help)"]
+    assert helpers.is_alive(victim)
+
+
+@pytest.mark.parametrize(
+    "args", [["-x"], ["-x", "{pid}", "hi"], ["{pid}", "hi", "-x"], ["--turbo", "-x", "{pid}", "hi"], ["--bogus=1", "{pid}", "hi"]], ids=repr
+)
+def test_unknown_option_is_named(args, victim):
+    result = helpers.run_sender([arg.format(pid=victim.pid) for arg in args], timeout=30)
+    assert_usage_error(result)
+    option = next(arg for arg in args if arg in ("-x", "--bogus=1")).partition("=")[0]
+    assert result.stderr_lines == [f"sigchat-send: unknown option {option} (see --help)"]
+    assert helpers.is_alive(victim)
+
+
+def test_abbreviated_and_negative_values_are_not_unknown_options():
+    options = [option for action in send.build_parser()._actions for option in action.option_strings]
+    assert send.unknown_option(["--time", "3", "12", "-5"], options) is None  # argparse takes --time for --timeout
+    assert send.unknown_option(["--timeout", "-1.5", "12", "hi"], options) is None
+    assert send.unknown_option(["--", "12", "-x"], options) is None
+    assert send.unknown_option(["12", "hi", "--nope"], options) == "--nope"
+
+
 def test_own_pid():
     code = "import os, sys; from sigchat.send import main; sys.exit(main([str(os.getpid()), 'hello']))"
     result = helpers.run_sender(["-c", code], command=[sys.executable], timeout=30)
@@ -314,7 +386,7 @@ def run_server_expecting_exit(args: list[str]) -> tuple[int, bytes, str]:
     except AssertionError:
         if not out.eof:
             raise
-    started = out.snapshot().startswith(b"Server PID:")
+    started = out.snapshot().startswith((b"Server PID:", b'{"'))
     if started or proc.poll() is None and not out.eof:
         proc.kill()
     returncode = proc.wait(20)
@@ -327,40 +399,74 @@ def run_server_expecting_exit(args: list[str]) -> tuple[int, bytes, str]:
     return returncode, out.snapshot(), err.snapshot().decode()
 
 
-@pytest.mark.parametrize(
-    "args",
-    [
-        ["--max-bytes", "-1"],
-        ["--max-bytes", str(2**32)],
-        ["--max-bytes", "lots"],
-        ["--session-timeout", "0"],
-        ["--session-timeout", "-1"],
-        ["--bogus"],
-    ],
-    ids=repr,
-)
+SERVER_USAGE_ERRORS = {
+    ("--max-bytes", "-1"): "--max-bytes must be a whole number of bytes from 0 to 4294967295, not '-1'",
+    ("--max-bytes", str(2**32)): "--max-bytes must be a whole number of bytes from 0 to 4294967295, not '4294967296'",
+    ("--max-bytes", "abc"): "--max-bytes must be a whole number of bytes from 0 to 4294967295, not 'abc'",
+    ("--max-bytes",): "--max-bytes: expected one argument",
+    ("--session-timeout", "0"): "--session-timeout must be a positive number of seconds, not '0'",
+    ("--session-timeout", "-1"): "--session-timeout must be a positive number of seconds, not '-1'",
+    ("--classic-timeout", "soon"): "--classic-timeout must be a positive number of seconds, not 'soon'",
+    ("--allow-uid", "me"): "--allow-uid must be a user id (a whole number), not 'me'",
+    ("--bogus",): "unknown option --bogus",
+    ("extra",): "unexpected argument 'extra': sigchat-server takes options only",
+}
+
+
+@pytest.mark.parametrize("args", SERVER_USAGE_ERRORS, ids=repr)
 def test_server_bad_arguments(args):
-    returncode, out, err = run_server_expecting_exit(args)
+    """Every usage error is one line in one style, as sigchat-send's: ``sigchat-server: <problem> (see --help)``
+    (argparse's own was a usage block and a message; ours was one line)."""
+    returncode, out, err = run_server_expecting_exit(list(args))
     assert returncode == exit_codes.USAGE, err
     assert out == b""  # in particular no "Server PID" line
-    assert err.strip().splitlines()[-1].startswith("sigchat-server: "), err
+    assert err.splitlines() == [f"sigchat-server: {SERVER_USAGE_ERRORS[args]} (see --help)"], err
+
+
+@pytest.mark.parametrize("json_mode", [False, True], ids=["plain", "json"])
+def test_server_log_in_a_missing_directory_is_one_line(json_mode):
+    returncode, out, err = run_server_expecting_exit(["--log", "/nonexistent/dir/x.jsonl", *(["--json"] if json_mode else [])])
+    assert returncode == exit_codes.FAILURE
+    assert out == b""
+    assert err.splitlines() == ["sigchat-server: cannot open the --log file: No such file or directory: /nonexistent/dir/x.jsonl"]
+
+
+def test_the_ui_words_a_bad_log_as_plain_mode_does(capsys):
+    """``open_log`` runs before Textual does, in the UI as in plain mode: the same line and exit code."""
+    from sigchat.server.options import build_parser
+    from sigchat.server.plain import run_plain
+    from sigchat.tui.app import run_app
+
+    args = build_parser().parse_args(["--log", "/nonexistent/dir/x.jsonl"])
+    assert run_app(args) == exit_codes.FAILURE
+    ui = capsys.readouterr()
+    assert run_plain(args) == exit_codes.FAILURE
+    plain = capsys.readouterr()
+    assert ui.out == plain.out == ""
+    assert ui.err == plain.err == "sigchat-server: cannot open the --log file: No such file or directory: /nonexistent/dir/x.jsonl\n"
 
 
 def test_server_last_line_and_exit_code(capsys):
     """``report_stop``: the one place that words the last stderr line, for plain mode and the UI."""
     from sigchat.server.plain import report_stop
 
-    assert report_stop(3, 42, ["1 transfers aborted", "0 stray signals ignored"], 2.04, None) == exit_codes.OK
+    assert report_stop(3, 42, ["1 transfer aborted", "0 stray signals ignored"], 2.04, None) == exit_codes.OK
     err = capsys.readouterr().err
     assert err == (
-        "sigchat-server: stopped; 3 messages (42 bytes) delivered, 1 transfers aborted, 0 stray signals ignored, up 2.0 s\n"
+        "sigchat-server: stopped; 3 messages (42 B) delivered, 1 transfer aborted, 0 stray signals ignored, up 0:00:02\n"
     )
-    assert helpers.SUMMARY_RE.match(err.rstrip("\n"))
+    assert helpers.summary_of(err.rstrip("\n"))["size"] == "42 B"
+    # One message, sizes as format.human_bytes words them, thousands separated counts.
+    assert report_stop(1, 3 << 20, ["1,024 transfers aborted", "1 stray signal ignored"], 3725.0, None) == exit_codes.OK
+    err = capsys.readouterr().err
+    assert err.startswith("sigchat-server: stopped; 1 message (3.0 MiB) delivered, ") and err.endswith(", up 1:02:05\n")
+    summary = helpers.summary_of(err.rstrip("\n"))
+    assert summary and (summary["delivered"], summary["size"], summary["aborted"], summary["stray"]) == ("1", "3.0 MiB", "1024", "1")
     error = BrokenPipeError(32, "Broken pipe")
     assert report_stop(0, 0, ["2 transfers failed"], 0.5, error) == exit_codes.FAILURE
     assert capsys.readouterr().err == (
         "sigchat-server: the receiver thread died (BrokenPipeError: [Errno 32] Broken pipe); "
-        "0 messages (0 bytes) delivered, 2 transfers failed, up 0.5 s\n"
+        "0 messages (0 B) delivered, 2 transfers failed, up 0:00:00\n"
     )
 
 
@@ -401,3 +507,96 @@ def test_help_shows_the_classic_defaults_of_the_classic_module(monkeypatch):
     assert f"(default: {classic.DEFAULT_PACE * 1e6:g})" in text
     assert f"(default: {classic.DEFAULT_ACK_TIMEOUT:g})" in text
     assert classic.SYNTAX in text
+
+
+# --------------------------------------------------------------------------- the target check (sigchat-send)
+
+
+@pytest.mark.parametrize(
+    ("argv", "server"),
+    [
+        (["/work/.venv/bin/sigchat-server", "--plain"], True),
+        (["sigchat-server"], True),
+        (["/usr/bin/python3", "/work/.venv/bin/sigchat-server", "--json"], True),
+        (["python", "-m", "sigchat"], True),
+        (["python", "-X", "importtime", "-m", "sigchat", "server", "--plain"], True),
+        (["python", "-msigchat", "--plain"], True),
+        (["python", "-m", "sigchat.serve"], True),
+        (["python", "-m", "sigchat", "send", "12", "hi"], False),
+        (["/work/.venv/bin/sigchat-send", "12", "hi"], False),
+        (["python", "-c", "import sigchat-server"], False),
+        (["bash", "-i"], False),
+        ([], False),
+    ],
+    ids=repr,
+)
+def test_which_command_lines_are_a_sigchat_server(argv, server):
+    assert procfs.server_argv(argv) is server
+
+
+def test_a_starting_server_that_signals_would_kill_is_refused_in_words(monkeypatch, capsys):
+    """A process started as sigchat-server whose receiver thread does not come and that SIGUSR1 would
+    still kill (Python itself still starting): the refusal says so (the target here is this very process,
+    checked with signal 0 only: nothing is sent)."""
+    monkeypatch.setattr(send, "STARTING_WAIT", 0.05)
+    monkeypatch.setattr(procfs, "receiver_tid", lambda pid: None)
+    monkeypatch.setattr(procfs, "is_server_command", lambda pid: True)
+    monkeypatch.setattr(procfs, "comm", lambda pid: "sigchat-server")
+    monkeypatch.setattr(
+        procfs, "signal_safety", lambda pid: procfs.Safety(False, "SIGUSR1 would kill it (neither blocked, caught nor ignored)")
+    )
+    assert send.check_target(os.getpid(), force=False) == exit_codes.UNSAFE_TARGET
+    assert capsys.readouterr().err == (
+        f"sigchat-send: refusing to signal {os.getpid()} (sigchat-server): it is a sigchat server still starting, "
+        "and after 0.05 s SIGUSR1 would still kill it; try again in a moment (--force to send anyway)\n"
+    )
+    assert send.check_target(os.getpid(), force=True) is None
+
+
+def test_classic_targets_may_catch_the_signals(monkeypatch, capsys):
+    """``--classic`` says the target is a classic minitalk server: catching the signals is what it does."""
+    monkeypatch.setattr(procfs, "receiver_tid", lambda pid: None)
+    monkeypatch.setattr(procfs, "is_server_command", lambda pid: False)
+    monkeypatch.setattr(procfs, "signal_safety", lambda pid: procfs.Safety(True, "caught"))
+    monkeypatch.setattr(procfs, "catches", lambda pid, signum: True)
+    assert send.check_target(os.getpid(), force=False, classic=True) is None
+    assert send.check_target(os.getpid(), force=False) == exit_codes.UNSAFE_TARGET
+    assert "it catches SIGUSR1 and SIGUSR2" in capsys.readouterr().err
+
+
+# --------------------------------------------------------------------------- the server's start-up (issue 16)
+
+
+def first_statements(function) -> list[str]:
+    body = ast.parse(textwrap.dedent(inspect.getsource(function))).body[0].body
+    return [ast.unparse(statement) for statement in body if not (isinstance(statement, ast.Expr) and isinstance(statement.value, ast.Constant))]
+
+
+@pytest.mark.parametrize("function", ["sigchat.serve:entry_point", "sigchat.serve:main", "sigchat.__main__:main"])
+def test_the_server_entry_points_block_the_signals_first(function):
+    """Statically: the first statement of each way into the server is ``block_signals()``."""
+    module, _, name = function.partition(":")
+    assert first_statements(getattr(importlib.import_module(module), name))[0] == "block_signals()"
+
+
+@pytest.mark.parametrize("module", ["sigchat.serve", "sigchat.__main__"])
+def test_the_server_entry_modules_import_only_the_masks_at_the_top(module):
+    """Anything more at the top of the module would run before ``block_signals()`` (a SIGUSR1 then kills it)."""
+    tree = ast.parse(Path(importlib.import_module(module).__file__).read_text())
+    imports = [ast.unparse(node) for node in tree.body if isinstance(node, (ast.Import, ast.ImportFrom))]
+    assert imports == ["from __future__ import annotations", "from sigchat.sigio.masks import block_signals"]
+
+
+def test_classic_outcomes_that_confirm_nothing_say_unconfirmed():
+    """``--classic``: missing acks (exit 6, NO_ANSWER as documented) are worded as an unconfirmed delivery."""
+    from types import SimpleNamespace
+
+    from sigchat.proto.classic.sender import SenderStats, SendOutcome
+    from sigchat.sigio.send_classic import ClassicSendResult
+
+    args = SimpleNamespace(ack_timeout=0.2, timeout=5.0)
+    for outcome in (SendOutcome.ACKS_MISSING, SendOutcome.UNCONFIRMED, SendOutcome.NO_END_ACK):
+        result = ClassicSendResult(outcome, SenderStats(length=2, bits=24, bits_sent=24, missing_acks=3))
+        code, message = send.describe_classic_failure(result, 4242, args)
+        assert code == exit_codes.NO_ANSWER, outcome
+        assert "delivery is unconfirmed" in message, message

@@ -19,7 +19,9 @@ import time
 import pytest
 
 import helpers
+import sigchat
 from sigchat import exit_codes
+from sigchat.format import human_bytes
 from sigchat.proto import api as protocol
 from sigchat.sigio import procfs
 from sigchat.sigio.masks import unblock_signals
@@ -106,7 +108,7 @@ def test_20000_chars(shared_server):
     result = helpers.run_sender(["-v", str(server.pid)], stdin=message, timeout=100)
     assert result.returncode == 0, result.stderr
     # -v: exactly one statistics line
-    assert len(result.stderr_lines) == 1 and result.stderr_lines[0].startswith("sigchat-send: 20000 bytes, ")
+    assert len(result.stderr_lines) == 1 and result.stderr_lines[0].startswith("sigchat-send: 20,000 bytes, ")
     server.wait_since(mark, message + b"\n")
 
 
@@ -139,7 +141,7 @@ def test_fifteen_in_a_row_exact_stdout(server):
     stopped = server.stop()
     assert stopped.returncode == 0
     assert stopped.summary and int(stopped.summary["delivered"]) == 15
-    assert int(stopped.summary["bytes"]) == sum(map(len, messages))
+    assert stopped.summary["size"] == human_bytes(sum(map(len, messages)))
     assert int(stopped.summary["aborted"]) == 0
     # stderr: one line per diagnostic, one "started" line per sender, no abort or rejection
     lines = stopped.stderr.splitlines()
@@ -191,6 +193,19 @@ def test_receiver_thread_pins_itself_to_the_last_cpu_unless_no_affinity(start_se
 
 def test_json_mode(start_server):
     server = start_server("--json")
+    # every stdout line is JSON, the first one the "listening" record (`sigchat-server --json | jq` works)
+    listening = json.loads(server.header)
+    assert listening == {
+        "time": listening["time"],
+        "event": "listening",
+        "pid": server.pid,
+        "version": sigchat.__version__,
+        "classic": "msb,usr2=1,nul,ack=usr1",
+        "native": True,
+        "turbo": True,
+        "max_bytes": protocol.DEFAULT_MAX_BYTES,
+    }
+    assert re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}\+00:00", listening["time"]), listening
     messages = [b"hello json", EMOJI_CJK_RTL.encode(), b"", b"quote \" backslash \\ newline \n end", b"\xff\x00\xfe bin"]
     pids = []
     for message in messages:
@@ -426,10 +441,26 @@ def test_unsafe_target_via_stdin_is_refused_too(victim):
     assert helpers.is_alive(victim)
 
 
+def test_a_process_that_catches_the_signals_is_refused(make_catcher):
+    """A process that catches SIGUSR1 but is no sigchat server (no receiver thread; an interactive shell,
+    say: its handler would react) is refused with one line naming it, and gets no signal."""
+    catcher = make_catcher("catch")
+    result = helpers.run_sender([str(catcher.pid), "hello"], timeout=30)
+    assert result.returncode == exit_codes.UNSAFE_TARGET, result.stderr
+    assert result.stderr_lines == [
+        f"sigchat-send: refusing to signal {catcher.pid} ({procfs.comm(catcher.pid)}): it is not a sigchat server (it has no sigchat-recv "
+        "thread) and it catches SIGUSR1 and SIGUSR2, so its handler would react (an interactive shell's does); "
+        "--classic if it is a classic minitalk server, --force to send anyway"
+    ], result.stderr
+    assert catcher.stop() == (0, 0)
+
+
 @pytest.mark.parametrize("mode", ["catch", "ignore", "block"])
 def test_not_a_sigchat_server_no_answer(make_catcher, mode: str):
+    """(``--force`` for the catcher: see the test above.)"""
     catcher = make_catcher(mode)
-    result = helpers.run_sender(["--timeout", "1", str(catcher.pid), "hello"], timeout=30)
+    force = ["--force"] if mode == "catch" else []
+    result = helpers.run_sender([*force, "--timeout", "1", str(catcher.pid), "hello"], timeout=30)
     assert result.returncode == exit_codes.NO_ANSWER, result.stderr
     assert len(result.stderr_lines) == 1 and result.stderr_lines[0].startswith("sigchat-send: "), result.stderr
     assert result.elapsed < 5.0, f"took {result.elapsed:.2f} s with --timeout 1"
@@ -520,8 +551,8 @@ def test_sender_interrupted_by_sigint(make_catcher, children):
     """Ctrl-C while waiting for an answer: exit INTERRUPTED (130) with one line."""
     if procfs._SIGTIMEDWAIT_SYSCALL is None:
         pytest.skip("unknown syscall number for rt_sigtimedwait on this machine")
-    catcher = make_catcher("catch")  # answers nothing, so the sender waits
-    sender = helpers.sender_popen(["--timeout", "30", str(catcher.pid), "hello"])
+    catcher = make_catcher("catch")  # answers nothing, so the sender waits (--force: it is no sigchat server)
+    sender = helpers.sender_popen(["--force", "--timeout", "30", str(catcher.pid), "hello"])
     children.append(sender)
 
     def waiting() -> bool:
@@ -537,3 +568,183 @@ def test_sender_interrupted_by_sigint(make_catcher, children):
     stderr = sender.stderr.read().decode().splitlines()
     assert len(stderr) == 1 and stderr[0].startswith("sigchat-send: "), stderr
     assert catcher.alive()
+
+
+# --------------------------------------------------------------------------- quiet stderr (issue 17)
+
+
+def test_a_quiet_server_merged_with_its_stderr_prints_only_the_messages(children):
+    """``sigchat-server 2>&1 | tester``: without ``-v`` stderr says nothing while all goes well (no "sender N
+    started", no summary at the stop), so the merged output is exactly the PID line and the messages."""
+    proc = children.append(
+        subprocess.Popen(
+            [*helpers.SERVER_CMD, "--plain"],
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            preexec_fn=unblock_signals,
+        )
+    )
+    out = children.reader(proc, "server stdout and stderr")
+    out.wait_for(lambda data: b"\n" in data, 20, "the PID line")
+    assert out.snapshot() == f"Server PID: {proc.pid}\n".encode()
+    for message in ("one", "two"):
+        result = helpers.run_sender([str(proc.pid), message], timeout=30)
+        assert result.returncode == 0, result.stderr
+    expected = f"Server PID: {proc.pid}\none\ntwo\n".encode()
+    out.wait_for(lambda data: len(data) >= len(expected), 10, "both messages")
+    proc.terminate()
+    assert proc.wait(10) == 0
+    out.join(5)
+    assert out.snapshot() == expected
+
+
+def test_a_quiet_server_still_reports_errors_and_refusals(start_server, children):
+    """Without ``-v``: a rejected message and an aborted transfer are still one stderr line each."""
+    server = start_server("--max-bytes", "30000", "--session-timeout", "1", verbose=False)
+    result = helpers.run_sender([str(server.pid)], stdin=b"m" * 40000, timeout=30)
+    assert result.returncode == exit_codes.REJECTED, result.stderr
+    server.wait_stderr(rf"^sigchat-server: rejected message from {result.pid}: 40,?000 bytes is over --max-bytes 30,?000$")
+    sender = children.append(helpers.sender_popen([str(server.pid)], stdin=b"k" * 20000))
+    sender.stdin.write(b"k" * 20000)
+    sender.stdin.close()
+    # no "started" line to wait for: a sender blocks once per bit, so ~300 switches is well into the frame
+    helpers.wait_until(lambda: helpers.voluntary_switches(sender.pid) > 300, 20, "the transfer to run")
+    sender.kill()
+    sender.wait(10)
+    server.wait_stderr(rf"^sigchat-server: transfer from {sender.pid} aborted: .*; nothing delivered$", 10)
+    helpers.send_ok(server, "fine", timeout=30)
+    server.wait_body(b"fine\n")
+    server.stop_checked()  # exit 0 and no summary
+    lines = server.stopped.stderr.splitlines()
+    assert len(lines) == 2 and "rejected" in lines[0] and "aborted" in lines[1], lines
+    assert "started" not in server.stopped.stderr
+
+
+def test_the_summary_goes_to_a_terminal_stderr_without_v(children):
+    """stdout a pipe (plain mode), stderr a terminal: the summary at the stop is written there without ``-v``."""
+    master, slave = os.openpty()
+    try:
+        proc = children.append(
+            subprocess.Popen(
+                [*helpers.SERVER_CMD], stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=slave, preexec_fn=unblock_signals
+            )
+        )
+        os.close(slave)
+        slave = None
+        out = children.reader(proc, "server stdout")
+        out.wait_for(lambda data: b"\n" in data, 20, "the PID line")
+        result = helpers.run_sender([str(proc.pid), "to a terminal"], timeout=30)
+        assert result.returncode == 0, result.stderr
+        proc.terminate()
+        assert proc.wait(10) == 0
+        terminal = b""
+        while select.select([master], [], [], 5)[0]:
+            try:
+                chunk = os.read(master, 4096)
+            except OSError:  # EIO: every writer has closed the terminal
+                break
+            if not chunk:
+                break
+            terminal += chunk
+    finally:
+        if slave is not None:
+            os.close(slave)
+        os.close(master)
+    lines = terminal.decode().splitlines()
+    assert len(lines) == 1 and helpers.summary_of(lines[0]), lines
+    assert helpers.summary_of(lines[0])["delivered"] == "1"
+
+
+# --------------------------------------------------------------------------- start-up (issue 16)
+
+STALLED_IMPORT = '''\
+"""A stand-in for argparse (on PYTHONPATH) that holds the importing process until the test lets it go.
+
+sigchat-server's first heavy import is argparse: while it waits here, the server is in the state a slow
+machine keeps it in for the first few hundred milliseconds, before its PID line.
+"""
+import os, sys, time
+_dir = os.environ["SIGCHAT_TEST_STALL"]
+open(os.path.join(_dir, "stalled"), "w").close()
+_deadline = time.monotonic() + 60
+while not os.path.exists(os.path.join(_dir, "go")) and time.monotonic() < _deadline:
+    time.sleep(0.005)
+import importlib.util
+_spec = importlib.util.spec_from_file_location("argparse", os.path.join(os.path.dirname(os.__file__), "argparse.py"))
+_real = importlib.util.module_from_spec(_spec)
+sys.modules["argparse"] = _real
+_spec.loader.exec_module(_real)
+'''
+
+
+class StalledServer:
+    """``sigchat-server --plain`` held in its imports (``STALLED_IMPORT``) until ``release``, a child of ``children``."""
+
+    def __init__(self, tmp_path, children: helpers.Children) -> None:
+        self.dir = tmp_path
+        (tmp_path / "argparse.py").write_text(STALLED_IMPORT)
+        env = {**os.environ, "SIGCHAT_TEST_STALL": str(tmp_path)}
+        env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(tmp_path), os.environ.get("PYTHONPATH")]))
+        self.proc = children.append(helpers.popen([*helpers.SERVER_CMD, "--plain"], env=env))
+        self.out = children.reader(self.proc, "stalled server stdout")
+        helpers.wait_until(lambda: (tmp_path / "stalled").exists() or self.proc.poll() is not None, 20, "the stall")
+        assert self.proc.poll() is None, f"the server exited {self.proc.returncode} before its imports"
+        self.pid = self.proc.pid
+
+    def pending(self) -> int:
+        """The SIGUSR1/SIGUSR2 bits pending for the whole process (ShdPnd)."""
+        return int(helpers.proc_status(self.pid)["ShdPnd"], 16) & helpers.SIGUSR_BITS
+
+    def release(self) -> None:
+        (self.dir / "go").touch()
+
+    def wait_pid_line(self) -> None:
+        self.out.wait_for(lambda data: b"\n" in data, 20, "the PID line")
+        assert self.out.snapshot() == f"Server PID: {self.pid}\n".encode()
+
+
+def test_signals_while_the_server_imports_do_not_kill_it(tmp_path, children):
+    """A tester that starts the server and sends at once: SIGUSR1 and SIGUSR2 sent during the server's imports
+    (before its PID line) stay pending instead of killing it (they did: returncode -10), and it then serves."""
+    server = StalledServer(tmp_path, children)
+    assert b"\n" not in server.out.snapshot()
+    server.proc.send_signal(signal.SIGUSR1)  # our own child, through Popen
+    server.proc.send_signal(signal.SIGUSR2)
+    helpers.wait_until(lambda: server.proc.poll() is not None or server.pending() == helpers.SIGUSR_BITS, 10, "pending signals")
+    assert server.proc.poll() is None, f"the server died of the signals (returncode {server.proc.returncode})"
+    server.release()
+    server.wait_pid_line()
+    result = helpers.run_sender([str(server.pid), "after the early signals"], timeout=30)
+    assert result.returncode == 0, result.stderr
+    expected = f"Server PID: {server.pid}\nafter the early signals\n".encode()
+    server.out.wait_for(lambda data: len(data) >= len(expected), 10, "the message")
+    assert server.out.snapshot() == expected
+    server.proc.terminate()
+    assert server.proc.wait(10) == 0
+
+
+def _sleeping(pid: int) -> bool:
+    """Whether ``pid`` sleeps in nanosleep (``/proc/PID/wchan``), e.g. between polls of ``/proc``."""
+    try:
+        with open(f"/proc/{pid}/wchan") as file:
+            return "nanosleep" in file.read()
+    except OSError:
+        return False
+
+
+def test_a_sender_waits_for_a_server_that_is_still_starting(tmp_path, children):
+    """A server started a moment ago has no receiver thread yet (it catches the signals, like a shell):
+    ``sigchat-send`` waits for it instead of refusing it as "not a sigchat server", then delivers."""
+    server = StalledServer(tmp_path, children)
+    sender = children.append(helpers.sender_popen([str(server.pid), "early bird"]))
+    helpers.wait_until(lambda: _sleeping(sender.pid) or sender.poll() is not None, 20, "the sender to wait")
+    assert sender.poll() is None, f"the sender did not wait: {sender.stderr.read().decode()!r}"
+    server.release()
+    code, _, err = helpers.finish(sender, 30)
+    assert code == 0, err
+    expected = f"Server PID: {server.pid}\nearly bird\n".encode()
+    server.out.wait_for(lambda data: len(data) >= len(expected), 10, "the message")
+    assert server.out.snapshot() == expected
+    server.proc.terminate()
+    assert server.proc.wait(10) == 0

@@ -292,7 +292,7 @@ def test_running_server_blocks_and_catches_the_signals(server):
 def test_sender_blocks_and_catches_the_signals(make_catcher):
     """A sender waiting for an answer (from a catcher that never answers) has the signals blocked and caught."""
     catcher = make_catcher("catch")
-    proc = helpers.sender_popen(["--timeout", "20", str(catcher.pid), "hello"])
+    proc = helpers.sender_popen(["--force", "--timeout", "20", str(catcher.pid), "hello"])  # (a catcher is no server)
     try:
         # the sender has sent its first signal once the catcher has counted one; poll /proc meanwhile
         def sender_ready():

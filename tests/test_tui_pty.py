@@ -170,7 +170,7 @@ def test_tui_on_a_real_pty_survives_a_burst_and_quits_promptly(pty_server, tmp_p
     # process is gone (Textual's input thread polls every 0.1 s; interpreter exit).
     assert elapsed < 1.0, f"quitting took {elapsed:.2f} s"
     server.read()
-    assert re.search(r"sigchat-server: stopped; 5 messages \(\d+ bytes\) delivered", server.text)
+    assert re.search(r"sigchat-server: stopped; 5 messages \(\d+ B\) delivered", server.text)
     logged = sorted(line for line in log.read_text().splitlines())
     assert len(logged) == 5 and all('"event":"delivered"' in line for line in logged)
 

@@ -23,7 +23,10 @@ DESCRIPTIONS = {
     USAGE: "Bad arguments; no signal was sent.",
     NO_SUCH_PROCESS: "No process has that PID.",
     PERMISSION_DENIED: "The process belongs to another user.",
-    UNSAFE_TARGET: "SIGUSR1/SIGUSR2 would kill that process (neither blocked, caught nor ignored); --force overrides.",
+    UNSAFE_TARGET: (
+        "SIGUSR1/SIGUSR2 would kill that process (neither blocked, caught nor ignored), or it catches them but is "
+        "no sigchat server (a shell, say; --classic for a classic minitalk server); --force overrides."
+    ),
     NO_ANSWER: "No answer within the timeout: not a sigchat server, or it stopped answering.",
     SERVER_GONE: "The server exited during the transfer.",
     REJECTED: "The server refused the message as larger than its --max-bytes.",

@@ -42,7 +42,7 @@ from sigchat.sigio import procfs
 from sigchat.sigio.cpus import join_receiver_cpu
 from sigchat.sigio.masks import block_signals
 from sigchat.sigio.send import SendResult, send_message
-from sigchat.sigio.sigapi import signal
+from sigchat.sigio.sigapi import signal, signal_name
 
 TYPE_CHECKING = False  # typing's constant without importing typing (the start-up rule)
 if TYPE_CHECKING:
@@ -67,8 +67,8 @@ examples:
   sigchat-send -v 4242 hello        print statistics to stderr
   sigchat-send --turbo 4242 - < big.bin
                                     64-bit values with each signal (sigqueue):
-                                    ~40x faster; 1 bit per signal if the server
-                                    declines
+                                    about 20-25x faster (make bench); 1 bit per
+                                    signal if the server declines
   sigchat-send --classic 4242 hi    send to a classic minitalk server (MSB first,
                                     SIGUSR2 = 1, NUL-terminated, SIGUSR1 acks)
   sigchat-send --classic=lsb,ack=none --pace-us 200 4242 hi
@@ -166,6 +166,38 @@ def quick_args(argv: list[str]) -> SimpleNamespace | None:
     return SimpleNamespace(pid=argv[0], message=argv[1], **DEFAULTS)
 
 
+def parse_args(argv: list[str]) -> argparse.Namespace:
+    """argparse, for anything but ``PID MESSAGE``; an unknown option or words after MESSAGE are one ``UsageError``."""
+    parser = build_parser()
+    argv = expand_classic_flag(argv)
+    unknown = unknown_option(argv, [option for action in parser._actions for option in action.option_strings])
+    if unknown is not None:
+        raise UsageError(f"unknown option {unknown}")
+    args, extra = parser.parse_known_args(argv)
+    if extra:  # `sigchat-send PID hello world`: the shell made two arguments of the message
+        import shlex
+
+        raise UsageError(f"quote your message: {PROG} {args.pid} {shlex.quote(' '.join([args.message, *extra]))}")
+    return args
+
+
+def unknown_option(argv: list[str], options: list[str]) -> str | None:
+    """The first argument before ``--`` that looks like an option and is none of ``options`` (nor an
+    abbreviation of a long one, which argparse takes); a negative number is a value, not an option."""
+    for arg in argv:
+        if arg == "--":
+            return None
+        if not arg.startswith("-") or arg == "-" or arg[1:].replace(".", "", 1).isdigit():
+            continue
+        name = arg.partition("=")[0]
+        if name.startswith("--"):
+            if not any(option.startswith(name) for option in options if option.startswith("--")):
+                return name
+        elif name[:2] not in options:
+            return name
+    return None
+
+
 def expand_classic_flag(argv: list[str]) -> list[str]:
     """``--classic PID ...`` means the default profile, ``--classic lsb PID ...`` the profile ``lsb``.
 
@@ -190,12 +222,23 @@ def expand_classic_flag(argv: list[str]) -> list[str]:
     return out
 
 
+PID_LIMIT = 2**31
+"""Every PID is below this: kill(2) takes a C ``int`` (and Linux's ``pid_max`` is at most 2**22)."""
+
+
 def parse_pid(text: str) -> int:
-    if not (text.isascii() and text.lstrip("-").isdigit()):
+    digits = text.removeprefix("-")
+    if not (digits.isascii() and digits.isdigit()):
         raise UsageError(f"PID must be a number, not {text!r}")
-    pid = int(text)
+    shown = text if len(text) <= 20 else f"{text[:12]}... ({len(digits)} digits)"
+    if len(digits) > len(str(PID_LIMIT)):  # (int() of thousands of digits is slow, and an error beyond 4300)
+        pid = -1 if text.startswith("-") else PID_LIMIT
+    else:
+        pid = int(text)
     if pid <= 0:
-        raise UsageError(f"PID must be a positive number, not {pid}")
+        raise UsageError(f"PID must be a positive number, not {shown}")
+    if pid >= PID_LIMIT:
+        raise UsageError(f"PID {shown} is out of range: a PID is below {PID_LIMIT}")
     if pid == os.getpid():
         raise UsageError("PID is this process's own PID")
     return pid
@@ -215,22 +258,67 @@ def fail(code: int, message: str) -> int:
     return code
 
 
-def check_target(pid: int, force: bool) -> int | None:
-    """Return an exit code when ``pid`` must not be signalled, else ``None``."""
+STARTING_WAIT = 2.0
+"""Seconds to wait for the receiver thread of a sigchat server that is still starting."""
+
+
+def wait_for_receiver(pid: int, timeout: float) -> int | None:
+    """Poll ``/proc`` until sigchat server ``pid`` has its receiver thread (its tid), it exits, or ``timeout`` passes."""
+    import time  # (Python's own start-up has loaded it)
+
+    deadline = time.monotonic() + timeout
+    while (tid := procfs.receiver_tid(pid)) is None and procfs.is_alive(pid) and time.monotonic() < deadline:
+        time.sleep(0.005)
+    return tid
+
+
+def check_target(pid: int, force: bool, classic: bool = False) -> int | None:
+    """Return an exit code when ``pid`` must not be signalled, else ``None``.
+
+    Refused (UNSAFE_TARGET, unless ``force``): a process that SIGUSR1/SIGUSR2
+    would kill, and one that catches them but is no sigchat server (no
+    receiver thread), since its handler would react: an interactive shell
+    catches SIGUSR1. ``classic`` (``--classic``) says it is a classic minitalk
+    server, which catches them. A process started as a sigchat server that has
+    no receiver thread yet is still starting: wait for it (``STARTING_WAIT``).
+    """
     try:
         os.kill(pid, 0)  # signal 0: existence and permission check, nothing is sent
     except ProcessLookupError:
         return fail(exit_codes.NO_SUCH_PROCESS, f"no such process: {pid}")
     except PermissionError:
         return fail(exit_codes.PERMISSION_DENIED, f"permission denied: process {pid} belongs to another user")
+    tid = procfs.receiver_tid(pid)
+    starting = tid is None and procfs.is_server_command(pid)
+    if starting:
+        tid = wait_for_receiver(pid, STARTING_WAIT)
     safety = procfs.signal_safety(pid)
     if safety is None:
         return fail(exit_codes.NO_SUCH_PROCESS, f"no such process: {pid} (it has exited)")
-    if not safety.safe and not force:
-        name = procfs.comm(pid) or "?"
+    if force:
+        return None
+    name = procfs.comm(pid) or "?"
+    if not safety.safe:
+        if starting and tid is None:
+            return fail(
+                exit_codes.UNSAFE_TARGET,
+                f"refusing to signal {pid} ({name}): it is a sigchat server still starting, and after {STARTING_WAIT:g} s "
+                f"{safety.reason.partition(' (')[0].replace('would kill', 'would still kill')}; try again in a moment "
+                "(--force to send anyway)",
+            )
         return fail(
             exit_codes.UNSAFE_TARGET,
             f"refusing to signal {pid} ({name}): {safety.reason}; it is not a sigchat server (--force to send anyway)",
+        )
+    if tid is not None or starting or classic:
+        return None
+    caught = [signum for signum in (signal.SIGUSR1, signal.SIGUSR2) if procfs.catches(pid, signum)]
+    if caught:
+        return fail(
+            exit_codes.UNSAFE_TARGET,
+            f"refusing to signal {pid} ({name}): it is not a sigchat server (it has no {procfs.RECEIVER_THREAD_NAME} "
+            f"thread) and it catches {' and '.join(map(signal_name, caught))}, so its handler would react (an interactive "
+            "shell's does); --classic if it is a classic minitalk server, --force to send anyway",
         )
     return None
 
@@ -266,25 +354,27 @@ def describe_classic_failure(result: ClassicSendResult, pid: int, args: argparse
         return exit_codes.SERVER_GONE, f"server {pid} went away during the transfer"
     if outcome is SendOutcome.UNCONFIRMED:
         return exit_codes.NO_ANSWER, (
-            f"no ack from {pid} within {args.ack_timeout:g} s (the rest was paced): the message was sent but nothing "
-            "confirms it; for a server that does not ack, use a profile with ack=none"
+            f"no ack from {pid} within {args.ack_timeout:g} s (the rest was paced): the message was sent, but its "
+            "delivery is unconfirmed; for a server that does not ack, use a profile with ack=none"
         )
     if outcome is SendOutcome.ACKS_MISSING:
         missing = stats.missing_acks + (1 if stats.handshake_answered is False else 0)
         return exit_codes.NO_ANSWER, (
             f"{missing} of {stats.bits_sent + (stats.handshake_answered is not None)} signals were not acknowledged "
-            f"within {args.ack_timeout:g} s: server {pid} may have missed bits"
+            f"within {args.ack_timeout:g} s: server {pid} may have missed bits, the delivery is unconfirmed"
         )
-    return exit_codes.NO_ANSWER, f"no end-of-message ack from {pid} within {args.timeout:g} s"
+    return exit_codes.NO_ANSWER, f"no end-of-message ack from {pid} within {args.timeout:g} s: the delivery is unconfirmed"
 
 
 def format_classic_stats(result: ClassicSendResult, profile: Profile) -> str:
+    from sigchat.format import bits, human_duration, human_rate, number, plural
+
     s = result.stats
     paced = ", paced" if s.paced else ""
     return (
-        f"{PROG}: classic {profile}: {s.length} bytes, {s.bits} bits, {s.signals_sent} signals sent, "
-        f"{s.signals_received} received, {s.acks} acks, {s.missing_acks} missing{paced}, "
-        f"{s.duration:.3f} s, {s.bits_per_second:,.0f} bits/s"
+        f"{PROG}: classic {profile}: {plural(s.length, 'byte')}, {bits(s.bits)}, {plural(s.signals_sent, 'signal')} sent, "
+        f"{number(s.signals_received)} received, {plural(s.acks, 'ack')}, {number(s.missing_acks)} missing{paced}, "
+        f"{human_duration(s.duration)}, {human_rate(s.bits_per_second)}"
     )
 
 
@@ -312,6 +402,7 @@ def parse_classic(text: str) -> Profile:
 
 def send_classic(pid: int, data: bytes, args: argparse.Namespace, profile: Profile) -> int:
     from sigchat.proto.classic.profile import DEFAULT_PACE
+    from sigchat.proto.classic.sender import SendOutcome
     from sigchat.sigio.send_classic import send_classic as send
 
     pace = args.pace_us / 1e6 if args.pace_us is not None else DEFAULT_PACE
@@ -321,18 +412,26 @@ def send_classic(pid: int, data: bytes, args: argparse.Namespace, profile: Profi
     if args.stats:
         print(format_classic_stats(result, profile), file=sys.stderr)
     if result.outcome is not None and result.outcome.ok and not result.server_gone:
+        if result.outcome is SendOutcome.SENT:  # exit 0 all the same (README), but say what it means
+            print(f"{PROG}: note: sent; the delivery is unconfirmed: profile {profile} has no acks", file=sys.stderr)
         return exit_codes.OK
     code, message = describe_classic_failure(result, pid, args)
     return fail(code, message)
 
 
 def format_stats(result: SendResult) -> str:
+    """The ``-v`` line. Its signal counts are everything this sender sent and received, the whole
+    signature (and any hellos while queued) included; the server's log counts from the signature's
+    last bit, the one that opens its session ("in session"), so it shows 7 fewer for one attempt."""
+    from sigchat.format import bits, human_duration, human_rate, number, plural
+
     s = result.stats
-    mode = f"turbo ({s.words} word{'' if s.words == 1 else 's'})" if s.turbo else "1 bit per signal"
+    mode = f"turbo ({plural(s.words, 'word')})" if s.turbo else "1 bit per signal"
     return (
-        f"{PROG}: {s.length} bytes, {mode}, {s.frame_bits} bits, {s.signals_sent} signals sent, "
-        f"{s.signals_received} received, {s.retransmissions} retransmissions, {s.attempts} attempt(s), "
-        f"{s.duration:.3f} s, {s.bits_per_second:,.0f} bits/s"
+        f"{PROG}: {plural(s.length, 'byte')}, {mode}, {bits(s.frame_bits)}, {plural(s.signals_sent, 'signal')} sent, "
+        f"{number(s.signals_received)} received (the whole signature included), "
+        f"{plural(s.retransmissions, 'retransmission')}, {plural(s.attempts, 'attempt')}, "
+        f"{human_duration(s.duration)}, {human_rate(s.bits_per_second)}"
     )
 
 
@@ -340,7 +439,7 @@ def main(argv: list[str] | None = None) -> int:
     block_signals()  # first: no reply may ever find these signals unblocked
     try:
         argv = sys.argv[1:] if argv is None else argv
-        args = quick_args(argv) or build_parser().parse_args(expand_classic_flag(argv))
+        args = quick_args(argv) or parse_args(argv)
         profile = None
         if args.classic is not None:
             profile = parse_classic(args.classic)
@@ -372,7 +471,7 @@ def main(argv: list[str] | None = None) -> int:
         return fail(exit_codes.USAGE, f"{error} (see --help)")
     except OSError as error:
         return fail(exit_codes.FAILURE, f"cannot read the message: {error.strerror or error}")
-    code = check_target(pid, args.force)
+    code = check_target(pid, args.force, classic=profile is not None)
     if code is not None:
         return code
     if not args.no_affinity:

@@ -65,7 +65,7 @@ def main() -> int:
     threading.Thread(target=lambda: [lines.put(line.decode()) for line in server.stdout], daemon=True).start()
     try:
         first = lines.get(timeout=10)
-        server_pid = int(first.split(":")[1])
+        server_pid = json.loads(first)["pid"]  # the "listening" record
         pattern = "The quick brown fox jumps over the lazy dog 0123456789. "
         message = (pattern * (args.length // len(pattern) + 1))[: args.length]
         intact = 0

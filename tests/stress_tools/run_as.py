@@ -26,10 +26,11 @@ def main() -> int:
     import locale  # noqa: F401  (argparse's gettext)
 
     from sigchat import send, serve  # import everything while the files are readable
+    from sigchat.server import options, plain  # noqa: F401  (serve.main imports them once the signals are blocked)
 
     target = {"server": serve.main, "send": send.main}[command]
     # Everything that is imported lazily later (argparse's gettext, help texts).
-    {"server": serve.build_parser, "send": send.build_parser}[command]().format_help()
+    {"server": options.build_parser, "send": send.build_parser}[command]().format_help()
     if ruid != 0 and euid != 0:
         os.setgroups([])
         os.setresgid(ruid, ruid, ruid)

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import sys
 
 from sigchat import SEND_COMMAND, SERVER_COMMAND, __version__, exit_codes
 from sigchat.proto.classic.profile import DEFAULT_IDLE_TIMEOUT, DEFAULT_PROFILE, SYNTAX, Profile, ProfileError, parse_profile
@@ -17,8 +18,53 @@ from sigchat.proto.wire import DEFAULT_MAX_BYTES, MAX_LENGTH, SESSION_IDLE_TIMEO
 PROG = SERVER_COMMAND
 
 
+class UsageError(Exception):
+    """A bad command line: ``sigchat-server: <problem> (see --help)`` on one line, exit 2 (``sigchat.serve``)."""
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse, but every error is one ``UsageError`` line instead of the usage and a message."""
+
+    def error(self, message: str) -> None:
+        raise UsageError(_reword(message))
+
+
+def _reword(message: str) -> str:
+    """argparse's wording in ours: ``--max-bytes must be ...``, ``unknown option --bogus``."""
+    if message.startswith("unrecognized arguments: "):
+        extra = message.removeprefix("unrecognized arguments: ").split()
+        options = [arg for arg in extra if arg.startswith("-")]
+        if options:
+            return f"unknown option {options[0]}"
+        return f"unexpected argument {extra[0]!r}: {PROG} takes options only"
+    argument, sep, problem = message.partition(": ")
+    if sep and argument.startswith("argument ") and problem.startswith("must "):
+        return f"{argument.removeprefix('argument ').split('/')[-1]} {problem}"  # our own types' messages
+    return message.removeprefix("argument ")
+
+
+def _number(kind: type, low: float, high: float, what: str, *, open_low: bool = False):
+    """An argparse type: a ``kind`` number in [low, high] (``open_low``: above ``low``), else the one message."""
+
+    def convert(text: str):
+        try:
+            value = kind(text)
+        except ValueError:
+            value = None
+        if value is None or value != value or not (low < value if open_low else low <= value) or not value <= high:
+            raise argparse.ArgumentTypeError(f"must be {what}, not {text!r}")
+        return value
+
+    return convert
+
+
+_BYTE_COUNT = _number(int, 0, MAX_LENGTH, f"a whole number of bytes from 0 to {MAX_LENGTH}")
+_SECONDS = _number(float, 0, sys.float_info.max, "a positive number of seconds", open_low=True)
+_UID = _number(int, 0, 2**32 - 2, "a user id (a whole number)")
+
+
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = _Parser(
         prog=PROG,
         description="Receive messages sent with sigchat-send over SIGUSR1/SIGUSR2.",
         epilog=(
@@ -28,17 +74,28 @@ def build_parser() -> argparse.ArgumentParser:
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument("--plain", action="store_true", help="no UI: messages to stdout (default when stdout is not a terminal)")
-    parser.add_argument("--json", action="store_true", help="plain mode: one JSON object per message instead of its text")
+    parser.add_argument(
+        "--json",
+        action="store_true",
+        help="plain mode: every stdout line is JSON: a 'listening' record with the PID, then one object per message",
+    )
+    parser.add_argument(
+        "-v",
+        "--verbose",
+        action="store_true",
+        help="plain mode: also a stderr line per transfer started, queued or repeated, and a summary at the stop "
+        "(the summary always when stderr is a terminal; errors and refusals are always shown)",
+    )
     parser.add_argument(
         "--max-bytes",
-        type=int,
+        type=_BYTE_COUNT,
         default=DEFAULT_MAX_BYTES,
         metavar="N",
         help="refuse longer messages, before their payload is sent (default: %(default)s = 16 MiB)",
     )
     parser.add_argument(
         "--session-timeout",
-        type=float,
+        type=_SECONDS,
         default=SESSION_IDLE_TIMEOUT,
         metavar="SECONDS",
         help="drop a transfer whose sender is silent this long (default: %(default)s)",
@@ -56,7 +113,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument(
         "--classic-timeout",
-        type=float,
+        type=_SECONDS,
         default=DEFAULT_IDLE_TIMEOUT,
         metavar="SECONDS",
         help="end a classic message as incomplete after this much silence mid-message (default: %(default)s)",
@@ -64,7 +121,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--log", metavar="FILE", help="append every delivered message to FILE as a JSON line (fsynced)")
     parser.add_argument(
         "--allow-uid",
-        type=int,
+        type=_UID,
         action="append",
         default=[],
         metavar="UID",
@@ -80,6 +137,12 @@ def build_parser() -> argparse.ArgumentParser:
         action="store_true",
         help="decline turbo words (sigchat-send --turbo then sends 1 bit per signal)",
     )
+    parser.add_argument(
+        "--theme",
+        metavar="NAME",
+        help="the UI's colour theme, e.g. nord, gruvbox, textual-light (default: $TEXTUAL_THEME, else the one "
+        "last chosen in the UI's command palette, else textual-dark); checked when the UI starts",
+    )
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     return parser
 
@@ -92,9 +155,9 @@ def _profile_argument(text: str) -> Profile:
 
 
 def invalid(args: argparse.Namespace) -> str | None:
-    """What is wrong with parsed options argparse cannot check, or ``None``."""
+    """What is wrong with options that did not pass the parser's types (built in code, say), or ``None``."""
     if not 0 <= args.max_bytes <= MAX_LENGTH:
-        return f"--max-bytes must be between 0 and {MAX_LENGTH}"
+        return f"--max-bytes must be a whole number of bytes from 0 to {MAX_LENGTH}"
     if not 0 < args.session_timeout < float("inf"):
         return "--session-timeout must be positive"
     if not 0 < args.classic_timeout < float("inf"):

@@ -1,8 +1,17 @@
 """Plain mode: stdout carries the messages, stderr one line per diagnostic.
 
 Stdout is exactly this: the line ``Server PID: <pid>``, then every delivered
-message's bytes followed by one ``\\n`` (or with ``--json`` one JSON object per
-line for every delivered, aborted or rejected transfer, see ``records``).
+message's bytes followed by one ``\\n``. With ``--json`` every line is one JSON
+object: first the ``listening`` record (with the ``pid``), then one for every
+delivered, aborted or rejected transfer (see ``records``). Either first line
+is written once the receiver thread is there, so a sender may start at once.
+
+Stderr stays quiet unless something goes wrong, so that a tester may merge it
+into stdout (``2>&1``): errors (aborted transfers, incomplete classic
+messages, a dead receiver thread) and refusals (messages over ``--max-bytes``,
+senders not answered) always; with ``-v`` also a line per transfer started,
+queued or repeated, the classic note, and the summary at the stop (which is
+also written when stderr is a terminal).
 """
 
 from __future__ import annotations
@@ -10,17 +19,19 @@ from __future__ import annotations
 import argparse
 import os
 import sys
-import threading
 import time
 
-from sigchat import exit_codes
+from sigchat import __version__, exit_codes
+from sigchat.format import human_bytes, plural, uptime as uptime_text
 from sigchat.proto.events import CLASSIC, ServerEvent
+from sigchat.proto.server import Server
 from sigchat.server.options import PROG, allowed_uids, build_server, classic_note
-from sigchat.server.records import DurableLog, dumps, record_of
+from sigchat.server.records import DurableLog, dumps, iso_time, record_of
 from sigchat.server.sink import EventSink, Kind
 from sigchat.sigio import procfs
-from sigchat.sigio.masks import on_stop
+from sigchat.sigio.masks import block_stop_signals, stop_requested
 from sigchat.sigio.receiver import Receiver
+from sigchat.sigio.words import turbo_unsupported
 
 
 def diag(message: str) -> None:
@@ -28,18 +39,21 @@ def diag(message: str) -> None:
     print(f"{PROG}: {message}", file=sys.stderr, flush=True)
 
 
-def report_stop(messages: int, nbytes: int, counts: list[str], uptime: float, error: BaseException | None) -> int:
-    """The last stderr line (plain mode and the UI) and the exit code.
+def report_stop(
+    messages: int, nbytes: int, counts: list[str], uptime: float, error: BaseException | None, *, show: bool = True
+) -> int:
+    """The last stderr line (plain mode and the UI) and the exit code; ``show=False``: only the error line.
 
     ``stopped; <summary>``, or ``the receiver thread died (<error>); <summary>``
     and FAILURE; the summary is the delivered messages and bytes, ``counts``
-    (e.g. ``"3 transfers aborted"``) and the uptime.
+    (e.g. ``"3 transfers aborted"``) and the uptime: ``3 messages (42 B) delivered, ...``.
     """
-    summary = ", ".join([f"{messages} messages ({nbytes} bytes) delivered", *counts, f"up {uptime:.1f} s"])
+    summary = ", ".join([f"{plural(messages, 'message')} ({human_bytes(nbytes)}) delivered", *counts, f"up {uptime_text(uptime)}"])
     if error is not None:
         diag(f"the receiver thread died ({type(error).__name__}: {error}); {summary}")
         return exit_codes.FAILURE
-    diag(f"stopped; {summary}")
+    if show:
+        diag(f"stopped; {summary}")
     return exit_codes.OK
 
 
@@ -62,9 +76,10 @@ def describe(pid: int) -> str:
 class PlainOutput:
     """Events as stdout bytes / JSON lines and stderr diagnostics (an ``EventSink`` output)."""
 
-    def __init__(self, *, json_lines: bool, max_bytes: int) -> None:
+    def __init__(self, *, json_lines: bool, max_bytes: int, verbose: bool = False) -> None:
         self.json_lines = json_lines
         self.max_bytes = max_bytes
+        self.verbose = verbose  # -v: also the lines about transfers that went well (started, queued, repeated)
         self.out = sys.stdout.buffer
         self.written_messages = 0
         self.written_bytes = 0
@@ -87,6 +102,8 @@ class PlainOutput:
                 self.out.flush()
             self.written_messages += 1
             self.written_bytes += len(event.data)
+        elif not self.verbose and kind in (Kind.DUPLICATE, Kind.STARTED, Kind.QUEUED):
+            pass
         elif kind is Kind.DUPLICATE:
             self.diag(f"message from {event.pid} was a repeat of one already delivered; not shown again")
         elif kind is Kind.STARTED:
@@ -111,11 +128,36 @@ class PlainOutput:
         self.diag(f"not answering {describe(pid)}: {reason}")
 
 
+def listening_record(args: argparse.Namespace, server: Server, wall_time: float) -> dict:
+    """``--json``'s first line: this server's PID and what it serves (``records`` describes the fields)."""
+    return {
+        "time": iso_time(wall_time),
+        "event": "listening",
+        "pid": os.getpid(),
+        "version": __version__,
+        "classic": str(args.classic) if args.classic is not None else None,
+        "native": args.classic is None or args.classic.native_compatible,
+        "turbo": server.turbo and turbo_unsupported() is None,
+        "max_bytes": args.max_bytes,
+    }
+
+
+RECEIVER_START_WAIT = 1.0
+"""Seconds plain mode waits for its receiver thread to name itself before it prints the first line anyway."""
+
+
+def wait_for_receiver_thread(receiver: Receiver) -> None:
+    """Return once the receiver thread shows in ``/proc`` (senders look for it there) or is gone."""
+    deadline = time.monotonic() + RECEIVER_START_WAIT
+    while receiver.alive and procfs.receiver_tid(os.getpid()) is None and time.monotonic() < deadline:
+        time.sleep(0.0005)
+
+
 def run_plain(args: argparse.Namespace) -> int:
     log, opened = open_log(args)
     if not opened:
         return exit_codes.FAILURE
-    output = PlainOutput(json_lines=args.json, max_bytes=args.max_bytes)
+    output = PlainOutput(json_lines=args.json, max_bytes=args.max_bytes, verbose=args.verbose)
     sink = EventSink(output, log=log)
     server = build_server(args)
     receiver = Receiver(
@@ -126,16 +168,19 @@ def run_plain(args: argparse.Namespace) -> int:
         allowed_uids=allowed_uids(args),
         pin_cpu=not args.no_affinity,
     )
-    stop = threading.Event()
-    on_stop(stop.set)
+    block_stop_signals()  # before the receiver thread starts: it inherits the mask
     started = time.monotonic()
-    sys.stdout.write(f"Server PID: {os.getpid()}\n")
-    sys.stdout.flush()
-    note = classic_note(args.classic)
-    if note is not None:
-        output.diag(note)
     receiver.start()
-    while not stop.wait(0.1) and receiver.alive:
+    wait_for_receiver_thread(receiver)  # so that a sender may start as soon as it reads the PID
+    if args.json:
+        output.write_record(listening_record(args, server, time.time()))
+    else:
+        sys.stdout.write(f"Server PID: {os.getpid()}\n")
+        sys.stdout.flush()
+    note = classic_note(args.classic)
+    if note is not None and (args.verbose or not args.classic.native_compatible):  # "classic clients only": a warning
+        output.diag(note)
+    while receiver.alive and not stop_requested(0.1):
         pass
     receiver.stop()
     if log is not None:
@@ -144,7 +189,8 @@ def run_plain(args: argparse.Namespace) -> int:
     return report_stop(
         output.written_messages,
         output.written_bytes,
-        [f"{c.aborted} transfers aborted", f"{c.stray + receiver.counters.foreign_uid} stray signals ignored"],
+        [f"{plural(c.aborted, 'transfer')} aborted", f"{plural(c.stray + receiver.counters.foreign_uid, 'stray signal')} ignored"],
         time.monotonic() - started,
         receiver.error,
+        show=args.verbose or sys.stderr.isatty(),
     )

@@ -1,5 +1,11 @@
 """One JSON object per transfer: plain mode's ``--json`` lines and the ``--log`` file.
 
+``--json``'s first line, before any transfer, is the ``listening`` record
+(``server.plain.listening_record``): ``time``, ``event`` (``listening``), ``pid``
+(the server's), ``version``, ``classic`` (the classic profile served,
+canonical, or ``null``), ``native`` (whether sigchat senders are served),
+``turbo`` (whether turbo words are accepted) and ``max_bytes``.
+
 Fields: ``time`` (wall clock, ISO 8601 UTC), ``event`` (``delivered``,
 ``aborted``), ``mode`` (``native`` or ``classic``), ``pid``, ``bytes``, ``bits``
 (signals that carried the frame), ``payload_bits``, ``signals_received``,
@@ -34,7 +40,8 @@ import os
 from sigchat.proto.events import CLASSIC, MessageDelivered, TransferAborted, TransferStats
 
 
-def _iso(wall_time: float) -> str:
+def iso_time(wall_time: float) -> str:
+    """A record's ``time``: wall clock, ISO 8601 UTC, milliseconds."""
     return datetime.datetime.fromtimestamp(wall_time, datetime.timezone.utc).isoformat(timespec="milliseconds")
 
 
@@ -70,7 +77,7 @@ def _mode_fields(event: MessageDelivered | TransferAborted) -> dict:
 
 def delivered_record(event: MessageDelivered, wall_time: float) -> dict:
     return {
-        "time": _iso(wall_time),
+        "time": iso_time(wall_time),
         "event": "delivered",
         **_mode_fields(event),
         **stats_fields(event.stats),
@@ -81,7 +88,7 @@ def delivered_record(event: MessageDelivered, wall_time: float) -> dict:
 
 def aborted_record(event: TransferAborted, wall_time: float) -> dict:
     record = {
-        "time": _iso(wall_time),
+        "time": iso_time(wall_time),
         "event": "aborted",
         **_mode_fields(event),
         **stats_fields(event.stats),

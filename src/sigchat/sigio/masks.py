@@ -53,10 +53,23 @@ STOP_SIGNALS = (signal.SIGTERM, signal.SIGINT, signal.SIGHUP)
 """The signals that stop a server cleanly (the UI's event loop handles them)."""
 
 
-def on_stop(callback: Callable[[], None]) -> None:
-    """Call ``callback`` (in the main thread) on SIGINT or SIGTERM: plain mode's clean stop."""
-    for signum in (signal.SIGINT, signal.SIGTERM):
-        signal.signal(signum, lambda signum, frame: callback())
+PLAIN_STOP_SIGNALS = frozenset({signal.SIGINT, signal.SIGTERM})
+
+
+def block_stop_signals() -> None:
+    """Block SIGINT/SIGTERM in this thread and the threads it starts: ``stop_requested`` takes them.
+
+    Plain mode waits for them with ``sigtimedwait`` instead of a handler: a
+    handler that sets a ``threading.Event`` can deadlock when it runs while the
+    main thread holds that event's lock inside ``Event.wait`` (seen once: a
+    server that did not stop within 10 s of SIGTERM).
+    """
+    signal.pthread_sigmask(signal.SIG_BLOCK, PLAIN_STOP_SIGNALS)
+
+
+def stop_requested(timeout: float) -> bool:
+    """Wait up to ``timeout`` seconds for SIGINT/SIGTERM (blocked by ``block_stop_signals``)."""
+    return signal.sigtimedwait(PLAIN_STOP_SIGNALS, timeout) is not None
 
 
 def discard_pending() -> None:

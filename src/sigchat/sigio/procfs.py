@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import os
 
+from sigchat import SERVER_COMMAND
 from sigchat.sigio.sigapi import signal, signal_name
 
 # rt_sigtimedwait: the call Python's signal.sigtimedwait and sigwaitinfo use.
@@ -50,6 +51,42 @@ def comm(pid: int) -> str | None:
     """The process name (``/proc/PID/comm``), or ``None`` once it is gone."""
     name = _read(f"/proc/{pid}/comm")
     return name.rstrip("\n") if name is not None else None
+
+
+def command_line(pid: int) -> list[str] | None:
+    """The arguments ``pid`` was started with (``/proc/PID/cmdline``), or ``None`` once it is gone."""
+    text = _read(f"/proc/{pid}/cmdline")
+    return text.split("\0")[:-1] if text else None
+
+
+_SERVER_MODULES = ("sigchat", "sigchat.__main__", "sigchat.serve")
+_FLAGS_WITH_VALUE = ("-X", "-W")
+
+
+def is_server_command(pid: int) -> bool:
+    """Whether ``pid`` was started as a sigchat server (its name, or ``server_argv``); such a process may
+    still be starting (no receiver thread yet)."""
+    return comm(pid) == SERVER_COMMAND or server_argv(command_line(pid) or [])
+
+
+def server_argv(argv: list[str]) -> bool:
+    """Whether ``argv`` starts a sigchat server: ``sigchat-server ...`` (the console script, whatever runs it)
+    or ``python [options] -m sigchat [server] ...``."""
+    if not argv:
+        return False
+    if argv[0].rpartition("/")[2] == SERVER_COMMAND:
+        return True
+    rest = argv[1:]
+    while rest and rest[0].startswith("-") and rest[0] != "-":  # the interpreter's options
+        flag = rest.pop(0)
+        if flag == "-m" or flag.startswith("-m") and not flag.startswith("--"):
+            module = flag[2:] or (rest.pop(0) if rest else "")
+            return module in _SERVER_MODULES and (module == "sigchat.serve" or not rest or rest[0] != "send")
+        if flag in _FLAGS_WITH_VALUE and rest:
+            rest.pop(0)
+        elif flag == "-c" or flag.startswith("-c") and not flag.startswith("--"):
+            return False
+    return bool(rest) and rest[0].rpartition("/")[2] == SERVER_COMMAND
 
 
 def _status_masks(text: str) -> dict[str, int]:
@@ -92,6 +129,13 @@ def signal_safety(pid: int, signums: tuple[int, ...] = (signal.SIGUSR1, signal.S
     if unsafe:
         return Safety(False, f"{' and '.join(unsafe)} would kill it (neither blocked, caught nor ignored)")
     return Safety(True, "the signals are blocked, caught or ignored")
+
+
+def catches(pid: int, signum: int) -> bool:
+    """Whether ``pid`` has a handler for ``signum`` (SigCgt): it survives the signal, but a handler that is not
+    sigchat's reacts to it (an interactive shell, for one, catches SIGUSR1)."""
+    status = _read(f"/proc/{pid}/status")
+    return status is not None and bool(_status_masks(status).get("SigCgt", 0) & 1 << (signum - 1))
 
 
 def _blocked_in_every_thread(pid: int, bit: int) -> bool:

@@ -15,8 +15,11 @@ Threads and what runs where:
   waking another CPU.
 
 Everything that varies (the PID, both clocks, the time zone, the receiver,
-``/proc`` lookups, the log) is injected through ``SigchatApp(...)``, so tests
-and screenshots are deterministic; widgets never read clocks or ``/proc``.
+``/proc`` lookups, the log, the environment and ``which`` for the clipboard,
+the send command, the config and data directories) is injected through
+``SigchatApp(...)``, so tests and screenshots are deterministic; widgets never
+read clocks or ``/proc``. ``run_app`` passes the real ones
+(``tui.settings``: where files go, the remembered theme, ``sigchat-send``'s path).
 SIGUSR1/SIGUSR2 are blocked by ``sigchat.serve`` before this module starts any
 thread (Textual's own threads inherit the mask).
 """
@@ -27,19 +30,22 @@ import argparse
 import asyncio
 import datetime
 import os
+import shutil
+import sys
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Protocol
 
 from textual import work
 from textual.app import App, ComposeResult, SystemCommand
 from textual.binding import Binding
-from textual.containers import Horizontal
+from textual.containers import Horizontal, Vertical
 from textual.content import Content
 from textual.screen import Screen
-from textual.widgets import Footer, OptionList
+from textual.theme import BUILTIN_THEMES, Theme
+from textual.widgets import Footer, Input, OptionList
 
-from sigchat import SERVER_COMMAND, exit_codes
+from sigchat import SEND_COMMAND, SERVER_COMMAND, exit_codes
 from sigchat.proto.server import Server
 from sigchat.server.options import allowed_uids, build_server, classic_note
 from sigchat.proto.wire import DEFAULT_MAX_BYTES
@@ -49,6 +55,7 @@ from sigchat.server.sink import EventSink, Kind
 from sigchat.sigio import procfs
 from sigchat.sigio.masks import STOP_SIGNALS
 from sigchat.sigio.receiver import Receiver
+from sigchat.tui import clipboard, settings
 from sigchat.tui.bridge import Bridge
 from sigchat.tui.messages import SenderRefused, ServerEventReceived, TransferProgress
 from sigchat.tui.model import Entry, SenderInfo, Session, log_records
@@ -60,6 +67,7 @@ from sigchat.tui.widgets.help import HelpScreen
 from sigchat.tui.widgets.inflight import InFlight
 from sigchat.tui.widgets.inspector import InspectorScreen
 from sigchat.tui.widgets.save_dialog import SaveDialog
+from sigchat.tui.widgets.search import SearchBar
 from sigchat.tui.widgets.senders import SenderList
 from sigchat.tui.widgets.throughput import WINDOW, Throughput
 
@@ -83,6 +91,8 @@ class ReceiverLike(Protocol):
 
 
 ReceiverFactory = Callable[[EventSink, Bridge], ReceiverLike]
+ClipboardTool = Callable[[Sequence[str], str], "str | None"]
+PANES = Binding.Group("Pane")
 
 
 class SigchatApp(App[int]):
@@ -91,15 +101,23 @@ class SigchatApp(App[int]):
     CSS_PATH = "app.tcss"
     TITLE = SERVER_COMMAND
     BINDINGS = [
-        Binding("q", "quit", "Quit"),
-        Binding("f", "filter", "Filter"),
+        # ctrl+c quits as it does in plain mode (Textual would only say "press ctrl+q"), in an input too.
+        # The footer keeps to what fits in 80 columns; the help screen lists every key.
+        Binding("ctrl+c", "quit", "Quit", key_display="^c", priority=True),
+        Binding("q", "quit", "Quit", show=False),
+        Binding("question_mark,f1", "help", "Help", key_display="?"),
+        Binding("slash,ctrl+f", "find", "Find", key_display="/"),
+        Binding("n", "find_next", "Next match", show=False),
+        Binding("N", "find_previous", "Previous match", show=False),
+        Binding("f", "filter", "Filter", show=False),  # (1 does nearly the same, and is in the footer)
         Binding("a", "show_all", "All", show=False),
         Binding("i", "inspect", "Inspect", show=False),
-        Binding("c", "copy_message", "Copy msg"),
-        Binding("p", "copy_command", "Copy cmd"),
+        Binding("c", "copy_message", "Copy"),
+        Binding("p", "copy_command", "Copy cmd", show=False),  # (the banner says "p copies it")
         Binding("s", "save", "Save"),
-        Binding("x", "clear", "Clear"),
-        Binding("question_mark,f1", "help", "Help", key_display="?"),
+        Binding("x", "clear", "Clear", show=False),
+        Binding("1", "focus_senders", "Senders", group=PANES),
+        Binding("2", "focus_log", "Log", group=PANES),
     ]
 
     def __init__(
@@ -115,7 +133,13 @@ class SigchatApp(App[int]):
         is_alive: Callable[[int], bool] = procfs.is_alive,
         max_bytes: int | None = DEFAULT_MAX_BYTES,
         max_rows: int = 1000,
-        save_dir: str = ".",
+        data_dir: str = ".",
+        config_dir: str | None = None,
+        theme: str | None = None,
+        send_program: str = SEND_COMMAND,
+        environ: Mapping[str, str] | None = None,
+        which: Callable[[str], str | None] = shutil.which,
+        clipboard_tool: ClipboardTool = clipboard.run_tool,
         note: str | None = None,
         handle_signals: bool = False,
     ) -> None:
@@ -133,7 +157,17 @@ class SigchatApp(App[int]):
             is_alive: Whether a pid still runs (once a second, for "gone").
             max_bytes: The server's limit, shown with rejected messages.
             max_rows: Rows the log view keeps (saving keeps everything).
-            save_dir: Where "save log" proposes to write.
+            data_dir: Where "save log" proposes to write and screenshots go
+                (made when a file is written; ``tui.settings.data_dir``).
+            config_dir: Where the theme chosen in the palette is remembered
+                (``tui.settings.config_dir``); ``None``: not remembered.
+            theme: The theme to start with (``None``: Textual's default).
+            send_program: How a shell runs ``sigchat-send`` (``tui.settings.send_program``),
+                in the command shown and copied.
+            environ: The environment, for how to copy (``None``: ``os.environ``).
+            which: Finds a clipboard tool on ``PATH`` (``shutil.which``).
+            clipboard_tool: Gives text to a clipboard tool (``clipboard.run_tool``;
+                runs in a worker thread).
             note: A few words on the server's configuration, shown in the banner.
             handle_signals: Quit cleanly on SIGTERM/SIGINT/SIGHUP (``run_app``).
         """
@@ -146,7 +180,17 @@ class SigchatApp(App[int]):
         self._is_alive = is_alive
         self.max_bytes = max_bytes
         self.max_rows = max_rows
-        self.save_dir = save_dir
+        self.data_dir = data_dir
+        self.config_dir = config_dir
+        self.send_command = send_command(pid, send_program)
+        """The command shown and copied (``widgets.banner.send_command`` words it)."""
+        self._environ = os.environ if environ is None else environ
+        self._which = which
+        self._clipboard_tool = clipboard_tool
+        self._clipboard_route: clipboard.Route | None = None
+        if theme is not None:
+            self.theme = theme
+        self._remembered_theme: str | None = None
         self._handle_signals = handle_signals
         self.note = note
         self.bridge = Bridge(self.post_message, monotonic=monotonic, comm=comm)
@@ -161,19 +205,24 @@ class SigchatApp(App[int]):
     # ------------------------------------------------------------------ layout
     def compose(self) -> ComposeResult:
         # The widgets are made here once and kept: events update them whatever screen is on top.
-        self.banner = ServerBanner(self.pid, id="banner")
+        self.banner = ServerBanner(self.pid, command=self.send_command, id="banner")
         self.sender_list = SenderList(id="senders")
         self.log_view = ChatLog(tz=self.tz, max_rows=self.max_rows, max_bytes=self.max_bytes, id="log")
+        self.search_bar = SearchBar(id="search")
+        self.search_bar.display = False
+        self._find_anchor: int | None = None
         self.inflight = InFlight(id="inflight")
         self.throughput = Throughput(id="throughput")
         yield self.banner
         with Horizontal(id="main"):
             yield self.sender_list
-            yield self.log_view
+            with Vertical(id="log-column"):
+                yield self.log_view
+                yield self.search_bar
         with Horizontal(id="bottom"):
             yield self.inflight
             yield self.throughput
-        yield Footer()
+        yield Footer(compact=True)  # (compact: the keys that matter fit in 80 columns)
 
     def on_mount(self) -> None:
         self.sender_list.border_title = "Senders"
@@ -184,6 +233,8 @@ class SigchatApp(App[int]):
         self._update_empty_hint()
         self._tick()
         self.set_interval(1.0, self._tick)
+        self._remembered_theme = self.theme
+        self.theme_changed_signal.subscribe(self, self._remember_theme)
         if self._handle_signals:
             loop = asyncio.get_running_loop()
             for signum in STOP_SIGNALS:
@@ -247,7 +298,7 @@ class SigchatApp(App[int]):
             self.sender_list.forget(pid)
         if entry is not None:
             self.log_view.add_entry(entry)
-        self.sender_list.update_senders([sender], self.totals, self._monotonic())
+        self.sender_list.update_senders(self.senders.values(), self.totals, self._monotonic())
 
     def _show_inflight(self) -> None:
         transfers, waiting = self.session.in_flight()
@@ -308,7 +359,7 @@ class SigchatApp(App[int]):
             Content.assemble(
                 (first, "bold"),
                 ("\n\nSend one from another terminal:\n\n  ", MUTED_STYLE),
-                (send_command(self.pid), "$text-accent bold"),
+                (self.send_command, "$text-accent bold"),
                 (
                     "\n\nEach message appears here with its transfer statistics,"
                     " failed and rejected transfers too. ? shows all keys.",
@@ -318,7 +369,9 @@ class SigchatApp(App[int]):
         )
 
     def on_option_list_option_selected(self, event: OptionList.OptionSelected) -> None:
-        if isinstance(event.option_list, SenderList):
+        if isinstance(event.option_list, SenderList) and SenderList.is_group(event.option_id):
+            self.sender_list.toggle_group(event.option_id)
+        elif isinstance(event.option_list, SenderList):
             self.set_filter(SenderList.pid_of(event.option_id))
             self.log_view.focus()
         elif isinstance(event.option_list, ChatLog):
@@ -349,12 +402,124 @@ class SigchatApp(App[int]):
         if entry is None or entry.kind is Kind.REFUSED:
             self.notify("No message to copy", severity="warning")
             return
-        self.copy_to_clipboard(entry.data.decode("utf-8", "backslashreplace"))
-        self.notify(f"Copied the message from {sender_label(entry.pid, entry.name)} ({len(entry.data):,} bytes)")
+        what = f"the message from {sender_label(entry.pid, entry.name)} ({len(entry.data):,} bytes)"
+        self.copy_to_clipboard(entry.data.decode("utf-8", "backslashreplace"), what)
 
     def action_copy_command(self) -> None:
-        self.copy_to_clipboard(send_command(self.pid))
-        self.notify(f"Copied: {send_command(self.pid)}")
+        self.copy_to_clipboard(self.send_command, self.send_command)
+
+    # ------------------------------------------------------------------ the clipboard
+    @property
+    def clipboard_route(self) -> clipboard.Route:
+        """How a copy gets to the clipboard here (looked up once)."""
+        if self._clipboard_route is None:
+            self._clipboard_route = clipboard.route(self._environ, self._which)
+        return self._clipboard_route
+
+    def copy_to_clipboard(self, text: str, what: str | None = None) -> None:
+        """Copy with OSC 52 and, where the terminal may drop it, with a clipboard tool too.
+
+        ``what``: the words for the notification, which says how the text was
+        copied (``tui.clipboard``); ``None``: only a failure is reported (the
+        inspector says its own words).
+        """
+        super().copy_to_clipboard(text)
+        route = self.clipboard_route
+        if route.tool is not None:
+            self._copy_with_tool(route, text, what)
+        elif what is not None and route.osc52_known:
+            self.notify(f"Copied {what}")
+        elif what is not None:
+            self.notify(route.osc52_note(), title=f"Copy {what}", severity="warning", timeout=10)
+
+    @work(thread=True, group="clipboard")
+    def _copy_with_tool(self, route: clipboard.Route, text: str, what: str | None) -> None:
+        assert route.tool is not None
+        problem = self._clipboard_tool(route.tool, text)
+        if problem is None:
+            if what is not None:
+                self.call_from_thread(self.notify, f"Copied {what} with {route.tool_name}")
+            return
+        self.call_from_thread(
+            self.notify,
+            f"{route.tool_name} failed ({problem}). {route.osc52_note()}",
+            title="Copy",
+            severity="warning",
+            timeout=10,
+        )
+
+    # ------------------------------------------------------------------ find in the log, panes
+    def _on_main_screen(self) -> bool:
+        return self.screen is self.screen_stack[0]
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        if action in ("find", "find_next", "find_previous", "focus_senders", "focus_log"):
+            return self._on_main_screen()
+        return True
+
+    def action_find(self) -> None:
+        self._find_anchor = self.log_view.highlighted
+        self.search_bar.open()
+        self.find(0)
+
+    def action_find_next(self) -> None:
+        if not self.search_bar.query:
+            self.action_find()
+        else:
+            self.find(-1)
+
+    def action_find_previous(self) -> None:
+        if not self.search_bar.query:
+            self.action_find()
+        else:
+            self.find(1)
+
+    def on_input_changed(self, event: Input.Changed) -> None:
+        if event.input is self.search_bar.input:
+            self.find(0)
+
+    def on_input_submitted(self, event: Input.Submitted) -> None:
+        if event.input is self.search_bar.input:
+            event.stop()
+            self.find(-1)
+
+    def on_search_bar_closed(self, _: SearchBar.Closed) -> None:
+        self.log_view.focus()
+
+    def find(self, step: int) -> int | None:
+        """Highlight a row of the log that matches the search bar's text; its index.
+
+        ``step`` 0: the newest match at or above where the search started (as
+        you type); -1: the next older match; 1: the next newer one (both wrap).
+        Only the rows in the view are searched (the filter and ``max_rows`` apply).
+        """
+        bar = self.search_bar
+        log = self.log_view
+        query = bar.query.casefold()
+        shown = log.shown
+        matches = [index for index, entry in enumerate(shown) if query in entry.search_text()] if query else []
+        if not matches:
+            bar.show_status(None, 0)
+            return None
+        current = log.highlighted
+        if step == 0:
+            anchor = self._find_anchor if self._find_anchor is not None else len(shown) - 1
+            target = next((i for i in reversed(matches) if i <= anchor), matches[-1])
+        elif step < 0:
+            below = current if current is not None else len(shown)
+            target = next((i for i in reversed(matches) if i < below), matches[-1])
+        else:
+            above = current if current is not None else -1
+            target = next((i for i in matches if i > above), matches[0])
+        log.highlighted = target
+        bar.show_status(matches.index(target) + 1, len(matches))
+        return target
+
+    def action_focus_senders(self) -> None:
+        self.sender_list.focus()
+
+    def action_focus_log(self) -> None:
+        self.log_view.focus()
 
     def action_clear(self) -> None:
         self._view_start = len(self.entries)
@@ -363,11 +528,43 @@ class SigchatApp(App[int]):
         self.notify(f"View cleared; saving still writes all {len(self.entries):,} transfers")
 
     def action_help(self) -> None:
-        self.push_screen(HelpScreen())
+        settings_file = settings.settings_path(self.config_dir) if self.config_dir is not None else None
+        self.push_screen(HelpScreen(settings_file=settings_file, data_dir=self.data_dir))
+
+    # ------------------------------------------------------------------ files: the theme, saved sessions, screenshots
+    def _remember_theme(self, theme: Theme) -> None:
+        """The theme changed (the palette): remember it for the next start."""
+        if theme.name == self._remembered_theme or self.config_dir is None:
+            return
+        self._remembered_theme = theme.name
+        try:
+            settings.remember_theme(self.config_dir, theme.name)
+        except OSError as error:
+            self.notify(f"Could not remember the theme: {error}", severity="warning")
+
+    def _file_name(self, suffix: str) -> str:
+        stamp = datetime.datetime.fromtimestamp(self._wall(), self.tz).strftime("%Y%m%d-%H%M%S")
+        return f"sigchat-{self.pid}-{stamp}{suffix}"
 
     def default_save_path(self) -> str:
-        stamp = datetime.datetime.fromtimestamp(self._wall(), self.tz).strftime("%Y%m%d-%H%M%S")
-        return os.path.join(self.save_dir, f"sigchat-{self.pid}-{stamp}.jsonl")
+        return os.path.join(self.data_dir, self._file_name(".jsonl"))
+
+    def _make_data_dir(self, path: str) -> None:
+        """Make the data directory when ``path`` is in it (a path typed elsewhere must exist)."""
+        directory = os.path.dirname(os.path.abspath(path))
+        if directory == os.path.abspath(self.data_dir):
+            os.makedirs(directory, exist_ok=True)
+
+    def action_screenshot(self, filename: str | None = None, path: str | None = None) -> None:
+        """Save an SVG of the screen in the data directory (Textual's default, ~/Downloads, may not exist)."""
+        target = os.path.join(path or self.data_dir, filename or self._file_name(".svg"))
+        try:
+            self._make_data_dir(target)
+            saved = self.save_screenshot(os.path.basename(target), os.path.dirname(target))
+        except OSError as error:
+            self.notify(f"Could not save the screenshot: {error}", title="Screenshot", severity="error")
+            return
+        self.notify(f"Saved to {os.path.abspath(saved)}", title="Screenshot")
 
     def action_save(self) -> None:
         def chosen(path: str | None) -> None:
@@ -375,7 +572,7 @@ class SigchatApp(App[int]):
                 self.save_log(path)
 
         count = sum(1 for entry in self.entries if entry.event is not None)
-        self.push_screen(SaveDialog(self.default_save_path(), count), chosen)
+        self.push_screen(SaveDialog(self.default_save_path(), count, directory=self.data_dir), chosen)
 
     def save_log(self, path: str) -> None:
         """Write every transfer of the session (not only the view) to ``path`` as JSON lines."""
@@ -385,6 +582,7 @@ class SigchatApp(App[int]):
     def _write_log(self, path: str, entries: list[Entry]) -> None:
         count = 0
         try:
+            self._make_data_dir(path)
             with open(path, "x", encoding="utf-8") as file:
                 for record in log_records(entries):
                     file.write(dumps(record) + "\n")
@@ -392,11 +590,16 @@ class SigchatApp(App[int]):
         except OSError as error:
             self.call_from_thread(self.notify, f"Could not save: {error}", severity="error")
             return
-        self.call_from_thread(self.notify, f"Saved {count:,} transfers to {path}")
+        self.call_from_thread(self.notify, f"Saved {count:,} transfers to {os.path.abspath(path)}")
 
     def get_system_commands(self, screen: Screen) -> Iterable[SystemCommand]:
-        yield from super().get_system_commands(screen)
-        yield SystemCommand("Copy send command", f"Copy: {send_command(self.pid)}", self.action_copy_command)
+        for command in super().get_system_commands(screen):
+            if command.title != "Screenshot":  # (Textual's saves to ~/Downloads, which may not exist)
+                yield command
+        yield SystemCommand(
+            "Screenshot", f"Save an SVG screenshot in {self.data_dir}", lambda: self.set_timer(0.1, self.action_screenshot)
+        )
+        yield SystemCommand("Copy send command", f"Copy: {self.send_command}", self.action_copy_command)
         yield SystemCommand("Copy message", "Copy the highlighted message", self.action_copy_message)
         yield SystemCommand("Inspect transfer", "Signals, hex dump, latency and timings", self.action_inspect)
         yield SystemCommand("Save log", "Write every transfer as JSON lines", self.action_save)
@@ -435,8 +638,24 @@ def receiver_factory(
     return build
 
 
-def run_app(args: argparse.Namespace) -> int:
-    """Run the app on this terminal until the user quits; the exit code."""
+def run_app(
+    args: argparse.Namespace,
+    *,
+    environ: Mapping[str, str] = os.environ,
+    which: Callable[[str], str | None] = shutil.which,
+) -> int:
+    """Run the app on this terminal until the user quits; the exit code.
+
+    ``environ`` and ``which``: where the settings and files go, the theme, how
+    to run ``sigchat-send`` and how to copy (tests pass their own).
+    """
+    theme = args.theme
+    if theme is not None and theme not in BUILTIN_THEMES:
+        names = ", ".join(sorted(BUILTIN_THEMES))
+        print(f"{SERVER_COMMAND}: unknown theme {theme!r}; the themes are: {names}", file=sys.stderr)
+        return exit_codes.USAGE
+    config_dir = settings.config_dir(environ)
+    theme = settings.pick_theme(theme, environ, settings.remembered_theme(config_dir), BUILTIN_THEMES)
     log, opened = open_log(args)
     if not opened:
         return exit_codes.FAILURE
@@ -447,6 +666,12 @@ def run_app(args: argparse.Namespace) -> int:
         log=log,
         max_bytes=args.max_bytes,
         note=classic_note(args.classic, short=True),
+        data_dir=settings.data_dir(environ),
+        config_dir=config_dir,
+        theme=theme,
+        send_program=settings.send_program(which=which),
+        environ=environ,
+        which=which,
         handle_signals=True,
     )
     try:

@@ -39,6 +39,8 @@ RATE_WINDOW = 1.0
 """Seconds of progress samples behind the "current" bits/s."""
 THROUGHPUT_WINDOW = 60
 """Seconds of per-second throughput kept (the sparkline's width)."""
+SEARCH_BYTES = 16 * 1024
+"""Bytes of a message that searching the log looks at (what an expanded row shows)."""
 
 
 @dataclass(slots=True, eq=False)
@@ -74,10 +76,40 @@ class Entry:
     mode: str = NATIVE
     profile: str | None = None
     expanded: bool = False
+    _search_text: str | None = field(default=None, repr=False)
 
     @property
     def classic(self) -> bool:
         return self.mode == CLASSIC
+
+    @property
+    def payload_rate(self) -> float | None:
+        """Payload bits per second of what arrived; ``None`` when nothing did or no time passed.
+
+        A delivered message: its whole length. An aborted transfer: only the
+        bytes that arrived, never the length its header announced.
+        """
+        stats = self.stats
+        if stats is None or stats.duration <= 0:
+            return None
+        if self.kind is Kind.ABORTED or self.kind is Kind.REJECTED:
+            return 8 * len(self.data) / stats.duration if self.data else None
+        return stats.bits_per_second
+
+    def search_text(self) -> str:
+        """What a search in the log looks at, case-folded: the message (its first
+        ``SEARCH_BYTES``), the sender's pid and name, why it failed."""
+        text = self._search_text
+        if text is None:
+            parts = [
+                self.data[:SEARCH_BYTES].decode("utf-8", "backslashreplace"),
+                str(self.pid),
+                self.name or "",
+                self.refusal or "",
+                self.reason.value if self.reason is not None else "",
+            ]
+            text = self._search_text = "\n".join(parts).casefold()
+        return text
 
 
 class SenderState(enum.Enum):

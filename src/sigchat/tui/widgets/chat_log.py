@@ -11,7 +11,7 @@ rows leave the view but stay in the app's entries (saving writes them all).
 from __future__ import annotations
 
 import datetime
-from collections.abc import Iterable, Sequence
+from collections.abc import Collection, Iterable, Sequence
 
 from textual.binding import Binding
 from textual.content import Content
@@ -27,8 +27,8 @@ from sigchat.proto.events import AbortReason
 from sigchat.server.sink import Kind
 from sigchat.tui.model import Entry
 from sigchat.tui.widgets.fixed_list import FixedOptionList
-from sigchat.format import clock_time, human_bytes, human_duration, human_rate
-from sigchat.tui.text import INVALID_STYLE, MUTED_STYLE, decode_prefix, safe_content, safe_name
+from sigchat.format import attempt, bits, clock_time, exact_bytes, human_bytes, human_duration, human_rate, number, plural
+from sigchat.tui.text import INVALID_STYLE, MUTED_STYLE, decode_prefix, is_binary, safe_content, safe_name, wrap_lines
 
 FOLD_CHARS = 240
 """A message longer than this (characters) is folded..."""
@@ -37,6 +37,8 @@ FOLD_LINES = 3
 EXPANDED_BYTES = 16 * 1024
 """An expanded message shows at most this many bytes (the inspector and the saved log have all)."""
 GUTTER = 9
+FIELD_SEPARATOR = " · "
+"""Between the fields of a statistics line (where it wraps)."""
 
 SENDER_STYLE = "$text-accent bold"
 OK_STYLE = "$text-success"
@@ -47,12 +49,18 @@ WARN_STYLE = "$text-warning"
 class Rows(Visual):
     """Rows of ``(gutter, body)``: the body wraps with a hanging indent under the gutter.
 
-    A row whose gutter is ``None`` uses the whole width.
+    A row whose gutter is ``None`` uses the whole width. The rows whose index
+    is in ``fields`` are `` · ``-separated fields (statistics): they wrap
+    between fields, so a value keeps its unit.
     """
 
-    def __init__(self, rows: Sequence[tuple[Content | None, Content]], gutter: int = GUTTER) -> None:
+    def __init__(
+        self, rows: Sequence[tuple[Content | None, Content]], gutter: int = GUTTER, *, fields: Collection[int] = ()
+    ) -> None:
         self.rows = rows
         self.gutter = gutter
+        self.fields = fields
+        self._wrapped: dict[tuple[int, int], list[Content]] = {}
 
     def _body_width(self, gutter: Content | None, width: int) -> int:
         return max(1, width - self.gutter) if gutter is not None else max(1, width)
@@ -63,17 +71,31 @@ class Rows(Visual):
             for gutter, body in self.rows
         )
 
+    def _lines(self, index: int, width: int) -> list[Content]:
+        """Row ``index``'s body wrapped to ``width`` (``text.wrap_lines``: escapes and joined characters stay whole)."""
+        key = (index, width)
+        lines = self._wrapped.get(key)
+        if lines is None:
+            separator = FIELD_SEPARATOR if index in self.fields else None
+            lines = self._wrapped[key] = wrap_lines(self.rows[index][1], width, separator=separator)
+        return lines
+
     def get_height(self, rules: RulesMap, width: int) -> int:
-        return sum(body.get_height(rules, self._body_width(gutter, width)) for gutter, body in self.rows)
+        return sum(
+            line.get_height(rules, self._body_width(gutter, width))
+            for index, (gutter, _) in enumerate(self.rows)
+            for line in self._lines(index, self._body_width(gutter, width))
+        )
 
     def render_strips(self, width: int, height: int | None, style: Style, options: RenderOptions) -> list[Strip]:
         strips: list[Strip] = []
         rich_style = style.rich_style
-        for gutter, body in self.rows:
+        for index, (gutter, _) in enumerate(self.rows):
             body_width = self._body_width(gutter, width)
             body_strips = [
                 strip.extend_cell_length(body_width, rich_style)
-                for strip in body.render_strips(body_width, None, style, options)
+                for line in self._lines(index, body_width)
+                for strip in line.render_strips(body_width, None, style, options)
             ] or [Strip.blank(body_width, rich_style)]
             if gutter is None:
                 strips.extend(body_strips)
@@ -81,8 +103,8 @@ class Rows(Visual):
             first = gutter.render_strips(self.gutter, 1, style, options)
             left = first[0].extend_cell_length(self.gutter, rich_style) if first else Strip.blank(self.gutter, rich_style)
             blank = Strip.blank(self.gutter, rich_style)
-            for number, strip in enumerate(body_strips):
-                strips.append(Strip.join([left if number == 0 else blank, strip]))
+            for line_number, strip in enumerate(body_strips):
+                strips.append(Strip.join([left if line_number == 0 else blank, strip]))
         if height is not None:
             strips = strips[:height]
         return strips
@@ -102,11 +124,18 @@ def _fold(text: str) -> tuple[str, bool]:
     return text, cut
 
 
+def binary_content(data: bytes) -> Content:
+    """The one line that stands for a mostly binary payload (``text.is_binary``)."""
+    return Content.assemble((f"binary, {human_bytes(len(data))}", "$text-secondary"), (" — enter for hex", MUTED_STYLE))
+
+
 def message_content(entry: Entry, *, style: str = "") -> Content:
-    """The message text, escaped, folded unless the entry is expanded."""
+    """The message text, escaped, folded unless the entry is expanded; one line for a binary payload."""
     data = entry.data
     if not data:
         return Content.styled("(empty message)", MUTED_STYLE)
+    if is_binary(data):
+        return binary_content(data)
     text, _ = decode_prefix(data, EXPANDED_BYTES if entry.expanded else 4 * FOLD_CHARS)
     long_message = _fold(text)[1] or len(data) > EXPANDED_BYTES
     if not entry.expanded:
@@ -117,19 +146,25 @@ def message_content(entry: Entry, *, style: str = "") -> Content:
         body = safe_content(text, style=style)
     rest = len(data) - len(text.encode("utf-8", "surrogateescape"))
     if rest > 0 and not entry.expanded:
-        body += Content.styled(f" … +{rest:,} bytes (space: expand)", MUTED_STYLE)
+        body += Content.styled(f" … +{exact_bytes(rest)} (space: expand)", MUTED_STYLE)
     elif rest > 0:
-        body += Content.styled(f" … +{rest:,} bytes not shown (enter: inspect, s: save)", MUTED_STYLE)
+        body += Content.styled(f" … +{exact_bytes(rest)} not shown (enter: inspect, s: save)", MUTED_STYLE)
     elif entry.expanded and long_message:
         body += Content.styled("  (space: fold)", MUTED_STYLE)
     return body
+
+
+CLASSIC_MARK = "○"
+"""Starts the statistics of a classic message: delivered, but classic minitalk has no integrity check."""
+CLASSIC_NOTE = f"{CLASSIC_MARK} classic, no integrity check"
+"""The mark explained: on the first row under a sender's header (and in the help)."""
 
 
 def integrity(entry: Entry) -> tuple[str, str]:
     """The integrity verdict of an entry: ``(text, style)``."""
     kind = entry.kind
     if entry.classic and kind is Kind.DELIVERED:
-        return "○ classic: no integrity check exists", WARN_STYLE
+        return f"{CLASSIC_MARK} classic: no integrity check exists", WARN_STYLE
     if kind is Kind.DELIVERED:
         return "✓ intact (CRC-32)", OK_STYLE
     if kind is Kind.DUPLICATE:
@@ -143,40 +178,43 @@ def integrity(entry: Entry) -> tuple[str, str]:
     return "✗ incomplete", FAIL_STYLE
 
 
-def _count(value: int, unit: str) -> str:
-    if value >= 1_000_000:
-        return f"{value / 1e6:.3g}M {unit}"
-    if value >= 10_000:
-        return f"{value / 1e3:.3g}k {unit}"
-    return f"{value:,} {unit}"
+SESSION_SIGNALS = "in session"
+"""How the log labels its signal count: the server's, from the signature's last bit (the one that
+opens the session) to the end; ``sigchat-send -v`` counts every signal it sent, the whole
+signature included, and says so."""
 
 
-def stats_content(entry: Entry) -> Content:
-    """``✓ 53 B · 561 bits · 563 signals · 1 resent · 128 ms · 3.31 kbit/s``.
+def stats_content(entry: Entry, *, explain: bool = False) -> Content:
+    """``✓ 53 B · 561 bits · 562 signals in session · 1 resent · 128 ms · 3.31 kbit/s``.
 
     A delivered message starts with ✓ (intact: CRC-32 matched), a failed
-    transfer with ✗ and the verdict in words.
+    transfer with ✗ and the verdict in words, a classic message with ○ (no
+    integrity check), which ``explain`` spells out. The bits resent are shown
+    when there are any (so the line keeps to one row in a normal window).
     """
     stats = entry.stats
     assert stats is not None
     length = stats.length
     size = human_bytes(length) if length is not None else "? B"
     if entry.kind is Kind.ABORTED and length is not None:
-        size = f"{len(entry.data):,}/{length:,} B"
+        size = f"{number(len(entry.data))}/{exact_bytes(length)}"
     verdict, verdict_style = integrity(entry)
-    verdict = verdict[0]  # ✓ or ✗: the headline (or the inspector) says the rest
+    # ✓ or ✗: the headline (or the inspector) says the rest; ○ is explained under the header
+    verdict = CLASSIC_NOTE + " ·" if explain and verdict[0] == CLASSIC_MARK else verdict[0]
     parts: list[str | tuple[str, str]] = [
         (verdict + " ", verdict_style),
         (
-            f"{size} · {_count(stats.bits, 'bits')} · {_count(stats.signals_received, 'signals')}"
-            f" · {stats.retransmissions:,} resent · {human_duration(stats.duration)} · {human_rate(stats.bits_per_second)}",
+            f"{size} · {bits(stats.bits)} · {plural(stats.signals_received, 'signal')} {SESSION_SIGNALS}"
+            + (f" · {number(stats.retransmissions)} resent" if stats.retransmissions else "")
+            + f" · {human_duration(stats.duration)}"
+            + (f" · {human_rate(rate)}" if (rate := entry.payload_rate) is not None else ""),  # (what arrived)
             MUTED_STYLE,
         ),
     ]
     if stats.turbo:
         parts.append((" · turbo", "$text-accent"))
     if stats.attempt:
-        parts.append((f" · attempt {stats.attempt + 1}", WARN_STYLE))
+        parts.append((f" · {attempt(stats.attempt)}", WARN_STYLE))
     return Content.assemble(*parts)
 
 
@@ -192,11 +230,11 @@ def headline(entry: Entry, max_bytes: int | None) -> Content:
     stats = entry.stats
     length = stats.length if stats is not None else None
     if kind is Kind.REJECTED:
-        size = f"{length:,} B" if length is not None else "the message"
-        limit = f" of {max_bytes:,} B" if max_bytes is not None else ""
+        size = exact_bytes(length) if length is not None else "the message"
+        limit = f" of {exact_bytes(max_bytes)}" if max_bytes is not None else ""
         return Content.assemble(("✗ REJECTED ", FAIL_STYLE), f"{size} is over the server's limit{limit}")
     reason = entry.reason.value if entry.reason is not None else "aborted"
-    got = f"{len(entry.data):,} of {length:,} B arrived" if length is not None else "before the header"
+    got = f"{number(len(entry.data))} of {exact_bytes(length)} arrived" if length is not None else "before the header"
     return Content.assemble(("✗ ABORTED ", FAIL_STYLE), f"{reason} · {got}, dropped")
 
 
@@ -214,11 +252,13 @@ def entry_visual(entry: Entry, *, header: bool, tz: datetime.tzinfo | None, max_
     rows.append((Content.styled(clock_time(entry.wall_time, tz), time_style), headline(entry, max_bytes)))
     if entry.kind is Kind.ABORTED and entry.data:
         rows.append((Content(""), partial_content(entry)))
+    fields = []
     if entry.stats is not None and entry.kind is not Kind.REJECTED:
-        rows.append((Content(""), stats_content(entry)))
+        fields.append(len(rows))
+        rows.append((Content(""), stats_content(entry, explain=header)))
     if entry.classic and header:
         rows[0] = (None, rows[0][1] + Content.styled(f"  classic minitalk client ({entry.profile or '?'})", MUTED_STYLE))
-    return Rows(rows)
+    return Rows(rows, fields=fields)
 
 
 # --------------------------------------------------------------------------- the widget
@@ -365,6 +405,11 @@ class ChatLog(FixedOptionList):
             self.following = True
 
         self.scroll_end(animate=False, on_complete=done)
+
+    def on_resize(self) -> None:
+        # Rows wrap anew at the new width; a following view stays on the newest row.
+        if self.following:
+            self.call_after_refresh(self._scroll_to_end)
 
     def watch_scroll_y(self, old_value: float, new_value: float) -> None:
         super().watch_scroll_y(old_value, new_value)

@@ -26,7 +26,7 @@ from textual.widget import Widget
 from textual.widgets import Static
 
 from sigchat.tui.model import ActiveTransfer, SenderInfo
-from sigchat.format import human_bytes, human_duration, human_rate
+from sigchat.format import bits, human_bytes, human_duration, human_rate, noun, number
 from sigchat.tui.text import MUTED_STYLE, safe_name, sender_label
 
 
@@ -110,8 +110,8 @@ class InFlight(Widget):
             line(
                 detail,
                 Content.assemble(
-                    (f"{active.bits:,}", "bold"),
-                    (f" / {active.total:,} bits" if active.total else " bits", MUTED_STYLE),
+                    (number(active.bits), "bold"),
+                    (f" / {bits(active.total)}" if active.total else f" {noun(active.bits, 'bit')}", MUTED_STYLE),
                     (" · ", MUTED_STYLE),
                     (human_rate(active.rate), "bold"),
                     (" · ETA ", MUTED_STYLE),

@@ -1,14 +1,16 @@
 """The transfer inspector (enter on a message): what exactly came over the wire.
 
-It shows the first bytes as the signals that carried them, a hex dump, the
-per-bit round-trip latency (summary, a sparkline over the transfer and a
-histogram), the timings and the retransmissions.
+It shows every signal of the transfer, rebuilt and stepped through bit by bit
+(the X-ray, ``widgets.xray``), a hex dump, the per-bit round-trip latency
+(summary, a sparkline over the transfer and a histogram), the timings and the
+retransmissions.
 """
 
 from __future__ import annotations
 
 import datetime
 
+from textual import events
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Vertical, VerticalScroll
@@ -24,9 +26,8 @@ from sigchat.format import clock_time, human_bytes, human_duration, human_rate
 from sigchat.tui.text import MUTED_STYLE, safe_name
 from sigchat.tui.widgets.chat_log import integrity
 from sigchat.tui.widgets.latency import LatencyHistogram, downsample, summarize
-from sigchat.tui.widgets.signal_bits import SignalBits
+from sigchat.tui.widgets.xray import LABELS, FrameXRay, XRayPanel, about, rebuilt_of
 
-SIGNAL_BYTES = 24
 HEX_BYTES = 256
 
 
@@ -65,6 +66,13 @@ def frame_layout(length: int | None) -> str:
     )
 
 
+def classic_layout(entry: Entry) -> str:
+    """``161 signals = 1 handshake + 32 length + 120 message + 8 NUL`` (the fields that arrived)."""
+    rebuilt = rebuilt_of(entry)
+    parts = [f"{span.arrived:,} {LABELS[span.field]}" for span in rebuilt.spans if span.arrived]
+    return f"{rebuilt.signals:,} signals = {' + '.join(parts)}" if parts else "no signal"
+
+
 def mode_of(stats: TransferStats) -> str:
     if stats.turbo:
         return (
@@ -86,7 +94,7 @@ def timings(entry: Entry, tz: datetime.tzinfo | None) -> Content:
         ("started", f"{clock_time(started_wall, tz, millis=True)}   ended {clock_time(entry.wall_time, tz, millis=True)}"
                     f"   duration {human_duration(stats.duration)}"),
         ("size", f"{human_bytes(stats.length or 0)} ({stats.length if stats.length is not None else '?'} bytes)"
-                 f" · {frame_layout(stats.length)}"),
+                 f" · {classic_layout(entry) if entry.classic else frame_layout(stats.length)}"),
         ("signals", f"{stats.signals_received:,} received, {stats.signals_sent:,} sent (replies)"
                     f" · {stats.bits:,} frame bits counted"),
         ("resent", f"{stats.retransmissions:,} bit retransmissions reported by the sender"
@@ -136,32 +144,22 @@ class InspectorScreen(ModalScreen[None]):
         entry = self.entry
         stats = entry.stats
         with Vertical(id="inspector"):
+            kind = {
+                Kind.DELIVERED: ("delivered", "$text-success bold"),
+                Kind.DUPLICATE: ("delivered again (a repeat; not shown as new)", "$text-warning bold"),
+                Kind.ABORTED: ("ABORTED: the partial payload below was dropped", "$text-error bold"),
+                Kind.REJECTED: ("REJECTED before the payload", "$text-error bold"),
+                Kind.REFUSED: ("NOT ANSWERED", "$text-error bold"),
+            }[entry.kind]
+            size = f" · {len(entry.data):,} bytes" if entry.kind is not Kind.REFUSED else ""
+            yield Static(Content.assemble(kind, (size, MUTED_STYLE)), id="inspector-kind")
+            rebuilt = rebuilt_of(entry)
+            if rebuilt is not None:
+                yield XRayPanel(rebuilt, stats, id="xray-panel")
             with VerticalScroll(id="inspector-body"):
-                kind = {
-                    Kind.DELIVERED: ("delivered", "$text-success bold"),
-                    Kind.DUPLICATE: ("delivered again (a repeat; not shown as new)", "$text-warning bold"),
-                    Kind.ABORTED: ("ABORTED: the partial payload below was dropped", "$text-error bold"),
-                    Kind.REJECTED: ("REJECTED before the payload", "$text-error bold"),
-                    Kind.REFUSED: ("NOT ANSWERED", "$text-error bold"),
-                }[entry.kind]
-                size = f" · {len(entry.data):,} bytes" if entry.kind is not Kind.REFUSED else ""
-                yield Static(Content.assemble(kind, (size, MUTED_STYLE)), id="inspector-kind")
                 if entry.refusal:
                     yield Static(entry.refusal, markup=False)
                 turbo = stats is not None and stats.turbo
-                yield Static("Signals", classes="section")
-                shown = f"The first {min(len(entry.data), SIGNAL_BYTES)} of {len(entry.data):,} bytes"
-                yield Static(
-                    Content.styled(
-                        f"{shown} as 1-bit mode sends them, most significant bit first: SIGUSR1 = 0, SIGUSR2 = 1."
-                        f" This transfer used turbo words: {wire.WORD_PAYLOAD_BYTES} bytes in each signal's value."
-                        if turbo
-                        else f"{shown}, one signal per bit, most significant bit first: SIGUSR1 = 0, SIGUSR2 = 1.",
-                        MUTED_STYLE,
-                    ),
-                    classes="legend",
-                )
-                yield SignalBits(entry.data, limit=SIGNAL_BYTES, id="inspector-signals")
                 yield Static("Hex dump", classes="section")
                 yield Static(hex_dump(entry.data), id="inspector-hex")
                 unit = "word" if turbo else "bit"
@@ -176,11 +174,19 @@ class InspectorScreen(ModalScreen[None]):
                     yield LatencyHistogram(stats.gaps, id="inspector-histogram")
                 yield Static("Timings", classes="section")
                 yield Static(timings(entry, self.tz), id="inspector-timings")
+                if rebuilt is not None:
+                    yield Static("About the signals", classes="section")
+                    yield Static(about(rebuilt), id="inspector-about")
         yield Footer()
+
+    def on_resize(self, event: events.Resize) -> None:
+        for panel in self.query(XRayPanel):
+            panel.fit(event.size.height)
 
     def on_mount(self) -> None:
         self.query_one("#inspector").border_title = title_of(self.entry, self.tz)
-        self.query_one("#inspector-body").focus()
+        xray = self.query(FrameXRay)
+        (xray.first() if xray else self.query_one("#inspector-body")).focus()
 
     def action_copy(self) -> None:
         self.app.copy_to_clipboard(self.entry.data.decode("utf-8", "backslashreplace"))

@@ -16,7 +16,7 @@ from textual.content import Content
 from textual.widgets import Static
 
 from sigchat.proto.events import LatencySummary
-from sigchat.format import human_duration
+from sigchat.format import bits, human_duration, number
 from sigchat.tui.text import MUTED_STYLE
 
 SAMPLE_LIMIT = 200_000
@@ -76,11 +76,11 @@ def histogram(gaps: Sequence[float]) -> Content:
             Content.assemble(
                 (f"{label:>{width}} ", MUTED_STYLE),
                 (f"{bar:<{BAR}}", "$text-primary"),
-                (f" {counts[index]:,}", "bold"),
+                (f" {number(counts[index])}", "bold"),
             )
         )
     if is_sample:
-        lines.append(Content.styled(f"(an even sample of {len(sampled):,} of {len(gaps):,} bits)", MUTED_STYLE))
+        lines.append(Content.styled(f"(an even sample of {number(len(sampled))} of {bits(len(gaps))})", MUTED_STYLE))
     return Content("\n").join(lines)
 
 

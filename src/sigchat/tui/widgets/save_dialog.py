@@ -1,4 +1,8 @@
-"""The "save log" dialog: asks where to write the session's JSON lines."""
+"""The "save log" dialog: asks where to write the session's JSON lines.
+
+It proposes a file in the app's data directory (``tui.settings.data_dir``,
+made when the file is written) and says so; any other path may be typed.
+"""
 
 from __future__ import annotations
 
@@ -17,10 +21,11 @@ class SaveDialog(ModalScreen[str | None]):
 
     BINDINGS = [Binding("escape", "cancel", "Cancel")]
 
-    def __init__(self, default_path: str, count: int) -> None:
+    def __init__(self, default_path: str, count: int, *, directory: str | None = None) -> None:
         super().__init__()
         self.default_path = default_path
         self.count = count
+        self.directory = directory
 
     def compose(self) -> ComposeResult:
         with Vertical(id="save-dialog"):
@@ -30,6 +35,15 @@ class SaveDialog(ModalScreen[str | None]):
                     (" (same format as --json / --log).", MUTED_STYLE),
                 )
             )
+            if self.directory is not None:
+                yield Static(
+                    Content.assemble(
+                        ("Saved sessions go to ", MUTED_STYLE),
+                        (self.directory, "$text-accent"),
+                        (" (made if needed); type another path to save elsewhere.", MUTED_STYLE),
+                    ),
+                    id="save-where",
+                )
             yield Input(self.default_path, id="save-path")
             yield Static(Content.styled("enter saves · escape cancels · an existing file is not overwritten", MUTED_STYLE))
 

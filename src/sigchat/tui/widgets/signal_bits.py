@@ -1,12 +1,19 @@
-"""The first bytes of a message shown as the signals that carried them.
+"""Bytes shown as the signals that carried them: character, hex, bits, signal.
 
-Every byte is sent most significant bit first, one signal per bit: SIGUSR1
-carries 0 and SIGUSR2 carries 1 (``wire.symbols_of``). Under each decoded
-character this widget shows the byte in hex, its eight bits and the number of
-the signal (1 or 2) that carried each bit.
+By default every byte is sent most significant bit first, one signal per bit:
+SIGUSR1 carries 0 and SIGUSR2 carries 1 (``wire.symbols_of``). Under each
+decoded character this widget shows the byte in hex, its eight bits and the
+number of the signal (1 or 2) that carried each bit.
+
+The frame X-ray (``widgets.xray``) uses it as its lens: the groups of the
+row under the cursor, with any bit order, signal mapping or unknown bits
+(``Group``), and the bit under the cursor highlighted (``show``).
 """
 
 from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import NamedTuple
 
 from rich.cells import cell_len
 from textual.content import Content
@@ -21,6 +28,8 @@ CELL = 9
 ROWS = ("char", "hex", "bits", "SIGUSR")
 ZERO_STYLE = "$text-primary"
 ONE_STYLE = "$text-accent bold"
+UNKNOWN = "·"
+CURSOR_STYLE = "reverse bold"
 
 
 def byte_labels(data: bytes, limit: int | None = None) -> list[tuple[str, str]]:
@@ -47,6 +56,27 @@ def byte_labels(data: bytes, limit: int | None = None) -> list[tuple[str, str]]:
     return labels[:limit]
 
 
+class Group(NamedTuple):
+    """One column: a label ("char" row), the hex, and the bits with the signal of each (``None``: unknown)."""
+
+    label: str
+    label_style: str
+    hex: str
+    bits: Sequence[int | None]
+    signals: Sequence[int | None]
+
+
+def byte_groups(data: bytes, limit: int | None = None) -> list[Group]:
+    """The columns of ``data``'s first ``limit`` bytes, sent MSB first, SIGUSR2 = 1."""
+    labels = byte_labels(data, limit)
+    data = data[: len(labels)]
+    symbols = symbols_of(data)
+    return [
+        Group(label, style, f"0x{byte:02x}", symbols[8 * i : 8 * i + 8], symbols[8 * i : 8 * i + 8])
+        for i, (byte, (label, style)) in enumerate(zip(data, labels))
+    ]
+
+
 class SignalBits(Widget):
     """Bytes, hex, bits and signals in aligned columns, as many per row as fit."""
 
@@ -57,39 +87,55 @@ class SignalBits(Widget):
     def __init__(self, data: bytes, *, limit: int = 32, id: str | None = None) -> None:
         super().__init__(id=id)
         self.data = data[:limit]
-        self.labels = byte_labels(data, limit)
+        self.groups = byte_groups(data, limit)
+        self.labels = [(group.label, group.label_style) for group in self.groups]
+        self.cursor: int | None = None
+        """The bit highlighted, counted over all groups' bits."""
+
+    def show(self, data: bytes, groups: list[Group], cursor: int | None = None) -> None:
+        """Show ``groups`` (the bytes ``data``) with bit ``cursor`` highlighted."""
+        self.data = data
+        self.groups = groups
+        self.labels = [(group.label, group.label_style) for group in groups]
+        self.cursor = cursor
+        self.refresh(layout=True)
 
     @staticmethod
     def per_row(width: int) -> int:
         return max(1, (width - LABEL) // CELL)
 
     def get_content_height(self, container: Size, viewport: Size, width: int) -> int:
-        if not self.data:
+        if not self.groups:
             return 1
-        groups = -(-len(self.data) // self.per_row(width))
-        return groups * (len(ROWS) + 1) - 1
+        rows = -(-len(self.groups) // self.per_row(width))
+        return rows * (len(ROWS) + 1) - 1
 
     def render(self) -> Content:
-        data = self.data
-        if not data:
+        groups = self.groups
+        if not groups:
             return Content.styled("(no bytes)", MUTED_STYLE)
         per_row = self.per_row(self.size.width or 80)
-        labels = self.labels
-        symbols = symbols_of(data)
+        first_bits = [0]
+        for group in groups:
+            first_bits.append(first_bits[-1] + len(group.bits))
         lines: list[Content] = []
-        for start in range(0, len(data), per_row):
+        for start in range(0, len(groups), per_row):
             if start:
                 lines.append(Content(""))
-            indexes = range(start, min(len(data), start + per_row))
             rows: dict[str, list[str | tuple[str, str]]] = {row: [(f"{row:<{LABEL}}", MUTED_STYLE)] for row in ROWS}
-            for index in indexes:
-                shown, style = labels[index]
+            for index in range(start, min(len(groups), start + per_row)):
+                group = groups[index]
+                shown, style = group.label, group.label_style
                 if cell_len(shown) > CELL - 1:
                     shown = shown[: CELL - 2] + "…"
                 rows["char"] += [(shown, style), " " * (CELL - cell_len(shown))]
-                rows["hex"] += [(f"0x{data[index]:02x}", "bold"), " " * (CELL - 4)]
-                bits = symbols[8 * index : 8 * index + 8]
-                rows["bits"] += [(str(bit), ONE_STYLE if bit else ZERO_STYLE) for bit in bits] + [" "]
-                rows["SIGUSR"] += [(str(bit + 1), ONE_STYLE if bit else ZERO_STYLE) for bit in bits] + [" "]
+                rows["hex"] += [(group.hex, "bold"), " " * (CELL - cell_len(group.hex))]
+                for row, values, offset in (("bits", group.bits, 0), ("SIGUSR", group.signals, 1)):
+                    for k, value in enumerate(values):
+                        text, style = (UNKNOWN, MUTED_STYLE) if value is None else (str(value + offset), ONE_STYLE if value else ZERO_STYLE)
+                        if first_bits[index] + k == self.cursor:
+                            style = f"{style} {CURSOR_STYLE}"
+                        rows[row].append((text, style))
+                    rows[row].append(" " * (CELL - len(values)))
             lines.extend(Content.assemble(*rows[row]) for row in ROWS)
         return Content("\n").join(lines)

@@ -9,13 +9,13 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from textual.app import ComposeResult
-from textual.content import Content
 from textual.widget import Widget
-from textual.widgets import Sparkline, Static
+from textual.widgets import Sparkline
 
 from sigchat.tui.model import THROUGHPUT_WINDOW as WINDOW
 from sigchat.format import human_rate
 from sigchat.tui.text import MUTED_STYLE
+from sigchat.tui.widgets.fitted import FittedLine, Item
 
 
 class Throughput(Widget):
@@ -24,7 +24,7 @@ class Throughput(Widget):
     def __init__(self, *, id: str | None = None) -> None:
         super().__init__(id=id)
         # Kept, not queried: the app may update them before they are mounted.
-        self._summary = Static(id="throughput-summary")
+        self._summary = FittedLine(id="throughput-summary")
         self._sparkline = Sparkline([0.0] * WINDOW, id="throughput-sparkline")
         self.show([0.0] * WINDOW)
 
@@ -38,12 +38,10 @@ class Throughput(Widget):
         data = [0.0] * (WINDOW - len(data)) + data
         self._sparkline.data = data
         last = data[-2] if len(data) > 1 else 0.0
-        self._summary.update(
-            Content.assemble(
-                ("now ", MUTED_STYLE),
-                (human_rate(last), "bold"),
-                (" · peak ", MUTED_STYLE),
-                (human_rate(max(data)), "bold"),
-            ),
-            layout=False,  # one row (CSS): no layout needed while a transfer runs (issue #6)
+        # One row (CSS) that drops "peak" rather than cut a number when narrow; a repaint, no layout (issue #6).
+        self._summary.show(
+            [
+                Item.of(("now ", MUTED_STYLE), (human_rate(last), "bold"), keep=2),
+                Item.of(("peak ", MUTED_STYLE), (human_rate(max(data)), "bold"), keep=1),
+            ]
         )
