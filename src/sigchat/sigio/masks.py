@@ -18,10 +18,6 @@ from __future__ import annotations
 from sigchat.proto.wire import ONE, ZERO
 from sigchat.sigio.sigapi import signal
 
-TYPE_CHECKING = False  # typing's constant without importing typing (the start-up rule, ``sigchat.send``)
-if TYPE_CHECKING:
-    from collections.abc import Callable
-
 SIGNALS = frozenset({signal.SIGUSR1, signal.SIGUSR2})
 SIGNAL_OF_SYMBOL = (signal.SIGUSR1, signal.SIGUSR2)
 SYMBOL_OF_SIGNAL = {signal.SIGUSR1: ZERO, signal.SIGUSR2: ONE}
