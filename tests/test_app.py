@@ -58,6 +58,7 @@ from sigchat.tui.widgets.inspector import InspectorScreen, hex_dump
 from sigchat.tui.widgets.latency import histogram, summarize
 from sigchat.tui.widgets.save_dialog import SaveDialog
 from sigchat.tui.widgets.signal_bits import SignalBits, byte_labels
+from sigchat.tui.widgets.xray import FrameXRay, LiveXRayScreen
 
 SRC = Path(__file__).resolve().parent.parent / "src" / "sigchat" / "tui"
 BIN = Path(sys.executable).parent
@@ -76,6 +77,7 @@ class FakeReceiver:
         self.started = False
         self.stopped = False
         self.error: BaseException | None = None
+        self.watch: int | None = None  # (the live X-ray sets it)
 
     def start(self) -> None:
         self.started = True
@@ -590,6 +592,7 @@ def test_enter_opens_the_inspector_with_signals_hex_latency_and_timings():
         assert screen.query_one(Sparkline).data
         await pilot.press("c")
         assert app.clipboard == "ping"
+        assert notifications(app)[-1].startswith("Copy the message from 4242")  # how it went, as the log's c says
         await pilot.press("escape")
         assert not isinstance(app.screen, InspectorScreen)
         await pilot.press("i")  # the same from anywhere
@@ -634,6 +637,48 @@ def test_turbo_transfers_say_so_in_flight_in_the_log_and_in_the_inspector():
             f"turbo: the payload in {protocol.word_count(len(data)):,} sigqueue words of 6 bytes (+ a 16-bit tag), header and CRC 1 bit per signal",
             "1 bit per signal",
         ]
+
+    run(body, make_app())
+
+
+def test_v_opens_the_live_xray_of_the_transfer_in_flight_it_grows_then_shows_the_delivery():
+    async def body(app, pilot):
+        await pilot.press("v")
+        assert notifications(app)[-1] == "No transfer in flight" and not isinstance(app.screen, LiveXRayScreen)
+        start = app.clock.mono()
+        data = b"live, signal by signal"
+        total = protocol.frame_bit_count(len(data))
+        app.sink.on_event(protocol.TransferStarted(4242, start))
+        app.sink.on_event(protocol.HeaderReceived(4242, 7, len(data), 0, start + 0.01))
+        app.bridge.on_progress((4242, 100, total, start, start + 0.02))
+        await settle(pilot, app)
+        await pilot.press("v")
+        screen = app.screen
+        assert isinstance(screen, LiveXRayScreen) and screen.pid == 4242 and app.receiver.watch == 4242
+        xray = screen.query_one(FrameXRay)
+        for bits in (100, 89 + 8 * 6 + 5):
+            stats = protocol.TransferStats(pid=4242, started_at=start, ended_at=start + 0.02, length=len(data),
+                                           message_id=7, bits=bits, gaps=array("f", [1e-4] * (bits - 1)))
+            app.bridge.on_snapshot(4242, (data[: (bits - 89) // 8], stats))
+            app.bridge.on_snapshot(4343, (b"", protocol.TransferStats(pid=4343, started_at=0.0, ended_at=0.0)))
+            await pilot.pause()
+            assert xray.rebuilt.signals == 8 + bits and not xray.rebuilt.complete  # (the signature counted)
+        assert "in flight · 6 B so far" in str(screen.query_one("#inspector-kind", Static).content)
+        app.sink.on_event(protocol.MessageDelivered(4242, data, make_stats(4242, len(data), start)))
+        await settle(pilot, app)
+        assert screen.finished and xray.rebuilt.complete and xray.rebuilt.signals == 8 + total
+        assert app.receiver.watch is None  # no more snapshots needed
+        await pilot.press("escape")
+        assert not isinstance(app.screen, LiveXRayScreen)
+        # Closed while the transfer is still in flight: the watch ends with the screen.
+        app.sink.on_event(protocol.TransferStarted(4242, start + 1.0))
+        app.bridge.on_progress((4242, 10, None, start + 1.0, start + 1.01))
+        await settle(pilot, app)
+        await pilot.press("v")
+        assert isinstance(app.screen, LiveXRayScreen) and app.receiver.watch == 4242
+        await pilot.press("escape")
+        await pilot.pause()
+        assert not isinstance(app.screen, LiveXRayScreen) and app.receiver.watch is None
 
     run(body, make_app())
 
@@ -1156,7 +1201,7 @@ def test_sessions_and_screenshots_go_to_the_data_directory_made_on_demand(tmp_pa
         await app.workers.wait_for_complete()
         await pilot.pause()
         (saved,) = data.glob("*.jsonl")
-        assert notifications(app)[-1] == f"Saved 1 transfers to {saved}"
+        assert notifications(app)[-1] == f"Saved 1 transfer to {saved}"
         # The palette's Screenshot: into the same directory, and it says where.
         commands = {c.title: c for c in app.get_system_commands(app.screen)}
         assert commands["Screenshot"].help == f"Save an SVG screenshot in {data}"

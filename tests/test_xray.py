@@ -35,12 +35,13 @@ STEP = 50e-6
 
 
 def native_exchange(data: bytes, message_id: int = 0x1234ABCD, *, turbo: bool = False, lose: int | None = None,
-                    stop_after: int | None = None):
+                    stop_after: int | None = None, peek=None):
     """A ``Sender`` and a ``Server`` in lockstep; returns (what the server took, its events).
 
     ``lose``: the sender's signal number (0-based) that never reaches the server (it
     times out and resends it). ``stop_after``: the sender exits after that many signals.
     What the server took is each signal's symbol, or a word's ``si_value``.
+    ``peek(server, taken, now)``: called after each signal the server took.
     """
     sender = P.Sender(data, message_id, turbo=turbo)
     server = P.Server(turbo=turbo)
@@ -69,12 +70,16 @@ def native_exchange(data: bytes, message_id: int = 0x1234ABCD, *, turbo: bool = 
         reply = server.receive_word(PID, value, now) if value is not None else server.receive(PID, symbol, now)
         events += server.events
         server.events.clear()
+        if peek is not None:
+            peek(server, taken, now)
         symbol = sender.receive(reply, now)
     return taken, events
 
 
-def classic_exchange(data: bytes, profile: C.Profile):
-    """A ``ClassicSender`` and a classic-serving ``Server``; returns (the symbols sent, the server's events)."""
+def classic_exchange(data: bytes, profile: C.Profile, *, peek=None):
+    """A ``ClassicSender`` and a classic-serving ``Server``; returns (the symbols sent, the server's events).
+
+    ``peek(server, sent, now)``: called after each signal the server took."""
     sender = C.ClassicSender(data, profile)
     server = P.Server(classic=profile)
     now = 0.0
@@ -92,6 +97,8 @@ def classic_exchange(data: bytes, profile: C.Profile):
         server.events.clear()
         replies = ([reply] if reply is not None else []) + [s for pid, s in server.outbox if pid == PID]
         server.outbox.clear()
+        if peek is not None:
+            peek(server, sent, now)
         symbol = None
         for reply in replies:
             got = sender.receive(reply, now)
@@ -226,6 +233,54 @@ def test_a_classic_message_cut_short_keeps_its_bytes_and_unknown_rest():
     nul_only = F.rebuild(b"abc", P.TransferStats(pid=PID, started_at=0, ended_at=1, bits=30, signals_received=30),
                          mode="classic", profile="default", outcome=F.IN_FLIGHT)
     assert nul_only.expected is None and nul_only.signals == 30 and nul_only.symbols()[24:] == [None] * 6
+
+
+# --------------------------------------------------------------------------- snapshots of a transfer in flight
+
+
+def test_a_native_snapshot_mid_payload_rebuilds_what_arrived_so_far():
+    data = b"snapshot me, mid-payload"
+    cut = 8 + 89 + 8 * 4 + 3  # the signature, the header, 4 payload bytes and 3 bits
+    seen = {}
+
+    def peek(server, taken, now):
+        if len(taken) == cut:
+            assert server.snapshot(PID + 1) is None  # not that sender's transfer
+            seen["snapshot"], seen["taken"], seen["now"] = server.snapshot(PID), list(taken), now
+            seen["stats"] = server._active.stats
+        elif len(taken) == cut + 16:
+            seen["later"] = server.snapshot(PID)
+        elif len(taken) < 8:
+            assert server.snapshot(PID) is None  # the signature: no transfer yet
+
+    _, events = native_exchange(data, peek=peek)
+    so_far, stats = seen["snapshot"]
+    assert so_far == data[:4]
+    assert stats.bits == cut - 8 and stats.length == len(data) and stats.ended_at == seen["now"]
+    assert stats is not seen["stats"] and stats.gaps is not seen["stats"].gaps  # a copy: the server goes on
+    assert len(stats.gaps) == stats.bits - 1 and seen["later"][1].bits == stats.bits + 16
+    rebuilt = F.rebuild(so_far, stats, outcome=F.IN_FLIGHT)
+    assert rebuilt.signals == cut and rebuilt.symbols()[: cut - 3] == seen["taken"][: cut - 3]
+    assert delivered(events).stats.bits == wire.frame_bit_count(len(data))  # a snapshot changes nothing
+
+
+def test_a_classic_snapshot_mid_message_is_delegated_to_the_classic_server():
+    profile = C.parse_profile("len32,nul")
+    data = b"hi, classic in flight"
+    cut = 32 + 8 * 5 + 2
+    seen = {}
+
+    def peek(server, sent, now):
+        if len(sent) == cut:
+            seen["snapshot"], seen["sent"], seen["now"] = server.snapshot(PID), list(sent), now
+            assert server.snapshot(PID + 1) is None
+
+    _, events = classic_exchange(data, profile, peek=peek)
+    so_far, stats = seen["snapshot"]
+    assert so_far == data[:5] and stats.bits == cut and stats.length == len(data) and stats.ended_at == seen["now"]
+    rebuilt = F.rebuild(so_far, stats, mode="classic", profile=str(profile), outcome=F.IN_FLIGHT)
+    assert rebuilt.signals == cut and rebuilt.symbols()[: cut - 2] == seen["sent"][: cut - 2]
+    assert delivered(events).data == data
 
 
 # --------------------------------------------------------------------------- the widget

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import enum
 from array import array
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from sigchat.proto.base import Timing
 
@@ -72,6 +72,10 @@ class TransferStats(Timing):
 
     def latency(self) -> LatencySummary | None:
         return LatencySummary.of(self.gaps)
+
+    def copy(self, **changes) -> TransferStats:
+        """A copy with its own ``gaps`` (and ``changes``): a snapshot the server goes on without changing."""
+        return replace(self, gaps=array("f", self.gaps), **changes)
 
 
 @dataclass(slots=True)

@@ -175,6 +175,17 @@ class Server:
         bits = t.index + min(8 * t.length, WORD_TAG_SHIFT * t.word) if t.in_words else t.index
         return (t.pid, bits, t.total if t.length >= 0 else None, t.stats.started_at, t.last_at)
 
+    def snapshot(self, pid: int) -> tuple[bytes, TransferStats] | None:
+        """``pid``'s transfer in flight so far: its payload, and a copy of its stats (``bits``: the
+        frame signals so far, ``ended_at``: its last signal); ``None`` when ``pid`` has none.
+
+        For the UI's live X-ray, on demand (it copies the payload): never on the hot path.
+        """
+        t = self._active
+        if t is None or t.pid != pid:
+            return self.classic.snapshot(pid) if self.classic is not None else None
+        return bytes(t.payload), t.stats.copy(bits=t.index, ended_at=t.last_at)
+
     def known_pids(self) -> int:
         """How many pids the server holds state for (bounded: see ``tick``)."""
         classic = len(self.classic.decoders) if self.classic is not None else 0

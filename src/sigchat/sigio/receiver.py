@@ -52,9 +52,11 @@ class Receiver:
     "intact" verdict). ``on_progress`` gets ``Server.progress()`` at most every
     ``progress_interval`` seconds while a transfer runs. ``on_refused(pid,
     reason)`` reports a sender the server will not answer. ``on_note(text)``
-    gets a one-line note for the operator (turbo words unavailable here). The
-    callbacks must be quick and must not raise; if anything raises, the thread
-    stops and ``error`` holds the exception.
+    gets a one-line note for the operator (turbo words unavailable here).
+    ``watch``: a pid the UI looks at live (or ``None``); with each progress
+    report, ``on_snapshot(pid, Server.snapshot(pid))`` then gets its transfer
+    so far, while it has one. The callbacks must be quick and must not raise;
+    if anything raises, the thread stops and ``error`` holds the exception.
 
     ``pin_cpu``: the thread pins itself to the last CPU it may use (senders
     join it there). ``gather``: the process's other threads follow it (the
@@ -69,6 +71,7 @@ class Receiver:
         on_progress: Callable[[tuple], None] | None = None,
         on_refused: Callable[[int, str], None] | None = None,
         on_note: Callable[[str], None] | None = None,
+        on_snapshot: Callable[[int, tuple], None] | None = None,
         allowed_uids: frozenset[int] | None = None,
         clock: Callable[[], float] = time.monotonic,
         poll_interval: float = 0.05,
@@ -83,6 +86,9 @@ class Receiver:
         self.on_progress = on_progress
         self.on_refused = on_refused
         self.on_note = on_note
+        self.on_snapshot = on_snapshot
+        self.watch: int | None = None
+        """The pid whose transfer ``on_snapshot`` gets (set by the UI, any thread)."""
         self.allowed_uids = allowed_uids if allowed_uids is not None else frozenset({os.getuid(), 0})
         self.clock = clock
         self.poll_interval = poll_interval
@@ -221,6 +227,11 @@ class Receiver:
                 next_progress = now + self.progress_interval
                 if server.active_pid is not None:
                     self.on_progress(server.progress())
+                watch = self.watch
+                if watch is not None and self.on_snapshot is not None:
+                    snapshot = server.snapshot(watch)
+                    if snapshot is not None:
+                        self.on_snapshot(watch, snapshot)
 
     def _exchange_run(self, pid: int, replies: bytes, until: float) -> tuple[object | None, float]:
         """Answer ``pid``'s payload bits from ``Server.bit_run``'s replies, then ``receive_run``.

@@ -57,10 +57,10 @@ from sigchat.sigio.masks import STOP_SIGNALS
 from sigchat.sigio.receiver import Receiver
 from sigchat.tui import clipboard, settings
 from sigchat.tui.bridge import Bridge
-from sigchat.tui.messages import SenderRefused, ServerEventReceived, TransferProgress
+from sigchat.tui.messages import SenderRefused, ServerEventReceived, TransferProgress, TransferSnapshot
 from sigchat.tui.model import Entry, SenderInfo, Session, log_records
-from sigchat.format import human_bytes
-from sigchat.tui.text import MUTED_STYLE, sender_label
+from sigchat.format import human_bytes, plural
+from sigchat.tui.text import MUTED_STYLE, message_label, sender_label
 from sigchat.tui.widgets.banner import ServerBanner, send_command
 from sigchat.tui.widgets.chat_log import ChatLog
 from sigchat.tui.widgets.help import HelpScreen
@@ -70,6 +70,7 @@ from sigchat.tui.widgets.save_dialog import SaveDialog
 from sigchat.tui.widgets.search import SearchBar
 from sigchat.tui.widgets.senders import SenderList
 from sigchat.tui.widgets.throughput import WINDOW, Throughput
+from sigchat.tui.widgets.xray import LiveXRayScreen
 
 PROGRESS_INTERVAL = 0.25
 """Seconds between the receiver's progress reports to the UI. Each costs the app's
@@ -81,6 +82,8 @@ class ReceiverLike(Protocol):
     """What the app needs from ``sigio.receiver.Receiver`` (tests pass a fake)."""
 
     error: BaseException | None
+    watch: int | None
+    """The pid whose transfer the live X-ray shows (snapshots come with the progress reports), or ``None``."""
 
     def start(self) -> object: ...
 
@@ -112,6 +115,7 @@ class SigchatApp(App[int]):
         Binding("f", "filter", "Filter", show=False),  # (1 does nearly the same, and is in the footer)
         Binding("a", "show_all", "All", show=False),
         Binding("i", "inspect", "Inspect", show=False),
+        Binding("v", "xray_live", "X-ray live", show=False),
         Binding("c", "copy_message", "Copy"),
         Binding("p", "copy_command", "Copy cmd", show=False),  # (the banner says "p copies it")
         Binding("s", "save", "Save"),
@@ -201,6 +205,7 @@ class SigchatApp(App[int]):
         self._started = monotonic()
         self._view_start = 0
         self._receiver_error_shown = False
+        self._live: LiveXRayScreen | None = None
 
     # ------------------------------------------------------------------ layout
     def compose(self) -> ComposeResult:
@@ -285,6 +290,15 @@ class SigchatApp(App[int]):
         sender, entry = self.session.apply(message.event, message.kind, message.wall_time, message.name)
         self._shown(sender, entry)
         self._show_inflight()
+        live = self._live
+        if entry is not None and live is not None and entry.pid == live.pid and not live.finished:
+            live.finish(entry)
+            self._watch(None)
+
+    def on_transfer_snapshot(self, message: TransferSnapshot) -> None:
+        live = self._live
+        if live is not None and message.pid == live.pid:
+            live.update(message.data, message.stats)
 
     def on_transfer_progress(self, message: TransferProgress) -> None:
         if self.session.progress(message.pid, message.bits, message.total, message.last, message.at):
@@ -397,12 +411,32 @@ class SigchatApp(App[int]):
             return
         self.push_screen(InspectorScreen(entry, tz=self.tz))
 
+    def action_xray_live(self) -> None:
+        """The frame X-ray of the transfer in flight (the one the in-flight pane shows first), growing live."""
+        transfers, _ = self.session.in_flight()
+        if not transfers:
+            self.notify("No transfer in flight", severity="warning")
+            return
+        transfer = transfers[0]
+        self._live = LiveXRayScreen(transfer.pid, transfer.name, mode=transfer.mode, profile=transfer.profile)
+        self._watch(transfer.pid)
+        self.push_screen(self._live, self._live_closed)
+
+    def _live_closed(self, _: object = None) -> None:
+        self._live = None
+        self._watch(None)
+
+    def _watch(self, pid: int | None) -> None:
+        """Ask the receiver for snapshots of ``pid``'s transfer (``None``: no more)."""
+        if self.receiver is not None:
+            self.receiver.watch = pid
+
     def action_copy_message(self) -> None:
         entry = self._current_entry()
         if entry is None or entry.kind is Kind.REFUSED:
             self.notify("No message to copy", severity="warning")
             return
-        what = f"the message from {sender_label(entry.pid, entry.name)} ({len(entry.data):,} bytes)"
+        what = message_label(entry.pid, entry.name, len(entry.data))
         self.copy_to_clipboard(entry.data.decode("utf-8", "backslashreplace"), what)
 
     def action_copy_command(self) -> None:
@@ -420,8 +454,7 @@ class SigchatApp(App[int]):
         """Copy with OSC 52 and, where the terminal may drop it, with a clipboard tool too.
 
         ``what``: the words for the notification, which says how the text was
-        copied (``tui.clipboard``); ``None``: only a failure is reported (the
-        inspector says its own words).
+        copied (``tui.clipboard``); ``None``: only a failure is reported.
         """
         super().copy_to_clipboard(text)
         route = self.clipboard_route
@@ -453,7 +486,7 @@ class SigchatApp(App[int]):
         return self.screen is self.screen_stack[0]
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
-        if action in ("find", "find_next", "find_previous", "focus_senders", "focus_log"):
+        if action in ("find", "find_next", "find_previous", "focus_senders", "focus_log", "xray_live"):
             return self._on_main_screen()
         return True
 
@@ -525,7 +558,7 @@ class SigchatApp(App[int]):
         self._view_start = len(self.entries)
         self.log_view.set_entries([])
         self._update_empty_hint(cleared=True)
-        self.notify(f"View cleared; saving still writes all {len(self.entries):,} transfers")
+        self.notify(f"View cleared; saving still writes all {plural(len(self.entries), 'transfer')}")
 
     def action_help(self) -> None:
         settings_file = settings.settings_path(self.config_dir) if self.config_dir is not None else None
@@ -590,7 +623,7 @@ class SigchatApp(App[int]):
         except OSError as error:
             self.call_from_thread(self.notify, f"Could not save: {error}", severity="error")
             return
-        self.call_from_thread(self.notify, f"Saved {count:,} transfers to {os.path.abspath(path)}")
+        self.call_from_thread(self.notify, f"Saved {plural(count, 'transfer')} to {os.path.abspath(path)}")
 
     def get_system_commands(self, screen: Screen) -> Iterable[SystemCommand]:
         for command in super().get_system_commands(screen):
@@ -602,6 +635,7 @@ class SigchatApp(App[int]):
         yield SystemCommand("Copy send command", f"Copy: {self.send_command}", self.action_copy_command)
         yield SystemCommand("Copy message", "Copy the highlighted message", self.action_copy_message)
         yield SystemCommand("Inspect transfer", "Signals, hex dump, latency and timings", self.action_inspect)
+        yield SystemCommand("X-ray live", "The frame of the transfer in flight, signal by signal", self.action_xray_live)
         yield SystemCommand("Save log", "Write every transfer as JSON lines", self.action_save)
         yield SystemCommand("Clear view", "Empty the log view (saving still writes everything)", self.action_clear)
         yield SystemCommand("Show all senders", "Remove the sender filter", self.action_show_all)
@@ -609,7 +643,7 @@ class SigchatApp(App[int]):
             label = sender_label(sender.pid, sender.name)
             yield SystemCommand(
                 f"Show only {label}",
-                f"{sender.messages} messages, {human_bytes(sender.bytes)}, {sender.state.value}",
+                f"{plural(sender.messages, 'message')}, {human_bytes(sender.bytes)}, {sender.state.value}",
                 lambda pid=sender.pid: self.set_filter(pid),
             )
         yield SystemCommand("Help", "Keys and what the screen shows", self.action_help)
@@ -629,6 +663,7 @@ def receiver_factory(
             sink.on_event,
             on_progress=bridge.on_progress,
             on_refused=sink.on_refused,
+            on_snapshot=bridge.on_snapshot,
             allowed_uids=allowed_uids,
             progress_interval=PROGRESS_INTERVAL,
             pin_cpu=pin_cpu,
@@ -681,4 +716,4 @@ def run_app(
         if log is not None:
             log.close()
     t = app.totals
-    return report_stop(t.messages, t.bytes, [f"{t.failed} transfers failed"], app.uptime, app.receiver_error)
+    return report_stop(t.messages, t.bytes, [f"{plural(t.failed, 'transfer')} failed"], app.uptime, app.receiver_error)

@@ -19,7 +19,7 @@ from collections.abc import Callable
 from sigchat.proto.events import NATIVE, HeaderReceived, ServerEvent, TransferStarted
 from sigchat.server.sink import Kind
 from sigchat.sigio import procfs
-from sigchat.tui.messages import SenderRefused, ServerEventReceived, TransferProgress
+from sigchat.tui.messages import SenderRefused, ServerEventReceived, TransferProgress, TransferSnapshot
 
 
 class Bridge:
@@ -85,6 +85,11 @@ class Bridge:
             return
         pid, bits, total, started, last = progress
         self.post(TransferProgress(pid, bits, total, started, last, self._monotonic()))
+
+    def on_snapshot(self, pid: int, snapshot: tuple) -> None:
+        """``Server.snapshot(pid)`` of the watched transfer (the receiver's ``on_snapshot``)."""
+        data, stats = snapshot
+        self.post(TransferSnapshot(pid, data, stats))
 
     def on_refused(self, pid: int, reason: str, wall_time: float) -> None:
         self.flush()

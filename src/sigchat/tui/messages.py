@@ -4,7 +4,8 @@ The receiver thread (through ``tui.bridge.Bridge``) only ever calls
 ``App.post_message`` with one of these: one ``ServerEventReceived`` per
 protocol event, one ``TransferProgress`` at most every
 ``app.PROGRESS_INTERVAL`` while a transfer runs (a newer one replaces an older
-one still in the queue), and ``SenderRefused`` when the server will not answer
+one still in the queue), with it a ``TransferSnapshot`` of the transfer the
+live X-ray watches, and ``SenderRefused`` when the server will not answer
 a process.
 """
 
@@ -14,7 +15,7 @@ from dataclasses import dataclass
 
 from textual.message import Message
 
-from sigchat.proto.events import ServerEvent
+from sigchat.proto.events import ServerEvent, TransferStats
 from sigchat.server.sink import Kind
 
 # --------------------------------------------------------------------------- messages (receiver thread -> app)
@@ -61,6 +62,25 @@ class TransferProgress(Message):
     def can_replace(self, message: Message) -> bool:
         # Only the newest sample matters: a queued older one is dropped.
         return isinstance(message, TransferProgress)
+
+
+@dataclass
+class TransferSnapshot(Message):
+    """A transfer in flight so far, for the live X-ray (``Server.snapshot`` of the watched pid).
+
+    Attributes:
+        pid: The sender.
+        data: The payload (classic: the message) received so far.
+        stats: A copy of the transfer's stats (``bits``: the frame signals so far).
+    """
+
+    pid: int
+    data: bytes
+    stats: TransferStats
+
+    def can_replace(self, message: Message) -> bool:
+        # Only the newest snapshot of a transfer matters.
+        return isinstance(message, TransferSnapshot) and message.pid == self.pid
 
 
 @dataclass

@@ -147,6 +147,8 @@ class ActiveTransfer:
     length: int | None = None
     last: float = 0.0
     mode: str = NATIVE
+    profile: str | None = None
+    """The classic profile, if any (from ``TransferStarted``)."""
     turbo: bool = False
     """The payload comes as turbo words (known from the header on)."""
     samples: list[tuple[float, int]] = field(default_factory=list)
@@ -212,7 +214,9 @@ class Session:
             sender.state = SenderState.SENDING
             sender.queue_position = None
             sender.mode = event.mode
-            self.active[event.pid] = ActiveTransfer(event.pid, name, event.at, last=event.at, mode=event.mode)
+            self.active[event.pid] = ActiveTransfer(
+                event.pid, name, event.at, last=event.at, mode=event.mode, profile=event.profile
+            )
             self._bits_seen[event.pid] = 0
             if event.mode == NATIVE:
                 # The queue moved up by one.

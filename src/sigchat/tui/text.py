@@ -43,6 +43,8 @@ import unicodedata
 from rich.cells import cell_len
 from textual.content import Content
 
+from sigchat.format import plural
+
 ESCAPE_STYLE = "$text-warning"
 INVALID_STYLE = "$text-error"
 MUTED_STYLE = "$text-muted"
@@ -188,6 +190,11 @@ def safe_name(name: str | None) -> str:
 
 def sender_label(pid: int, name: str | None) -> str:
     return f"{pid} {safe_name(name)}" if name else str(pid)
+
+
+def message_label(pid: int, name: str | None, size: int) -> str:
+    """A message in a notification: ``the message from 4242 bash (7 bytes)``."""
+    return f"the message from {sender_label(pid, name)} ({plural(size, 'byte')})"
 
 
 # --------------------------------------------------------------------------- wrapping

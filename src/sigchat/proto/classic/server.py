@@ -93,6 +93,14 @@ class ClassicServer:
             rows.append((d.pid, stats.bits, total, stats.started_at, d.last_at))
         return rows
 
+    def snapshot(self, pid: int) -> tuple[bytes, TransferStats] | None:
+        """``pid``'s message so far: its bytes, and a copy of its stats (``ended_at``: its last
+        bit); ``None`` when ``pid`` is not mid-message (``proto.server.Server.snapshot``)."""
+        d = self.decoders.get(pid)
+        if d is None or d.stats is None or d.skipping:
+            return None
+        return bytes(d.data), d.stats.copy(ended_at=d.last_at)
+
     # ------------------------------------------------------------------ input
     def first_contact(self, pid: int, ones: int, ones_at: float, symbol: int, now: float) -> int | None:
         """A new classic pid: replay the ``ones`` ONEs it sent as a would-be signature, then ``symbol``."""

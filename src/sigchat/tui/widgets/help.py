@@ -17,6 +17,7 @@ KEYS = (
     ("end", "jump to the newest message and follow again"),
     ("enter", "inspect the highlighted transfer (signals, hex, latency, timings)"),
     ("space", "expand or fold a long message"),
+    ("v", "X-ray live: the frame of the transfer in flight, signal by signal, as it arrives"),
     ("/ ctrl+f", "find in the log: typing jumps to the newest match, enter to the next older one"),
     ("n N", "in the log: next older / newer match of the last search; escape closes the search"),
     ("f", "filter: pick a sender in the list (enter), 'All senders' shows everything"),

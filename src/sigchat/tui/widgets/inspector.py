@@ -23,7 +23,7 @@ from sigchat.proto.events import TransferStats
 from sigchat.server.sink import Kind
 from sigchat.tui.model import Entry
 from sigchat.format import clock_time, human_bytes, human_duration, human_rate
-from sigchat.tui.text import MUTED_STYLE, safe_name
+from sigchat.tui.text import MUTED_STYLE, message_label, safe_name
 from sigchat.tui.widgets.chat_log import integrity
 from sigchat.tui.widgets.latency import LatencyHistogram, downsample, summarize
 from sigchat.tui.widgets.xray import LABELS, FrameXRay, XRayPanel, about, rebuilt_of
@@ -189,5 +189,7 @@ class InspectorScreen(ModalScreen[None]):
         (xray.first() if xray else self.query_one("#inspector-body")).focus()
 
     def action_copy(self) -> None:
-        self.app.copy_to_clipboard(self.entry.data.decode("utf-8", "backslashreplace"))
-        self.notify(f"Copied {len(self.entry.data):,} bytes to the clipboard")
+        # The app's copy reports how it went (``tui.clipboard``), as its own ``c`` does.
+        entry = self.entry
+        what = message_label(entry.pid, entry.name, len(entry.data))
+        self.app.copy_to_clipboard(entry.data.decode("utf-8", "backslashreplace"), what)
