@@ -167,8 +167,7 @@ class Receiver:
         # partner does: keep it lean (see issue #6's notes before adding to it).
         pending = None  # a signal that ended a bit run, still to handle
         while not self._stopping:
-            check_at = policy.check_at() if policy is not None else None
-            timeout = poll if check_at is None else max(0.0, check_at - clock())
+            timeout = max(0.0, policy.check_at() - clock()) if held else poll
             value = None
             if pending is not None:
                 got, pending = pending, None
