@@ -51,6 +51,12 @@ def test_default_profile_is_the_common_convention() -> None:
         ("ack=usr2,end-ack=usr1", "msb,usr2=1,nul,ack=usr2,end-ack=usr1"),
         ("end-ack=usr2,handshake", "msb,usr2=1,nul,ack=usr1,end-ack=usr2,handshake"),
         ("end-ack=none", "msb,usr2=1,nul,ack=usr1"),
+        ("lsb,usr1=1,len-typed+nul,nul-counted,end-ack=usr2,handshake",
+         "lsb,usr1=1,len-typed+nul,le,nul-counted,ack=usr1,end-ack=usr2,handshake"),
+        ("lsb,dec10+nul", "lsb,usr2=1,dec10+nul,ack=usr1"),
+        ("dec10", "msb,usr2=1,dec10,ack=usr1"),
+        ("ack=usr2,handshake=usr2", "msb,usr2=1,nul,ack=usr2,handshake=usr2"),
+        ("handshake=usr1", "msb,usr2=1,nul,ack=usr1,handshake"),
     ],
 )
 def test_parse_and_canonical_form(text: str, canonical: str) -> None:
@@ -65,7 +71,11 @@ def test_parse_and_canonical_form(text: str, canonical: str) -> None:
         ("msb,lsb", "conflicting options 'msb' and 'lsb'"),
         ("usr1=1,usr2=1", "conflicting"),
         ("len32,len64", "conflicting options 'len32' and 'len64'"),
-        ("be", "needs a length"),
+        ("be", "needs a binary length"),
+        ("dec10,be", "needs a binary length"),
+        ("len32,dec10", "conflicting options 'dec10' and 'len32'"),
+        ("len-typed+len64", "conflicting options 'len-typed' and 'len64'"),
+        ("handshake=usr3", "unknown profile option 'handshake=usr3'"),
         ("nul-counted", "needs both a length and a NUL"),
         ("len32,nul-counted", "needs both a length and a NUL"),
         ("ack=usr3", "ack must be usr1, usr2 or none"),
@@ -126,6 +136,18 @@ def test_encode_known_vectors() -> None:
     assert encode(b"A", parse_profile("lsb,len32")) == [1] + [0] * 31 + [1, 0, 0, 0, 0, 0, 1, 0]
 
 
+def test_new_length_headers() -> None:
+    """``dec10`` sends the length as ASCII digits; ``len-typed`` sends a width signal, then the length."""
+    assert classic.message_bytes(b"hi", parse_profile("lsb,dec10+nul")) == b"0000000002hi\0"
+    typed = parse_profile("lsb,usr1=1,len-typed+nul,nul-counted")
+    assert classic.message_bytes(b"hi", typed) == b"\3\0\0\0hi\0"
+    symbols = classic.encode(b"hi", typed)
+    assert symbols[0] == ZERO and len(symbols) == 1 + 8 * 7  # SIGUSR1: a 32-bit length follows
+    assert typed.length_header(1 << 32) == (ONE, (1 << 32).to_bytes(8, "little"))
+    assert typed.header_length(b"\3\0\0\0") == 3
+    assert parse_profile("dec10").header_length(b"00000000x1") is None
+
+
 def test_message_bytes_framing() -> None:
     assert classic.message_bytes(b"hi", parse_profile("len32+nul")) == b"\0\0\0\2hi\0"
     assert classic.message_bytes(b"hi", parse_profile("len32+nul,nul-counted")) == b"\0\0\0\3hi\0"
@@ -161,6 +183,7 @@ def aborted(events: list) -> list[protocol.TransferAborted]:
 PROFILE_TEXTS = [
     "", "lsb", "usr1=1", "lsb,usr1=1", "len32", "lsb,len32", "len32,le", "lsb,len32,be", "len64", "len32+nul",
     "lsb,len64+nul,nul-counted", "ack=none", "ack=usr2,end-ack=usr1", "end-ack=usr2", "handshake", "handshake,ack=none",
+    "lsb,usr1=1,len-typed+nul,nul-counted,end-ack=usr2,handshake", "lsb,dec10+nul", "ack=usr2,handshake=usr2",
 ]
 
 
@@ -170,7 +193,7 @@ def test_decoder_round_trip_several_messages(text: str) -> None:
     server = ClassicServer(profile)
     now = 10.0
     messages = [b"", b"x", "héllo 😀 日本語".encode(), b'line1\nline2 "q" \'s\' \\', bytes(range(1, 256))]
-    if not profile.length_bits:
+    if not profile.has_length:
         messages.append(b"z" * 1000)
     else:
         messages.append(bytes(1000))
@@ -179,7 +202,7 @@ def test_decoder_round_trip_several_messages(text: str) -> None:
         replies, now = feed(server, symbols, now)
         expected_ack = profile.ack_symbol
         if profile.handshake:
-            assert replies[0] == classic.HANDSHAKE
+            assert replies[0] == profile.handshake_symbol
             replies = replies[1:]
         assert replies[:-1] == [expected_ack] * (len(replies) - 1)
     assert delivered(server.events) == messages
@@ -193,13 +216,14 @@ def test_decoder_round_trip_several_messages(text: str) -> None:
 @given(
     bit_order=st.sampled_from(["msb", "lsb"]),
     one=st.sampled_from(["usr1", "usr2"]),
-    framing=st.sampled_from(["nul", "len32", "len64", "len32+nul", "len64+nul"]),
+    framing=st.sampled_from(["nul", "len32", "len64", "len32+nul", "len64+nul", "len-typed", "len-typed+nul", "dec10", "dec10+nul"]),
     order=st.sampled_from(["", "be", "le"]),
     counted=st.booleans(),
     data=st.binary(max_size=64),
 )
 def test_decoder_round_trip_any_profile(bit_order, one, framing, order, counted, data) -> None:
-    text = f"{bit_order},{one}=1,{framing}" + (f",{order}" if order and framing != "nul" else "")
+    binary_length = framing.startswith("len")
+    text = f"{bit_order},{one}=1,{framing}" + (f",{order}" if order and binary_length else "")
     if counted and framing.endswith("+nul"):
         text += ",nul-counted"
     profile = parse_profile(text)

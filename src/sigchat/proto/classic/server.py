@@ -25,7 +25,7 @@ from sigchat.proto.wire import DEFAULT_MAX_BYTES, MAX_GAP_SAMPLES, ONE
 class _Decoder:
     """One classic client's state. ``stats`` is ``None`` between messages."""
 
-    __slots__ = ("pid", "stats", "acc", "nbits", "header", "remaining", "data", "skipping", "last_at", "muted")
+    __slots__ = ("pid", "stats", "acc", "nbits", "header", "header_size", "remaining", "data", "skipping", "last_at", "muted")
 
     def __init__(self, pid: int, now: float) -> None:
         self.pid = pid
@@ -33,6 +33,8 @@ class _Decoder:
         self.acc = 0
         self.nbits = 0
         self.header: bytearray | None = None
+        self.header_size: int | None = 0
+        """Bytes of this message's length header; ``None`` until a ``len-typed`` width signal came."""
         self.remaining: int | None = None
         self.data = bytearray()
         self.skipping = False
@@ -71,8 +73,8 @@ class ClassicServer:
         """Paused clients, first come first served: pid -> the ack they wait for."""
         self._flip = 0 if profile.one == "usr2" else 1
         self._lsb = profile.bit_order == "lsb"
-        self._header_bytes = profile.length_bits // 8
-        self._byteorder = "big" if profile.length_order == "be" else "little"
+        self._header_size = None if profile.length_typed else profile.header_size()
+        self._handshake_reply = profile.handshake_symbol
         self._ack = profile.ack_symbol
         self._end_ack = profile.end_ack_symbol
 
@@ -144,9 +146,12 @@ class ClassicServer:
             stats = self._begin(d, now)
             if self.profile.handshake and symbol == HANDSHAKE:
                 stats.signals_received += 1
-                return self._answer(d, HANDSHAKE)
+                return self._answer(d, self._handshake_reply)
         stats.signals_received += 1
         stats.bits += 1
+        if d.header_size is None:  # len-typed: this signal is the length's width
+            d.header_size = self.profile.header_size(symbol)
+            return self._answer(d, self._ack)
         bit = symbol ^ self._flip
         if self._lsb:
             d.acc |= bit << d.nbits
@@ -216,7 +221,8 @@ class ClassicServer:
 
     def _begin(self, d: _Decoder, now: float) -> TransferStats:
         stats = d.stats = TransferStats(pid=d.pid, started_at=now, ended_at=now)
-        d.header = bytearray() if self._header_bytes else None
+        d.header = bytearray() if self.profile.has_length else None
+        d.header_size = self._header_size
         d.remaining = None
         d.data = bytearray()
         d.skipping = False
@@ -267,10 +273,14 @@ class ClassicServer:
         header = d.header
         if header is not None:
             header.append(byte)
-            if len(header) < self._header_bytes:
+            if len(header) < d.header_size:
                 return False
             d.header = None
-            length = int.from_bytes(header, self._byteorder)
+            length = self.profile.header_length(bytes(header))
+            if length is None:  # a decimal length with a non-digit in it: the rest cannot be framed
+                d.data = header
+                self._abort(d, AbortReason.FRAMING, now, skip=True)
+                return False
             nul = self.profile.nul
             total = length + (1 if nul and not self.profile.nul_counted else 0)
             if nul:
@@ -322,7 +332,7 @@ class ClassicServer:
 def warm_up(profile: Profile) -> None:
     """Decode a short message on scratch state (CPython runs code slowly the first time)."""
     server = ClassicServer(profile, timeout=1.0)
-    symbols = ([HANDSHAKE] if profile.handshake else []) + encode(b"warm-up", profile)
+    symbols = ([HANDSHAKE] if profile.handshake else []) + encode(b"warm-up", profile)  # the handshake's ask
     for index, symbol in enumerate(symbols):
         server.receive(1, symbol, index * 1e-4)
         server.receive(2, symbol, index * 1e-4)
