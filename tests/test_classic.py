@@ -7,6 +7,7 @@ tests against independent C peers are in test_classic_e2e.py).
 from __future__ import annotations
 
 import itertools
+import json
 
 import pytest
 from hypothesis import given, settings
@@ -676,3 +677,124 @@ def test_sender_handshake_unanswered_carries_on() -> None:
         now = sender.deadline
         sender.timeout(now)
     assert sender.outcome is SendOutcome.ACKS_MISSING and sender.stats.handshake_answered is False
+
+
+# --------------------------------------------------------------------------- what a classic message is worth
+
+
+def feed_timed(server: ClassicServer, symbols: list[int], times: list[float], pid: int = PID) -> None:
+    for symbol, at in zip(symbols, times):
+        server.receive(pid, symbol, at)
+
+
+def test_an_acked_client_gets_acked_and_a_paced_one_unverified() -> None:
+    acked = ClassicServer(Profile())
+    feed(acked, encode(b"ok", acked.profile), 1.0)
+    paced = ClassicServer(parse_profile("ack=none"))
+    feed(paced, encode(b"ok", paced.profile), 1.0)
+    muted = ClassicServer(Profile())
+    muted.receive(PID, USR1, 1.0)
+    muted.mute(PID, USR1)  # the reply policy found it does not wait for acks
+    feed(muted, encode(b"ok", muted.profile)[1:], 1.0)
+    assert [(e.integrity, e.note) for e in acked.events + paced.events + muted.events if isinstance(e, protocol.MessageDelivered)] == [
+        ("acked", ""), ("unverified", ""), ("unverified", "")
+    ]
+
+
+def test_a_lost_bit_is_reported_as_damage_at_its_byte() -> None:
+    """One SIGUSR1 of byte 5 merged with the next while the server was late: the message is shifted
+    from there, no longer UTF-8, and the long wait names the byte."""
+    profile = parse_profile("ack=none")
+    message = b"hello world, classic"
+    symbols = encode(message, profile)
+    lost = 8 * 5 + 3
+    assert symbols[lost] == symbols[lost + 1] == USR1
+    del symbols[lost]
+    times = [1.0 + i * STEP for i in range(len(symbols))]
+    times[lost:] = [t + 5 * STEP for t in times[lost:]]  # the server came back late
+    server = ClassicServer(profile)
+    feed_timed(server, symbols + encode(b"", profile), times + [times[-1] + (i + 1) * STEP for i in range(8)])
+    events = [e for e in server.events if isinstance(e, (protocol.MessageDelivered, protocol.TransferAborted))]
+    assert events, "the shifted bits still end at some zero byte"
+    first = events[0]
+    assert isinstance(first, protocol.MessageDelivered) and first.data != message
+    assert (first.integrity, first.note) == ("damaged", "bit lost at byte 5")
+    assert not first.believed_intact
+    assert records.delivered_record(first, 0.0)["integrity"] == "damaged"
+
+
+def test_valid_text_from_a_paced_client_stays_unverified_whatever_the_gaps() -> None:
+    profile = parse_profile("ack=none")
+    symbols = encode("héllo".encode(), profile)
+    times = [1.0 + i * STEP * (1 + 9 * (i % 7 == 0)) for i in range(len(symbols))]
+    server = ClassicServer(profile)
+    feed_timed(server, symbols, times)
+    (event,) = server.events[1:]
+    assert (event.data, event.integrity, event.note) == ("héllo".encode(), "unverified", "")
+
+
+@pytest.mark.parametrize("how", ["exited", "went silent"])
+@pytest.mark.parametrize("text", ["", "len32+nul", "lsb"])
+def test_a_nul_cut_short_by_a_paced_client_is_completed(how: str, text: str) -> None:
+    profile = parse_profile(f"{text},ack=none" if text else "ack=none")
+    server = ClassicServer(profile, timeout=0.5)
+    _, now = feed(server, encode(b"bye", profile)[:-3], 1.0)  # the NUL's last 3 SIGUSR1 merged
+    if how == "exited":
+        server.sender_gone(PID, now + 0.01)
+    else:
+        server.tick(now + 0.6)
+    (event,) = server.events[1:]
+    assert isinstance(event, protocol.MessageDelivered), event
+    assert (event.data, event.integrity) == (b"bye", "unverified")
+    assert event.note == "the NUL's last 3 bits never came: completed"
+    assert records.delivered_record(event, 0.0)["note"] == event.note
+
+
+@pytest.mark.parametrize(
+    ("text", "symbols_of"),
+    [
+        ("ack=none", lambda s: s[:-9]),  # the NUL never started: the message may go on
+        ("", lambda s: s[:-3]),  # an acked client cannot lose bits: it was stopped
+        ("ack=none", lambda s: s[:-8] + [USR2, USR1]),  # a 1 bit where the NUL belongs
+        ("len32,ack=none", lambda s: s[:-3]),  # no NUL in the profile: the last byte is unknown
+    ],
+)
+def test_anything_else_cut_short_is_still_incomplete(text, symbols_of) -> None:
+    profile = parse_profile(text)
+    server = ClassicServer(profile)
+    _, now = feed(server, symbols_of(encode(b"bye", profile)), 1.0)
+    server.sender_gone(PID, now)
+    (event,) = server.events[1:]
+    assert isinstance(event, protocol.TransferAborted) and event.reason is AbortReason.SENDER_GONE
+
+
+def test_a_decimal_length_with_a_non_digit_is_a_framing_error() -> None:
+    profile = parse_profile("dec10+nul")
+    server = ClassicServer(profile)
+    feed(server, encode(b"12345x7890", Profile())[:80], 1.0)  # the same bit order, no header
+    (event,) = server.events[1:]
+    assert isinstance(event, protocol.TransferAborted) and event.reason is AbortReason.FRAMING
+
+
+@pytest.mark.parametrize("json_lines", [False, True])
+def test_plain_stdout_never_prints_a_damaged_message(json_lines: bool, capsys) -> None:
+    import io
+
+    from sigchat.server.plain import PlainOutput
+    from sigchat.server.sink import Kind
+
+    output = PlainOutput(json_lines=json_lines, max_bytes=1 << 20)
+    output.out = io.BytesIO()
+    stats = protocol.TransferStats(pid=PID, started_at=0.0, ended_at=1.0, length=3, bits=32)
+    for integrity, note in [("unverified", ""), ("damaged", "bit lost at byte 1"), ("acked", "")]:
+        event = protocol.MessageDelivered(PID, integrity[:3].encode(), stats, False, "classic", "msb", integrity, note)
+        output.on_event(event, Kind.DELIVERED, 0.0)
+    written = output.out.getvalue()
+    if json_lines:
+        lines = [json.loads(line) for line in written.splitlines()]
+        assert [(r["text"], r["integrity"], r.get("note")) for r in lines] == [
+            ("unv", "unverified", None), ("dam", "damaged", "bit lost at byte 1"), ("ack", "acked", None)
+        ]
+    else:
+        assert written == b"unv\nack\n"
+    assert f"classic message from {PID} is damaged (bit lost at byte 1): not printed" in capsys.readouterr().err

@@ -143,9 +143,23 @@ class HeaderReceived:
     turbo: bool = False
 
 
+INTACT = "intact"
+"""``MessageDelivered.integrity`` of a native message: its CRC-32 matched (rule 2)."""
+ACKED = "acked"
+"""A classic message whose every bit was acked, the client waiting for each ack (believed intact)."""
+UNVERIFIED = "unverified"
+"""A classic message from a client that paces itself: nothing tells whether two signals merged."""
+DAMAGED = "damaged"
+"""An unverified classic message known to have lost a bit (``proto.classic.integrity``)."""
+
+
 @dataclass(frozen=True, slots=True)
 class MessageDelivered:
-    """A whole message arrived (native: intact, rule 2). ``duplicate``: it was delivered before (rule 3)."""
+    """A whole message arrived (native: intact, rule 2). ``duplicate``: it was delivered before (rule 3).
+
+    ``integrity``: ``INTACT`` (native), or for a classic message ``ACKED``, ``UNVERIFIED`` or
+    ``DAMAGED``; ``note`` says more (e.g. ``bit lost at byte 12``), or is empty.
+    """
 
     pid: int
     data: bytes
@@ -153,6 +167,13 @@ class MessageDelivered:
     duplicate: bool = False
     mode: str = NATIVE
     profile: str | None = None
+    integrity: str = INTACT
+    note: str = ""
+
+    @property
+    def believed_intact(self) -> bool:
+        """Whether an output may show it as the message that was sent (plain stdout prints only these)."""
+        return self.integrity != DAMAGED
 
 
 @dataclass(frozen=True, slots=True)

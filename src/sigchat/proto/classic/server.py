@@ -9,8 +9,10 @@ the others' acks deferred until it is free, so no two of them collide.
 
 from __future__ import annotations
 
+from sigchat.proto.classic.integrity import assess, complete_nul
 from sigchat.proto.classic.profile import DEFAULT_IDLE_TIMEOUT, HANDSHAKE, Profile, encode
 from sigchat.proto.events import (
+    ACKED,
     CLASSIC,
     AbortReason,
     MessageDelivered,
@@ -186,7 +188,7 @@ class ClassicServer:
     def sender_gone(self, pid: int, now: float) -> None:
         d = self.decoders.pop(pid, None)
         self.waiting.pop(pid, None)
-        if d is not None and d.stats is not None and not d.skipping:
+        if d is not None and d.stats is not None and not d.skipping and not self._complete_nul(d):
             self._abort(d, AbortReason.SENDER_GONE, d.last_at)
         if pid == self.holder:
             self._release(now)
@@ -244,7 +246,7 @@ class ClassicServer:
         """The client was silent too long mid-message."""
         if d.skipping:
             self._reset(d)
-        else:
+        elif not self._complete_nul(d):
             self._abort(d, AbortReason.INCOMPLETE, d.last_at)
 
     def _abort(self, d: _Decoder, reason: AbortReason, at: float, *, skip: bool = False) -> None:
@@ -258,15 +260,39 @@ class ClassicServer:
         else:
             self._reset(d)
 
-    def _deliver(self, d: _Decoder, now: float) -> None:
+    def _acked(self, d: _Decoder) -> bool:
+        """Whether ``d``'s client gets every ack and waits for it (``integrity.ACKED``)."""
+        return self._ack is not None and self._ack not in d.muted
+
+    def _deliver(self, d: _Decoder, now: float, repair: str = "") -> None:
         stats = d.stats
         stats.ended_at = now
         stats.length = len(d.data)
+        data = bytes(d.data)
+        if self._acked(d):
+            integrity, note = ACKED, ""
+        else:
+            # Where the message bytes start: after the handshake (signals that were not bits), the
+            # len-typed width signal and the length header.
+            first = stats.signals_received - stats.bits + self.profile.length_typed + 8 * (d.header_size or 0)
+            integrity, note = assess(data, stats.gaps, first)
+        note = "; ".join(part for part in (repair, note) if part)
         counters = self.counters
         counters.delivered += 1
-        counters.bytes += len(d.data)
-        self.events.append(MessageDelivered(d.pid, bytes(d.data), stats, False, CLASSIC, self.name))
+        counters.bytes += len(data)
+        self.events.append(MessageDelivered(d.pid, data, stats, False, CLASSIC, self.name, integrity, note))
         self._reset(d)
+
+    def _complete_nul(self, d: _Decoder) -> bool:
+        """Deliver a message whose client went away (or silent) partway through its NUL, if every bit
+        of the NUL that came is a zero and nothing acked the client (``integrity.complete_nul``)."""
+        if not self.profile.nul or d.header is not None or d.remaining not in (None, 1) or self._acked(d):
+            return False
+        repair = complete_nul(d.nbits, d.acc)
+        if repair is None:
+            return False
+        self._deliver(d, d.last_at, repair)
+        return True
 
     def _byte(self, d: _Decoder, byte: int, now: float) -> bool:
         """A byte completed; True when it ended a delivered message."""
