@@ -798,3 +798,37 @@ def test_plain_stdout_never_prints_a_damaged_message(json_lines: bool, capsys) -
     else:
         assert written == b"unv\nack\n"
     assert f"classic message from {PID} is damaged (bit lost at byte 1): not printed" in capsys.readouterr().err
+
+
+def test_an_ack_is_sent_again_to_a_client_that_goes_on_waiting() -> None:
+    """A client that misses its ack (``pause()`` entered after the ack was handled) gets it again
+    after 2, 4, 8 and 16 ms of silence, then no more; a new signal starts over."""
+    from sigchat.proto.classic.server import MAX_NUDGES, NUDGE_AFTER
+
+    server = ClassicServer(Profile())
+    assert server.overdue(1.0) is None and server.nudge_at() is None
+    assert server.receive(PID, USR1, 1.0) == USR1
+    assert server.nudge_at() == pytest.approx(1.0 + NUDGE_AFTER)
+    assert server.overdue(1.0 + NUDGE_AFTER / 2) is None
+    sent = []
+    now = 1.0
+    while (at := server.nudge_at()) is not None:
+        now = at
+        due = server.overdue(now)
+        assert due == (PID, USR1)
+        server.nudged(PID)
+        sent.append(round(now - 1.0, 6))
+    assert sent == [NUDGE_AFTER * (1 << n) for n in range(MAX_NUDGES)]
+    assert server.counters.nudges == MAX_NUDGES
+    assert server.receive(PID, USR1, now + 0.001) == USR1
+    assert server.nudge_at() == pytest.approx(now + 0.001 + NUDGE_AFTER)
+
+
+@pytest.mark.parametrize("text", ["ack=none", "end-ack=usr2"])
+def test_nothing_is_sent_again_without_a_reply_or_between_messages(text: str) -> None:
+    server = ClassicServer(parse_profile(text))
+    _, now = feed(server, encode(b"ok", server.profile), 1.0)
+    assert server.nudge_at() is None and server.overdue(now + 1) is None  # done, or never acked
+    server.receive(PID, USR1, now)
+    server.mute(PID, USR1)
+    assert server.overdue(now + 1) is None or text == "ack=none"

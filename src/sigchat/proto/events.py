@@ -82,7 +82,8 @@ class TransferStats(Timing):
 class ServerCounters:
     """Totals since a server started. ``held``: native session signals ignored while a
     classic client was mid-message (the sender resends them; docs/PROTOCOL.md,
-    "Classic minitalk clients")."""
+    "Classic minitalk clients"). ``nudges``: classic acks sent again to a client that
+    went on waiting (``ClassicServer.overdue``)."""
 
     signals: int = 0
     stray: int = 0
@@ -91,12 +92,13 @@ class ServerCounters:
     aborted: int = 0
     bytes: int = 0
     held: int = 0
+    nudges: int = 0
 
     def plus(self, other: ServerCounters) -> ServerCounters:
         return ServerCounters(*(a + b for a, b in zip(self.values(), other.values())))
 
     def values(self) -> tuple[int, ...]:
-        return (self.signals, self.stray, self.delivered, self.duplicates, self.aborted, self.bytes, self.held)
+        return (self.signals, self.stray, self.delivered, self.duplicates, self.aborted, self.bytes, self.held, self.nudges)
 
 
 # --------------------------------------------------------------------------- events

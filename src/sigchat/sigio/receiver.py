@@ -168,6 +168,10 @@ class Receiver:
         pending = None  # a signal that ended a bit run, still to handle
         while not self._stopping:
             timeout = max(0.0, policy.check_at() - clock()) if held else poll
+            if server.classic_holder is not None:
+                nudge_at = server.classic_nudge_at()
+                if nudge_at is not None:
+                    timeout = max(0.0, min(timeout, nudge_at - clock()))
             value = None
             if pending is not None:
                 got, pending = pending, None
@@ -213,6 +217,8 @@ class Receiver:
                     if run is not None and run[0] in safe:
                         until = next_tick if self.on_progress is None else min(next_tick, next_progress)
                         pending, now = self._exchange_run(*run, until)
+            elif server.classic_holder is not None:
+                self._nudge(now)
             if held and now >= policy.check_at():
                 self._send_held(now)
             if now >= next_tick:
@@ -264,6 +270,16 @@ class Receiver:
         if failed is not None:
             self._kill_failed(pid, failed, now)
         return got, clock()
+
+    def _nudge(self, now: float) -> None:
+        """Send a classic client its reply again if it still sleeps, waiting (``ClassicServer.overdue``).
+
+        Only a sleeping client: one that got its reply and is about to send is runnable, and
+        a second ack could make it send two bits before the first one is read."""
+        due = self.server.classic_overdue(now)
+        if due is not None and procfs.state(due[0]) == "S":
+            self._reply(*due, now)
+            self.server.classic_nudged(due[0])
 
     def _dispatch(self) -> None:
         events = self.server.events

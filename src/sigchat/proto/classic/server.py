@@ -24,10 +24,18 @@ from sigchat.proto.events import (
 )
 from sigchat.proto.wire import DEFAULT_MAX_BYTES, MAX_GAP_SAMPLES, ONE
 
+NUDGE_AFTER = 0.002
+"""Seconds of silence after an ack before it is sent again (``ClassicServer.overdue``): well within
+the shortest wait of a client that takes a full sleep for a lost ack (``usleep(10000)``), and far
+above the pause between two bits of a client that got its ack."""
+MAX_NUDGES = 4
+"""Replies sent again per signal, after 2, 4, 8 and 16 ms: a client silent longer waits for something else."""
+
 class _Decoder:
     """One classic client's state. ``stats`` is ``None`` between messages."""
 
-    __slots__ = ("pid", "stats", "acc", "nbits", "header", "header_size", "remaining", "data", "skipping", "last_at", "muted")
+    __slots__ = ("pid", "stats", "acc", "nbits", "header", "header_size", "remaining", "data", "skipping", "last_at", "muted",
+                 "reply", "nudges")
 
     def __init__(self, pid: int, now: float) -> None:
         self.pid = pid
@@ -42,6 +50,10 @@ class _Decoder:
         self.skipping = False
         self.last_at = now
         self.muted: set[int] = set()
+        self.reply: int | None = None
+        """What answered its latest signal (the ack, the handshake's answer), if anything did."""
+        self.nudges = 0
+        """How often that reply was sent again (``ClassicServer.overdue``)."""
 
 
 class ClassicServer:
@@ -118,6 +130,8 @@ class ClassicServer:
         if d is None:
             return self.first_contact(pid, 0, now, symbol, now)
         reply = self._decode(d, symbol, now)
+        d.reply = reply
+        d.nudges = 0
         # The line: one classic client mid-message at a time (module docstring).
         holder = self.holder
         if holder is None or holder == pid:
@@ -204,9 +218,45 @@ class ClassicServer:
                 continue
             self.holder = pid
             d.last_at = now  # the wait was ours, not the client's silence
+            d.reply = reply
             if reply is not None:
                 self.outbox.append((pid, reply))
             return
+
+    def overdue(self, now: float) -> tuple[int, int] | None:
+        """``(pid, reply)`` to send again: the line's holder was answered ``NUDGE_AFTER`` ago and has
+        sent nothing since (at most ``MAX_NUDGES`` times per signal, each after a longer wait); tell
+        ``nudged`` when it was sent.
+
+        Many clients wait for an ack in a way that misses one that comes too early: ``pause()`` or
+        ``sleep()`` entered after the ack was handled. They would wait for ever, or take the
+        uninterrupted sleep for a lost ack. The I/O layer sends the reply again only while the
+        client is asleep (waiting): a client that got its ack and is about to send is runnable, and a
+        second ack could make it send two bits before the first is read.
+        """
+        pid = self.holder
+        d = self.decoders.get(pid) if pid is not None else None
+        if d is None or d.stats is None or d.reply is None or d.reply in d.muted or d.nudges >= MAX_NUDGES:
+            return None
+        if now - d.last_at < NUDGE_AFTER * (1 << d.nudges):
+            return None
+        d.nudges += 1  # (whether or not it is sent: the next try waits twice as long)
+        return pid, d.reply
+
+    def nudged(self, pid: int) -> None:
+        """The reply ``overdue`` gave for ``pid`` was sent again."""
+        d = self.decoders.get(pid)
+        if d is not None and d.stats is not None:
+            d.stats.signals_sent += 1
+        self.counters.nudges += 1
+
+    def nudge_at(self) -> float | None:
+        """When ``overdue`` may next have a reply to send again (``None``: not while nothing is mid-message)."""
+        pid = self.holder
+        d = self.decoders.get(pid) if pid is not None else None
+        if d is None or d.stats is None or d.reply is None or d.nudges >= MAX_NUDGES:
+            return None
+        return d.last_at + NUDGE_AFTER * (1 << d.nudges)
 
     def mute(self, pid: int, symbol: int) -> None:
         """Never answer ``pid`` with ``symbol`` again (the signal would kill it)."""
