@@ -44,6 +44,7 @@
 #   define PACE_US 100
 #  endif
 #  define END_ACK_SIG SIGUSR1
+#  define END_WAIT_MS 2000 /* the end ack comes at once or never (a lost bit) */
 #  define BUSY_WAIT
 
 /* D: LSB, SIGUSR1 = 1; handshake SIGUSR1 -> SIGUSR1; one length-type signal

@@ -30,8 +30,9 @@
  *   -DACK_SIG=SIGUSR1    wait for this signal after every bit (the default)
  *   -DNO_ACK -DPACE_US=N no ack: usleep(N) after every bit and no signal
  *                        handler at all (an ack would kill this client)
- *   -DEND_ACK_SIG=S      after the last bit, wait up to 5 s for S
- *                        (-DEND_ACK_UNWAITED: do not wait for it)
+ *   -DEND_ACK_SIG=S      after the last bit, wait up to -DEND_WAIT_MS=N
+ *                        (default 5000) for S (-DEND_ACK_UNWAITED: do not
+ *                        wait for it)
  *   -DHANDSHAKE          start with SIGUSR1 and wait for the answer:
  *                        -DHANDSHAKE_REPLY=S (default SIGUSR1), up to
  *                        -DHANDSHAKE_WAIT_MS=N (default 5000) each of
@@ -61,7 +62,7 @@
  *   -DPOLL_US=N          while (!acked) usleep(N); no timeout
  *
  * Exit status: 0 sent, 1 usage or a failure the client reports itself (timed
- * out, busy, error signal), 2 kill() failed, 3 no end ack within 5 s.
+ * out, busy, error signal), 2 kill() failed, 3 no end ack in time.
  * alarm(30) ends a stuck client (killed by SIGALRM).
  */
 #define _DEFAULT_SOURCE
@@ -101,6 +102,9 @@
 #endif
 #ifndef HANDSHAKE_WAIT_MS
 # define HANDSHAKE_WAIT_MS 5000
+#endif
+#ifndef END_WAIT_MS
+# define END_WAIT_MS 5000
 #endif
 #ifndef RESEND_TRIES
 # define RESEND_TRIES 10
@@ -504,7 +508,7 @@ int main(int argc, char **argv)
 	send_message(data, length);
 #ifdef WAITS_FOR_END
 	g_phase = PHASE_END;
-	if (!wait_flag(&g_ended, 5000000L))
+	if (!wait_flag(&g_ended, END_WAIT_MS * 1000L))
 		return 3;
 #endif
 #ifdef LINGER_MS
