@@ -199,6 +199,7 @@ class Result:
     elapsed: float  # client wall time, s
     transfer: float | None = None  # sigchat's own measure of the transfer, s (server record or sender -v)
     returncode: int | None = None
+    integrity: str | None = None  # (b): the record's verdict (acked, unverified, damaged), when it has one
 
 
 def first_line(text: str) -> str:
@@ -301,13 +302,15 @@ class Bench:
                 else:
                     got, why = payload_of(record), ""
                     result.transfer = record.get("duration")
+                    result.integrity = record.get("integrity")
             else:
                 got, why = c_server_result(server)
             client_ok = client.returncode == 0
             if got == data and client_ok:
                 result.ok = True
             elif got is not None and got != data:
-                result.reason = f"garbled: {got[:30]!r}" + ("" if client_ok else f"; {describe_client(client, self.args.timeout)}")
+                flagged = f" (sigchat: {result.integrity})" if result.integrity else ""
+                result.reason = f"garbled{flagged}: {got[:30]!r}" + ("" if client_ok else f"; {describe_client(client, self.args.timeout)}")
             elif not client_ok:
                 result.reason = describe_client(client, self.args.timeout) + ("" if got == data else f"; {why}")
             else:
