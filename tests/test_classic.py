@@ -832,3 +832,31 @@ def test_nothing_is_sent_again_without_a_reply_or_between_messages(text: str) ->
     server.receive(PID, USR1, now)
     server.mute(PID, USR1)
     assert server.overdue(now + 1) is None or text == "ack=none"
+
+
+# --------------------------------------------------------------------------- the reply policy
+
+
+@pytest.mark.parametrize(
+    ("after", "in_signal_wait", "refused"),
+    [
+        (0.0002, False, True),  # its next bit, and it is not waiting: it paces itself
+        (0.0002, None, True),  # /proc not readable: the timing decides
+        (0.012, True, False),  # a sigchat sender that resent while its reply was held (a late receiver)
+        (0.060, False, False),  # it waited longer than a paced client ever does
+    ],
+)
+def test_the_policy_refuses_only_a_client_that_does_not_wait(after, in_signal_wait, refused) -> None:
+    from sigchat.proto.classic.policy import ReplyPolicy
+
+    policy = ReplyPolicy(ClassicServer(Profile()))
+    assert policy.hold(PID, USR1, 1.0)
+    policy.sent_again(PID, 1.0 + after, in_signal_wait)
+    assert (PID in policy.held_pids) is not refused
+    if refused:
+        assert policy.verdict(PID, USR1) is False
+        stats = protocol.TransferStats(pid=PID, started_at=1.0, ended_at=1.1)
+        pid, reason = policy.refusal_after(protocol.MessageDelivered(PID, b"x", stats))
+        assert pid == PID and reason.startswith("it sent its next signal without waiting for a reply")
+    else:
+        assert policy.due() == [(PID, USR1)] and policy.verdict(PID, USR1) is None  # checked, then answered

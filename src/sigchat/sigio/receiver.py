@@ -196,7 +196,7 @@ class Receiver:
                     reply = server.receive_word(pid, value, now)  # checks pid and tag
                 else:
                     if pid in held:
-                        policy.sent_again(pid, now)
+                        policy.sent_again(pid, now, procfs.in_signal_wait(pid))
                     reply = server.receive(pid, 0 if signo == usr1 else 1, now)
                 if follow and (server.classic_holder is not None) is not self._wide:
                     self._follow_classic_line()
@@ -272,12 +272,18 @@ class Receiver:
         return got, clock()
 
     def _nudge(self, now: float) -> None:
-        """Send a classic client its reply again if it still sleeps, waiting (``ClassicServer.overdue``).
+        """Send a classic client its reply again if it may have missed it (``ClassicServer.overdue``).
 
-        Only a sleeping client: one that got its reply and is about to send is runnable, and
-        a second ack could make it send two bits before the first one is read."""
+        Only a client that sleeps with the signal unblocked and not pending
+        (``procfs.may_have_missed``): one that got its reply and is about to send is
+        runnable, and a second ack could make it send two bits before the first is
+        read; one that blocks the signal cannot miss it, and may sleep for reasons
+        of its own (a reply sent again would wait there for its next bit)."""
         due = self.server.classic_overdue(now)
-        if due is not None and procfs.state(due[0]) == "S":
+        # Then nothing may be pending here: a client seen asleep sent its last signal before it
+        # slept, and that signal, pending here, is its next bit, not a missed reply.
+        if (due is not None and procfs.may_have_missed(due[0], SIGNAL_OF_SYMBOL[due[1]])
+                and not signal.sigpending() & SIGNALS):
             self._reply(*due, now)
             self.server.classic_nudged(due[0])
 
