@@ -278,7 +278,11 @@ class Receiver:
         (``procfs.may_have_missed``): one that got its reply and is about to send is
         runnable, and a second ack could make it send two bits before the first is
         read; one that blocks the signal cannot miss it, and may sleep for reasons
-        of its own (a reply sent again would wait there for its next bit)."""
+        of its own (a reply sent again would wait there for its next bit). Never
+        while the reply itself is still held: that would make two."""
+        policy = self._policy
+        if policy is not None and self.server.classic_holder in policy.held_pids:
+            return  # its reply is not even sent yet (it waits for its check): it comes at once
         due = self.server.classic_overdue(now)
         # Then nothing may be pending here: a client seen asleep sent its last signal before it
         # slept, and that signal, pending here, is its next bit, not a missed reply.
