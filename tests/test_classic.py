@@ -754,6 +754,7 @@ def test_a_nul_cut_short_by_a_paced_client_is_completed(how: str, text: str) -> 
     ("text", "symbols_of"),
     [
         ("ack=none", lambda s: s[:-9]),  # the NUL never started: the message may go on
+        ("ack=none", lambda s: s[:-4]),  # 4 zero bits: the start of a newline, as much as of a NUL
         ("", lambda s: s[:-3]),  # an acked client cannot lose bits: it was stopped
         ("ack=none", lambda s: s[:-8] + [USR2, USR1]),  # a 1 bit where the NUL belongs
         ("len32,ack=none", lambda s: s[:-3]),  # no NUL in the profile: the last byte is unknown
