@@ -143,6 +143,53 @@ def test_load_8_senders_20_messages_each_all_delivered_exactly_once(start_server
     )
 
 
+@pytest.mark.timeout(240)
+def test_native_senders_on_saturated_cpus_are_never_taken_for_classic_clients(start_server, children: helpers.Children) -> None:
+    """4 busy loops on the CPUs, 8 senders x 10 messages to a server that also serves classic clients.
+
+    Load delays the receiver: a first reply it holds (to see whether a classic client waits for it)
+    can outlast the 10 ms after which a sigchat sender sends again, which looked like a client that
+    paces itself ("not answering PID: it sent its next signal without waiting for a reply", exit
+    6). Every sender must exit 0 and every message arrive once. It fails only when a hold
+    outlasts 10 ms (seen in ``make test`` beside other work); what decides it is proven
+    directly: ``test_classic.py::test_the_policy_refuses_only_a_client_that_does_not_wait``
+    (the policy) and ``test_e2e.py::test_procfs_tells_a_process_waiting_for_a_signal`` (/proc).
+    """
+    busy = [children.spawn([sys.executable, "-c", "while True: pass"]) for _ in range(4)]
+    rng = random.Random(20261202)
+    plans = [[message(rng, rng.randint(1, 300), (worker + index) % 4) for index in range(10)] for worker in range(8)]
+    server = start_server("--json")
+    assert json.loads(server.header)["classic"], "the default server serves classic clients too"
+    sent: list[tuple[int, bytes]] = []
+    failures: list[str] = []
+    lock = threading.Lock()
+
+    def worker(plan: list[bytes]) -> None:
+        for data in plan:
+            proc = children.sender(server.pid, data)
+            try:
+                code, _, err = helpers.finish(proc, 120)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                code, err = None, "still running after 120 s"
+            with lock:
+                sent.append((proc.pid, data))
+                if code != 0:
+                    failures.append(f"sender {proc.pid} exited {code}: {err.strip()}")
+
+    threads = [threading.Thread(target=worker, args=(plan,)) for plan in plans]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(220)
+    for proc in busy:
+        proc.kill()
+    assert not any(thread.is_alive() for thread in threads), "senders still running"
+    assert not failures, "\n".join(failures) + "\n" + server.lines_about(re.findall(r"sender (\d+)", "".join(failures)))
+    assert collections.Counter(server.wait_delivered(len(sent))) == collections.Counter(sent)
+    assert "not answering" not in server.stderr()
+
+
 # --------------------------------------------------------------------------- faults
 
 
