@@ -263,10 +263,14 @@ def in_signal_wait(pid: int) -> bool | None:
 
 
 class PendingWatch:
-    """Whether SIGUSR1 or SIGUSR2 sent to ``pid`` is still pending there (``ShdPnd``), read cheaply.
+    """Whether ``pid`` has yet to take a SIGUSR1/SIGUSR2 sent to it, read cheaply.
 
-    One file descriptor on ``/proc/PID/status``, read again from offset 0 each time (~5 µs, where
-    opening the file each time costs ~20). Close it with ``close``.
+    Busy while one of them is pending there (``ShdPnd``), or blocked beyond how it was
+    blocked when the watch was made (``SigBlk``): inside a handler for one of them (the
+    kernel blocks the signal it handles, and often the other too). A signal sent then
+    would merge with the pending one, or run a second handler in the middle of the
+    first. One file descriptor on ``/proc/PID/status``, read again from offset 0 each
+    time (~5 µs, where opening the file each time costs ~20). Close it with ``close``.
     """
 
     _BITS = (1 << (signal.SIGUSR1 - 1)) | (1 << (signal.SIGUSR2 - 1))
@@ -276,19 +280,32 @@ class PendingWatch:
             self._fd: int | None = os.open(f"/proc/{pid}/status", os.O_RDONLY)
         except OSError:
             self._fd = None
+        fields = self._fields()
+        self._blocked = fields[1] if fields is not None else self._BITS  # (unknown: never "busy" by SigBlk)
 
-    def pending(self) -> bool | None:
-        """True while one of the two is pending; ``None``: cannot tell (no such process, not readable)."""
+    def _fields(self) -> tuple[int, int] | None:
+        """``(ShdPnd, SigBlk)`` restricted to SIGUSR1/SIGUSR2, or ``None``."""
         if self._fd is None:
             return None
         try:
             text = os.pread(self._fd, 8192, 0)
         except OSError:
             return None
-        at = text.find(b"ShdPnd:")
-        if at < 0:
+        values = []
+        for key in (b"ShdPnd:", b"SigBlk:"):
+            at = text.find(key)
+            if at < 0:
+                return None
+            values.append(int(text[at + len(key) : text.index(b"\n", at)], 16) & self._BITS)
+        return values[0], values[1]
+
+    def busy(self) -> bool | None:
+        """True while the last signal is pending or being handled; ``None``: cannot tell."""
+        fields = self._fields()
+        if fields is None:
             return None
-        return bool(int(text[at + 7 : text.index(b"\n", at)], 16) & self._BITS)
+        pending, blocked = fields
+        return bool(pending or blocked & ~self._blocked)
 
     def close(self) -> None:
         if self._fd is not None:
