@@ -249,17 +249,23 @@ def in_signal_wait(pid: int) -> bool | None:
     not readable, e.g. another user's process, or an unknown machine)."""
     if _SIGNAL_WAIT_SYSCALLS is None:
         return None
+    number = _syscall_number(pid)
+    if not number or number == b"running":
+        return False if number else None
+    return number in _SIGNAL_WAIT_SYSCALLS
+
+
+def _syscall_number(pid: int) -> bytes | None:
+    """The system call ``pid`` sits in, as ``/proc/PID/syscall`` starts (``b"running"`` when it
+    runs); ``None`` when that file cannot be read (another user's process, or a ptrace limit)."""
     try:
         fd = os.open(f"/proc/{pid}/syscall", os.O_RDONLY)
         try:
-            number = os.read(fd, 64).split(b" ", 1)[0]
+            return os.read(fd, 64).split(b" ", 1)[0]
         finally:
             os.close(fd)
     except OSError:
         return None
-    if not number or number == b"running":
-        return False if number else None
-    return number in _SIGNAL_WAIT_SYSCALLS
 
 
 class PendingWatch:
@@ -343,14 +349,7 @@ def quick_signal_safety(pid: int, signum: int) -> Safety | None:
     if int(fields.get(b"SigBlk", b"0"), 16) & bit:
         return Safety(True, "the signal is blocked")
     waiting = _SIGTIMEDWAIT_SYSCALL
-    try:
-        fd = os.open(f"/proc/{pid}/syscall", os.O_RDONLY)
-        try:
-            syscall = os.read(fd, 256).split(b" ", 1)[0]
-        finally:
-            os.close(fd)
-    except OSError:
-        syscall = b""
+    syscall = _syscall_number(pid) or b""
     if waiting is not None and syscall == str(waiting).encode():
         return Safety(True, "it waits for the signal in sigtimedwait")
     name = signal_name(signum)
