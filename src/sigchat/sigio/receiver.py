@@ -221,17 +221,18 @@ class Receiver:
                     if run is not None and run[0] in safe:
                         until = next_tick if self.on_progress is None else min(next_tick, next_progress)
                         pending, now = self._exchange_run(*run, until)
-                    elif pid == server.classic_holder:
-                        classic_run = server.classic_bit_run()
-                        if classic_run is not None and policy.verdict(pid, classic_run[1]):
-                            if follow and self._joined != pid:
-                                self._join_classic_client(pid)
-                            until = next_tick if self.on_progress is None else min(next_tick, next_progress)
-                            pending, now = self._classic_run(*classic_run, until)
-                            if server.events:
-                                self._dispatch()
-                            if server.outbox:
-                                self._flush_outbox(now)
+                if pending is None and pid == server.classic_holder and not held:
+                    # Acked (its reply went) or paced (none goes): answered alike to the message end.
+                    classic_run = server.classic_bit_run()
+                    if classic_run is not None and classic_run[1] == reply and (reply is None or policy.verdict(pid, reply)):
+                        if follow and reply is not None and self._joined != pid:
+                            self._join_classic_client(pid)
+                        until = next_tick if self.on_progress is None else min(next_tick, next_progress)
+                        pending, now = self._classic_run(*classic_run, until)
+                        if server.events:
+                            self._dispatch()
+                        if server.outbox:
+                            self._flush_outbox(now)
             elif nudge_at is not None:
                 self._nudge(now)
             if held and now >= policy.check_at():
@@ -306,10 +307,11 @@ class Receiver:
             self.server.classic_nudged(due[0])
 
     def _classic_run(
-        self, pid: int, ack: int, limit: int | None, in_byte: int, zeros: bool, zero: int, until: float
+        self, pid: int, ack: int | None, limit: int | None, in_byte: int, zeros: bool, zero: int, until: float
     ) -> tuple[object | None, float]:
-        """Answer the classic line holder's bits with ``ack`` (``Server.classic_bit_run``), then
-        ``classic_receive_run``: per signal, a raw ping-pong, as ``_exchange_run`` for native bits.
+        """Answer the classic line holder's bits with ``ack`` (``None``: read them only, a client
+        that paces itself) (``Server.classic_bit_run``), then ``classic_receive_run``: per
+        signal, a raw ping-pong, as ``_exchange_run`` for native bits.
 
         Ends after ``limit`` signals or, without one, a byte of zero bits (the decoder then ends
         the header or the message), early at a signal the run cannot take (returned), after
@@ -317,7 +319,7 @@ class Receiver:
         """
         wait, kill, clock, signals = signal.sigtimedwait, os.kill, self.clock, SIGNALS
         usr1, allowed, kernel_filled = signal.SIGUSR1, self.allowed_uids, KERNEL_FILLED
-        ack_signal = SIGNAL_OF_SYMBOL[ack]
+        ack_signal = None if ack is None else SIGNAL_OF_SYMBOL[ack]
         timeout = min(self.poll_interval, NUDGE_AFTER)
         symbols = bytearray()
         times: list[float] = []
@@ -333,7 +335,8 @@ class Receiver:
                 symbols.append(symbol)
                 times.append(now)
                 got = None
-                kill(pid, ack_signal)
+                if ack_signal is not None:
+                    kill(pid, ack_signal)
                 if limit is None:
                     zeros = zeros and symbol == zero
                     in_byte += 1

@@ -228,12 +228,14 @@ class ClassicServer:
                 self.outbox.append((pid, reply))
             return
 
-    def bit_run(self) -> tuple[int, int, int | None, int, bool, int] | None:
+    def bit_run(self) -> tuple[int, int | None, int | None, int, bool, int] | None:
         """``(pid, ack, limit, in_byte, zeros, zero)`` when the line holder's next signals all get
-        ``ack`` whatever they carry, else ``None``.
+        ``ack`` whatever they carry (``None``: no reply, a client that paces itself), else ``None``.
 
-        Mid-message every bit of an acked client is answered with the ack, so the I/O
-        layer may answer them itself (``sigio.receiver``) and then must pass them to
+        Mid-message every bit of an acked client is answered with the ack, and none of a
+        paced one's, so the I/O layer may answer them itself (``sigio.receiver``; the
+        paced client's bits come one pause apart whether or not they are read, and the
+        less Python per signal, the fewer merge) and then must pass them to
         ``receive_run`` before anything else. The run ends once ``limit`` signals came
         (the length header's last bit, or the message's: the decoder then learns the
         length, or ends the message), or, with no length (``limit`` ``None``: a ``nul``
@@ -242,9 +244,9 @@ class ClassicServer:
         """
         pid = self.holder
         d = self.decoders.get(pid) if pid is not None else None
-        ack = self._ack
-        if d is None or d.stats is None or ack is None or ack in d.muted or pid in self.waiting or d.header_size is None:
+        if d is None or d.stats is None or pid in self.waiting or d.header_size is None or d.skipping:
             return None
+        ack = self._ack if self._acked(d) else None
         if d.header is not None:
             limit: int | None = 8 * (d.header_size - len(d.header)) - d.nbits
         elif d.remaining is not None:
@@ -254,8 +256,9 @@ class ClassicServer:
         return pid, ack, limit, d.nbits, d.acc == 0, self._flip
 
     def receive_run(self, pid: int, symbols: bytes, times: list[float]) -> None:
-        """The signals of ``bit_run``'s run, each answered with its ack: ``receive`` for each, in order."""
-        ack = self._ack
+        """The signals of ``bit_run``'s run, each answered with its ack (if any): ``receive`` for each, in order."""
+        d = self.decoders[pid]
+        ack = self._ack if self._acked(d) else None
         for symbol, at in zip(symbols, times):
             if self.receive(pid, symbol, at) != ack:
                 raise LocalProtocolError("receive_run: a signal of the run needed another reply than the ack")
