@@ -483,6 +483,8 @@ def main(argv: list[str] | None = None) -> int:
         return result
     if "turbo" in result.extra:
         print(f"{PROG}: note: 1 bit per signal, not turbo: {result.extra['turbo']}", file=sys.stderr)
+    if "pairs" in result.extra:
+        print(f"{PROG}: note: one turbo word per round trip, not two: {result.extra['pairs']}", file=sys.stderr)
     if args.stats:
         print(format_stats(result), file=sys.stderr)
     if result.outcome is Outcome.DELIVERED and not result.server_gone:

@@ -14,6 +14,7 @@ from sigchat.proto.wire import (
     CRC_BITS,
     DEFAULT_TIMEOUT,
     DIGIT_SYMBOLS,
+    FLAG_PAIRS,
     FLAG_TURBO,
     GO,
     HEADER,
@@ -24,6 +25,7 @@ from sigchat.proto.wire import (
     MAX_ATTEMPTS,
     MAX_LENGTH,
     ONE,
+    PAIRS_CHECK_INDEX,
     PAYLOAD_START_INDEX,
     PROTOCOL_VERSION,
     QUEUED_HELLO_INTERVAL,
@@ -44,6 +46,7 @@ from sigchat.proto.wire import (
     ack_run,
     frame_bit_count,
     frame_crc,
+    pair_words,
     turbo_key,
     word_count,
 )
@@ -71,11 +74,12 @@ class Outcome(Choice):
 
 
 class SenderStats(Timing, Record):
-    """What sending one message cost. ``turbo``: the server took turbo words (in the last attempt)."""
+    """What sending one message cost. ``turbo``: the server took turbo words (in the last attempt);
+    ``pairs``: two of them per round trip."""
 
     __slots__ = (
         "length", "frame_bits", "signals_sent", "signals_received", "stale_replies", "retransmissions", "desyncs",
-        "attempts", "started_at", "sending_at", "ended_at", "queued", "turbo", "words",
+        "attempts", "started_at", "sending_at", "ended_at", "queued", "turbo", "pairs", "words",
     )
 
     def __init__(self, length: int = 0) -> None:
@@ -83,7 +87,7 @@ class SenderStats(Timing, Record):
         self.frame_bits = self.signals_sent = self.signals_received = self.stale_replies = 0
         self.retransmissions = self.desyncs = self.attempts = self.words = 0
         self.started_at = self.sending_at = self.ended_at = 0.0
-        self.queued = self.turbo = False
+        self.queued = self.turbo = self.pairs = False
 
 
 class BitRun(Record):
@@ -113,9 +117,11 @@ class Sender:
     before sending (stale replies to repeated hellos). Stop when ``outcome`` is
     set.
 
-    With ``turbo=True`` the sender asks for turbo words (rule 7). While
-    ``value`` is not ``None``, the returned symbol must be sent as a word: with
-    ``sigqueue`` and ``si_value = value``.
+    With ``turbo=True`` the sender asks for turbo words (rule 7), and with
+    ``pairs`` (the default) for two of them per round trip. While ``value`` is
+    not ``None``, the returned symbol must be sent as a word: with ``sigqueue``
+    and ``si_value = value``; and when ``pair_value`` is not ``None`` either,
+    a SIGUSR2 (``ONE``) word with ``si_value = pair_value`` right after it.
     """
 
     def __init__(
@@ -129,6 +135,7 @@ class Sender:
         retry_max: float = RETRY_MAX,
         flags: int = 0,
         turbo: bool = False,
+        pairs: bool = True,
     ) -> None:
         if len(data) > MAX_LENGTH:
             raise LocalProtocolError("message longer than 4 GiB - 1 bytes")
@@ -140,8 +147,9 @@ class Sender:
         self.max_attempts = max_attempts
         self.retry_initial = retry_initial
         self.retry_max = retry_max
-        self.flags = flags | (FLAG_TURBO if turbo else 0)
+        self.flags = flags | ((FLAG_TURBO | (FLAG_PAIRS if pairs else 0)) if turbo else 0)
         self.value: int | None = None
+        self.pair_value: int | None = None
         self.state = SenderState.NEW
         self.outcome: Outcome | None = None
         self.deadline = 0.0
@@ -311,9 +319,9 @@ class Sender:
         self._attempt_retransmissions = 0
         self._echo_failed = False
         self._resent_current = False
-        self.stats.turbo = False
+        self.stats.turbo = self.stats.pairs = False
         self._word = -1
-        self.value = None
+        self.value = self.pair_value = None
         attempt = min(self.stats.attempts - 1, 255)
         self._key = turbo_key(self.message_id, attempt)
         self._body = bytearray(
@@ -368,29 +376,40 @@ class Sender:
         crc = frame_crc(bytes(self._body[:offset]), retransmissions)
         self._body[offset:] = TAIL.pack(retransmissions, crc)
 
-    def _send_word(self, now: float) -> int:
-        word = self._word
+    def _word_value(self, word: int) -> int:
         start = WORD_PAYLOAD_BYTES * word
         chunk = self.data[start : start + WORD_PAYLOAD_BYTES]
         payload = int.from_bytes(chunk, "big") << 8 * (WORD_PAYLOAD_BYTES - len(chunk))
-        self.value = (((self._key + word) & TAG_MASK) << WORD_TAG_SHIFT) | payload
+        return (((self._key + word) & TAG_MASK) << WORD_TAG_SHIFT) | payload
+
+    def _send_word(self, now: float) -> int:
+        """Send word ``_word`` (on its signal, ``word & 1``) and, in pairs, the odd word after it."""
+        word = self._word
+        self.value = self._word_value(word)
+        if self.stats.pairs and word + 1 < self._words:
+            self.pair_value = self._word_value(word + 1)
+        else:
+            self.pair_value = None
         return self._send(word & 1, now)
 
     def _on_word_reply(self, symbol: int, now: float) -> int | None:
         word = self._word
-        if symbol != (word & 1) ^ 1:
+        pairs = self.stats.pairs
+        # One reply per word, or per pair of words in pairs (the parity of the pair's index).
+        if symbol != (((word >> 1) if pairs else word) & 1) ^ 1:
             self.stats.stale_replies += 1  # not this word's ack (each word is answered once)
             return None
         self._last_reply = now
         self._retry = self.retry_initial
-        self.stats.words += 1
-        self.stats.frame_bits += min(WORD_TAG_SHIFT, 8 * (len(self.data) - WORD_PAYLOAD_BYTES * word))
-        word += 1
+        step = pair_words(word, self._words) if pairs else 1
+        self.stats.words += step
+        self.stats.frame_bits += min(WORD_TAG_SHIFT * step, 8 * (len(self.data) - WORD_PAYLOAD_BYTES * word))
+        word += step
         if word < self._words:
             self._word = word
             return self._send_word(now)
         self._word = -1
-        self.value = None
+        self.value = self.pair_value = None
         self._index = PAYLOAD_START_INDEX + 8 * len(self.data)
         return self._send(self._bit(self._index), now)
 
@@ -401,6 +420,10 @@ class Sender:
             # reply to a duplicated bit, the server is one bit ahead, and the
             # parity of the very next reply shows it (a desync, then a retry).
             self.stats.turbo = True
+            symbol ^= 1
+        elif index == PAIRS_CHECK_INDEX and self.stats.turbo and self.flags & FLAG_PAIRS and symbol != (index & 1) ^ 1:
+            # "Yes" to two words per round trip: believed like the turbo "yes" above.
+            self.stats.pairs = True
             symbol ^= 1
         if index < self.crc_start:
             if symbol != (index & 1) ^ 1:

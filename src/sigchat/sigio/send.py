@@ -12,7 +12,7 @@ import time
 
 from sigchat.proto.base import Record
 from sigchat.proto.sender import BitRun, Outcome, Sender, SenderState, SenderStats
-from sigchat.proto.wire import DEFAULT_TIMEOUT, RETRY_INITIAL
+from sigchat.proto.wire import DEFAULT_TIMEOUT, ONE, RETRY_INITIAL
 from sigchat.sigio import procfs
 from sigchat.sigio.link import FOREIGN, PeerLink
 from sigchat.sigio.masks import KERNEL_FILLED, SIGNAL_OF_SYMBOL, SIGNALS
@@ -55,9 +55,11 @@ def send_message(
 ) -> SendResult:
     """Send ``data`` to the sigchat server ``pid``; signals must already be blocked.
 
-    ``turbo``: ask for turbo words (rule 7). Without ctypes support here, or
-    when the server declines, the message goes 1 bit per signal;
-    ``result.stats.turbo`` tells which, and ``result.extra["turbo"]`` why not.
+    ``turbo``: ask for turbo words (rule 7), two per round trip. Without ctypes
+    support here, or when the server declines, the message goes 1 bit per
+    signal; ``result.stats.turbo`` tells which, and ``result.extra["turbo"]``
+    why not. A server of the previous version takes one word per round trip:
+    ``result.stats.pairs`` is false and ``result.extra["pairs"]`` says so.
 
     When no reply comes in time, ``/proc`` tells a lost signal (resend it) from
     one that is still pending or being handled (wait: a resend would arrive
@@ -126,13 +128,17 @@ def send_message(
             if sender.drain:
                 sender.drain = False
                 link.drain()
-        if symbol is not None and not link.send(symbol, sender.value):
+        if symbol is not None and not (
+            link.send(symbol, sender.value) and (sender.pair_value is None or link.send(ONE, sender.pair_value))
+        ):  # (in word pairs, the SIGUSR2 word right after the SIGUSR1 one)
             return _gone(result, link, clock())
         if on_progress is not None and now >= next_progress:
             next_progress = now + progress_interval
             on_progress(sender)
     if turbo and unsupported is None and not sender.stats.turbo:
         result.extra["turbo"] = "the server declined turbo words"
+    elif sender.stats.turbo and not sender.stats.pairs:
+        result.extra["pairs"] = "the server takes one word per round trip (a sigchat-server before word pairs)"
     result.outcome = sender.outcome
     return _ended(result, link)
 
