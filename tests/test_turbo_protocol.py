@@ -16,6 +16,7 @@ delivered twice, no mixing, DELIVERED only when delivered.
 from __future__ import annotations
 
 import random
+from collections import Counter
 import zlib
 
 import pytest
@@ -420,3 +421,135 @@ def test_ten_kilobytes_in_turbo_with_interference():
     (sim,) = kernel.senders
     assert sim.proto.stats.words == P.word_count(len(data)) and sim.proto.stats.pairs
     assert sim.proto.stats.attempts == 1 and sim.proto.stats.retransmissions > 0
+
+
+# =========================================================================== word runs
+
+
+def exchange_pairs(data: bytes, *, runs: bool, cuts: set[int]) -> tuple[list, list, P.Sender, P.Server]:
+    """One pair sender and one server on a perfect link, the real I/O loops' way.
+
+    With ``runs``, each side exchanges word pairs from its word run while that
+    lasts (``Sender.word_run``, ``Server.word_run``), ending it early after the
+    round trips counted in ``cuts``, as a due tick would. Returns every signal
+    the sender sent as ``(symbol, value)``, every reply, and both ends.
+    """
+    server, sender = P.Server(turbo=True), P.Sender(data, 99, turbo=True)
+    now = 0.0
+    symbol = sender.start(now)
+    batch = [(symbol, None)]
+    sent, replies = [], []
+    server_run: list | None = None  # [evens, odds, replies, values, times]
+    sender_run: list | None = None  # [WordRun, pairs sent, time of the last send]
+    for count in range(100_000):
+        if sender.outcome is not None:
+            break
+        sent += batch
+        reply = None
+        run_pair = len(batch) == 2 and all(value is not None for _, value in batch)
+        if server_run is not None and run_pair and len(server_run[4]) < len(server_run[2]):
+            k = len(server_run[4])
+            (_, even), (_, odd) = batch
+            assert even >> 48 == server_run[0][k] and odd >> 48 == server_run[1][k]
+            now += DT  # (twice, as for two signals below: the same clock to the last bit)
+            now += DT
+            server_run[3] += [even, odd]
+            server_run[4].append(now)
+            reply = server_run[2][k]
+        else:
+            if server_run is not None:
+                server.receive_word_run(PID, server_run[3], server_run[4])
+                server_run = None
+            for symbol, value in batch:
+                now += DT
+                answer = server.receive(PID, symbol, now) if value is None else server.receive_word(PID, value, now)
+                reply = answer if answer is not None else reply
+        if server_run is not None and count in cuts:
+            server.receive_word_run(PID, server_run[3], server_run[4])
+            server_run = None
+        if runs and server_run is None and reply is not None:
+            started = server.word_run()
+            if started is not None:
+                server_run = [*started[1:], [], []]
+        assert reply is not None
+        replies.append(reply)
+        now += DT
+        if sender_run is not None and reply == sender_run[0].expect[sender_run[1]]:
+            run, k = sender_run[0], sender_run[1]
+            batch = [(P.ZERO, run.firsts[k]), (P.ONE, run.seconds[k])]
+            sender_run[1:] = [k + 1, now]
+            if k + 1 == len(run.firsts) or count in cuts:
+                sender.word_ran(k + 1, now)
+                sender_run = None
+        else:
+            if sender_run is not None:
+                sender.word_ran(sender_run[1], sender_run[2])
+                sender_run = None
+            symbol = sender.receive(reply, now)
+            batch = [] if symbol is None else [(symbol, sender.value)] + ([(P.ONE, sender.pair_value)] if sender.pair_value is not None else [])
+        if runs and sender_run is None:
+            started = sender.word_run()
+            if started is not None:
+                sender_run = [started, 0, now]
+        if not batch:
+            break
+    if server_run is not None:
+        server.receive_word_run(PID, server_run[3], server_run[4])
+    return sent, replies, sender, server
+
+
+@examples(40)
+@given(data=st.binary(max_size=400), cuts=st.sets(st.integers(0, 300), max_size=6))
+@example(data=bytes(range(256)) * 4, cuts=set())
+@example(data=bytes(range(256)) * 4 + b"x", cuts={95, 96, 150})
+def test_word_runs_change_nothing_but_speed(data, cuts):
+    """The same pair exchange with and without word runs (cut at random points):
+    the same signals and values both ways, the same delivery, the same statistics."""
+    plain = exchange_pairs(data, runs=False, cuts=cuts)
+    fast = exchange_pairs(data, runs=True, cuts=cuts)
+    assert fast[0] == plain[0] and fast[1] == plain[1]
+    assert fast[2].outcome is plain[2].outcome is P.Outcome.DELIVERED
+    assert fast[2].stats == plain[2].stats and fast[2].stats.pairs
+    assert [(e.data, e.stats) for e in of_type(fast[3].events, P.MessageDelivered)] == [
+        (e.data, e.stats) for e in of_type(plain[3].events, P.MessageDelivered)
+    ] == [(data, plain[3].events[-1].stats)]
+    assert fast[3].counters == plain[3].counters
+
+
+def test_word_runs_cover_the_whole_pairs(monkeypatch):
+    """Runs are really used: of a 6 KB message's 1,000 words, the server's per-word call
+    sees none (its run starts with the header's last reply), the sender's per-reply
+    call only the last pair's reply besides the 1-bit ones."""
+    calls = Counter()
+    for end, name in ((P.Server, "receive_word"), (P.Sender, "receive")):
+        original = getattr(end, name)
+
+        def counted(self, *args, original=original, name=name):
+            calls[name] += 1
+            return original(self, *args)
+
+        monkeypatch.setattr(end, name, counted)
+    data = bytes(range(200)) * 30
+    _, _, sender, server = exchange_pairs(data, runs=True, cuts=set())
+    assert sender.outcome is P.Outcome.DELIVERED and server.events[-1].data == data
+    assert calls["receive_word"] == 0
+    assert calls["receive"] == P.SIGNATURE_LENGTH + P.PAYLOAD_START_INDEX + 1 + 48  # + the last pair's reply
+
+
+def test_word_run_api_refuses_a_run_it_did_not_offer():
+    data = bytes(range(30))  # five words
+    server = P.Server(turbo=True)
+    now = open_session(server, PID, 0.0)
+    with pytest.raises(P.LocalProtocolError):
+        server.receive_word_run(PID, [0, 0], [now])
+    _, now = feed(server, PID, header_bits(data, 77, flags=PAIRS), now)
+    run_pid, evens, odds, replies = server.word_run()
+    w = documented_words(data, 77)
+    assert run_pid == PID and evens == [w[0] >> 48, w[2] >> 48] and odds == [w[1] >> 48, w[3] >> 48]
+    assert list(replies) == [P.ack_symbol(0), P.ack_symbol(1)]  # whole pairs only: word 4 goes alone
+    with pytest.raises(P.LocalProtocolError):
+        server.receive_word_run(PID, w[:6], [now] * 3)  # past the whole pairs
+    with pytest.raises(P.LocalProtocolError):
+        server.receive_word_run(OTHER, w[:2], [now])
+    assert server.receive_word(PID, w[1], now) is None  # half a pair: no run until it is whole
+    assert server.word_run() is None

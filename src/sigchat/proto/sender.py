@@ -107,6 +107,22 @@ class BitRun(Record):
         self.expect, self.send, self.timeout = expect, send, timeout
 
 
+class WordRun(Record):
+    """Word pairs a sender's caller may exchange without calling ``Sender.receive`` for each.
+
+    As ``BitRun``: before it sends pair *k* (``sigqueue`` of SIGUSR1 with
+    ``firsts[k]``, then of SIGUSR2 with ``seconds[k]``) the caller must have the
+    reply ``expect[k]`` from the server, in time; it stops at the first reply that
+    differs, is late or does not come, and reports the pairs it sent with
+    ``Sender.word_ran``.
+    """
+
+    __slots__ = ("expect", "firsts", "seconds", "timeout")
+
+    def __init__(self, expect: bytes, firsts: list[int], seconds: list[int], timeout: float) -> None:
+        self.expect, self.firsts, self.seconds, self.timeout = expect, firsts, seconds, timeout
+
+
 class Sender:
     """The sending side of one message.
 
@@ -273,6 +289,37 @@ class Sender:
         timeout = min(self.retry_initial, self.session_margin())
         return BitRun(ack_run(index, count), self._symbols(index + 1, index + 1 + count), timeout)
 
+    def word_run(self) -> WordRun | None:
+        """The next whole word pairs as a ``WordRun``; ``None`` when the next reply needs ``receive``."""
+        word = self._word
+        if self.state is not SenderState.SENDING or word < 0 or not self.stats.pairs:
+            return None
+        # The pair in flight is answered first; the run sends the whole pairs after it.
+        start = word + 2
+        count = min((self._words - start) >> 1, RUN_LIMIT)
+        if count <= 0:
+            return None
+        values = [self._word_value(w) for w in range(start, start + 2 * count)]
+        timeout = min(self.retry_initial, self.session_margin())
+        return WordRun(ack_run(word >> 1, count), values[0::2], values[1::2], timeout)
+
+    def word_ran(self, count: int, now: float) -> None:
+        """``count`` pairs of the last ``word_run()`` went out, each after its expected reply, the last at ``now``.
+
+        The same as ``receive`` of each of those replies.
+        """
+        if count:
+            stats = self.stats
+            stats.signals_received += count
+            stats.signals_sent += 2 * count
+            stats.words += 2 * count
+            stats.frame_bits += 2 * WORD_TAG_SHIFT * count  # (whole pairs: the last word is never among them)
+            self._word += 2 * count
+            self._load_words()  # the pair in flight, should it have to be resent
+            self._retry = self.retry_initial
+            self._last_reply = self._last_sent = now
+            self.deadline = now + self._retry
+
     def ran(self, count: int, now: float) -> None:
         """``count`` signals of the last ``bit_run()`` went out, each after its expected reply, the last at ``now``.
 
@@ -382,15 +429,20 @@ class Sender:
         payload = int.from_bytes(chunk, "big") << 8 * (WORD_PAYLOAD_BYTES - len(chunk))
         return (((self._key + word) & TAG_MASK) << WORD_TAG_SHIFT) | payload
 
-    def _send_word(self, now: float) -> int:
-        """Send word ``_word`` (on its signal, ``word & 1``) and, in pairs, the odd word after it."""
+    def _load_words(self) -> int:
+        """``value`` (and in pairs ``pair_value``) for the word(s) from ``_word``; how many signals they are."""
         word = self._word
         self.value = self._word_value(word)
         if self.stats.pairs and word + 1 < self._words:
             self.pair_value = self._word_value(word + 1)
-        else:
-            self.pair_value = None
-        return self._send(word & 1, now)
+            return 2
+        self.pair_value = None
+        return 1
+
+    def _send_word(self, now: float) -> int:
+        """Send word ``_word`` (on its signal, ``word & 1``) and, in pairs, the odd word after it."""
+        self.stats.signals_sent += self._load_words() - 1
+        return self._send(self._word & 1, now)
 
     def _on_word_reply(self, symbol: int, now: float) -> int | None:
         word = self._word

@@ -322,6 +322,59 @@ class Server:
         t.acc = int(rest, 2) if rest else 0
         t.index += count
 
+    def word_run(self) -> tuple[int, list[int], list[int], bytes] | None:
+        """``(pid, even tags, odd tags, replies)`` when the active sender's next signals are whole word pairs.
+
+        Pair *k* of the run is a word tagged ``even[k]`` and one tagged
+        ``odd[k]``, both from ``pid`` (SI_QUEUE); the caller may answer it itself
+        with ``replies[k]`` once it has both, and then must pass the pairs'
+        values (even word first) to ``receive_word_run`` before anything else.
+        ``None``: the next signal needs ``receive`` or ``receive_word``.
+        """
+        t = self._active
+        if t is None or not t.in_words or not t.pairs or t.half_offset >= 0 or (
+            self.classic is not None and self.classic.holder is not None
+        ):
+            return None
+        count = min((t.words - t.word) >> 1, RUN_LIMIT)
+        if count <= 0:
+            return None
+        tags = [(t.key + t.word + k) & TAG_MASK for k in range(2 * count)]
+        return t.pid, tags[0::2], tags[1::2], ack_run(t.word >> 1, count)
+
+    def receive_word_run(self, pid: int, values: list[int], times: list[float]) -> None:
+        """The word pairs received from ``pid`` during ``word_run()``'s run, all answered:
+        ``values`` two per pair (even word first), ``times`` one per pair.
+
+        The same as ``receive_word`` for each, in order.
+        """
+        count = len(times)
+        if not count:
+            return
+        t = self._active
+        if t is None or t.pid != pid or not t.in_words or len(values) != 2 * count or t.word + 2 * count > t.words:
+            raise LocalProtocolError("receive_word_run without a matching word_run")
+        self.counters.signals += 2 * count
+        stats = t.stats
+        stats.signals_received += 2 * count
+        stats.signals_sent += count
+        stats.words += 2 * count
+        gaps = stats.gaps
+        room = MAX_GAP_SAMPLES - len(gaps)
+        if room > 0:
+            previous = t.last_at
+            for at in times[:room]:
+                gaps.append(at - previous)
+                previous = at
+        t.last_at = times[-1]
+        mask = WORD_PAYLOAD_MASK
+        t.payload += b"".join((value & mask).to_bytes(WORD_PAYLOAD_BYTES, "big") for value in values)
+        t.word += 2 * count
+        if t.word >= t.words:  # (the run's pairs were whole: only the padding of the last word is cut)
+            del t.payload[t.length :]
+            t.in_words = False
+            t.index = PAYLOAD_START_INDEX + 8 * t.length
+
     def receive_word(self, pid: int, value: int, now: float) -> int | None:
         """A turbo word (a ``sigqueue`` signal with ``si_value`` = ``value``) from ``pid``.
 
@@ -348,15 +401,13 @@ class Server:
         stats = t.stats
         stats.signals_received += 1
         stats.words += 1
-        gaps = stats.gaps
-        if len(gaps) < MAX_GAP_SAMPLES:
-            gaps.append(now - t.last_at)
-        t.last_at = now
         payload = value & WORD_PAYLOAD_MASK
         if t.pairs:
             step = pair_words(word, t.words)
             if step == 2 and t.half_offset < 0:
-                t.half, t.half_offset = payload, offset  # the pair is answered once both are in
+                # The pair is answered once both are in. Its time (``last_at``, the
+                # gaps: one per round trip) is the second word's, as in word runs.
+                t.half, t.half_offset = payload, offset
                 return None
             if step == 2:
                 first, second = (t.half, payload) if offset else (payload, t.half)
@@ -369,6 +420,10 @@ class Server:
             step = 1
             chunk = payload.to_bytes(WORD_PAYLOAD_BYTES, "big")
             reply = ack_symbol(word)
+        gaps = stats.gaps
+        if len(gaps) < MAX_GAP_SAMPLES:
+            gaps.append(now - t.last_at)
+        t.last_at = now
         stats.signals_sent += 1
         word += step
         t.word = word

@@ -24,6 +24,7 @@ from sigchat.proto.base import Record
 from sigchat.proto.classic.server import warm_up
 from sigchat.proto.events import ServerEvent
 from sigchat.proto.server import Server
+from sigchat.proto.wire import WORD_TAG_SHIFT
 from sigchat.sigio import procfs
 from sigchat.sigio.cpus import pin_to_one_cpu, place_other_threads
 from sigchat.sigio.masks import KERNEL_FILLED, SI_QUEUE, SIGNAL_OF_SYMBOL, SIGNALS
@@ -107,6 +108,7 @@ class Receiver:
         self._all_cpus: set[int] = set()
         self._wide = False  # unpinned while a classic client streams
         self._words: Words | None = None  # reads si_value during turbo sessions
+        self._take_second = self._take_first = None  # its takers for word pairs (Words.taker)
 
     # ------------------------------------------------------------------ thread control
     def start(self) -> threading.Thread:
@@ -138,6 +140,9 @@ class Receiver:
             if self.server.turbo:
                 self._words, unavailable = open_words()
                 self.server.turbo = self._words is not None  # else 1-bit only: the fallback
+                if self._words is not None:
+                    self._take_second = self._words.taker(self.poll_interval, second_only=True)
+                    self._take_first = self._words.taker(0.0)
                 if unavailable is not None and self.on_note is not None:
                     self.on_note(f"turbo words unavailable ({unavailable}): --turbo senders send 1 bit per signal")
             self._loop()
@@ -165,13 +170,13 @@ class Receiver:
         signal_of = SIGNAL_OF_SYMBOL
         # Per signal, this loop costs about as much Python as the whole raw ping-pong
         # partner does: keep it lean (see issue #6's notes before adding to it).
-        pending = None  # a signal that ended a bit run, still to handle
+        pending: list[tuple] = []  # (signo, code, pid, uid, value) of signals that ended a run, still to handle
         while not self._stopping:
             timeout = max(0.0, policy.check_at() - clock()) if held else poll
             value = None
-            if pending is not None:
-                got, pending = pending, None
-                signo, code, pid, uid = got.si_signo, got.si_code, got.si_pid, got.si_uid
+            if pending:
+                got = pending.pop(0)
+                signo, code, pid, uid, value = got
             elif words is not None and server.turbo_session:
                 got = words.wait(timeout)
                 if got is not None:
@@ -212,7 +217,12 @@ class Receiver:
                     run = server.bit_run()
                     if run is not None and run[0] in safe:
                         until = next_tick if self.on_progress is None else min(next_tick, next_progress)
-                        pending, now = self._exchange_run(*run, until)
+                        now = self._exchange_run(*run, until, pending)
+                    elif words is not None and server.turbo_session:
+                        pairs = server.word_run()
+                        if pairs is not None and pairs[0] in safe:
+                            until = next_tick if self.on_progress is None else min(next_tick, next_progress)
+                            now = self._exchange_word_run(*pairs, until, pending)
             if held and now >= policy.check_at():
                 self._send_held(now)
             if now >= next_tick:
@@ -232,12 +242,13 @@ class Receiver:
                     if snapshot is not None:
                         self.on_snapshot(watch, snapshot)
 
-    def _exchange_run(self, pid: int, replies: bytes, until: float) -> tuple[object | None, float]:
+    def _exchange_run(self, pid: int, replies: bytes, until: float, pending: list[tuple]) -> float:
         """Answer ``pid``'s payload bits from ``Server.bit_run``'s replies, then ``receive_run``.
 
-        Ends early at a signal the run cannot take (returned, to be handled the
-        usual way), at a poll interval of silence, or once ``until`` has passed.
-        Per signal this is the raw ping-pong plus a few checks (issue #6).
+        Ends early at a signal the run cannot take (added to ``pending``, to be
+        handled the usual way), at a poll interval of silence, or once ``until``
+        has passed; returns the time. Per signal this is the raw ping-pong plus a
+        few checks (issue #6).
         """
         wait, kill, clock, signals = signal.sigtimedwait, os.kill, self.clock, SIGNALS
         signal_of, usr1, allowed, kernel_filled = SIGNAL_OF_SYMBOL, signal.SIGUSR1, self.allowed_uids, KERNEL_FILLED
@@ -263,7 +274,52 @@ class Receiver:
         self.server.receive_run(pid, symbols, times)
         if failed is not None:
             self._kill_failed(pid, failed, now)
-        return got, clock()
+        if got is not None:
+            pending.append((got.si_signo, got.si_code, got.si_pid, got.si_uid, None))
+        return clock()
+
+    def _exchange_word_run(self, pid: int, evens: list[int], odds: list[int], replies: bytes, until: float, pending: list[tuple]) -> float:
+        """Answer ``pid``'s word pairs from ``Server.word_run``, then ``receive_word_run``.
+
+        Per pair: wait for its SIGUSR2 word alone (``Words.taker``), take the
+        SIGUSR1 word that is already pending, check both (SI_QUEUE, pid, uid,
+        tag), answer. Ends as ``_exchange_run`` does; a pair taken in part goes
+        to ``pending`` (its words in the order taken), as does any other signal.
+        """
+        second, first = self._take_second, self._take_first
+        kill, clock, allowed, signum = os.kill, self.clock, self.allowed_uids, SIGNAL_OF_SYMBOL
+        usr1, usr2 = signal.SIGUSR1, signal.SIGUSR2
+        values: list[int] = []
+        times: list[float] = []
+        failed = None
+        now = clock()
+        try:
+            for even, odd, reply in zip(evens, odds, replies):
+                got = second()
+                if got is None:
+                    break
+                if got[4] >> WORD_TAG_SHIFT != odd or got[2] != pid or got[0] != usr2 or got[1] != SI_QUEUE or got[3] not in allowed:
+                    pending.append(got)
+                    break
+                other = first()
+                if other is None or other[4] >> WORD_TAG_SHIFT != even or other[2] != pid or other[0] != usr1 or other[1] != SI_QUEUE or other[3] not in allowed:
+                    pending.append(got)
+                    if other is not None:
+                        pending.append(other)
+                    break
+                now = clock()
+                values.append(other[4])
+                values.append(got[4])
+                times.append(now)
+                kill(pid, signum[reply])
+                if now >= until:
+                    break
+        except OSError as error:  # (the pair was received; its reply could not be sent)
+            failed = error
+        self.server.receive_word_run(pid, values, times)
+        if failed is not None:
+            self._kill_failed(pid, failed, now)
+        return clock()
 
     def _dispatch(self) -> None:
         events = self.server.events
