@@ -447,13 +447,14 @@ def exchange_pairs(data: bytes, *, runs: bool, cuts: set[int]) -> tuple[list, li
         sent += batch
         reply = None
         run_pair = len(batch) == 2 and all(value is not None for _, value in batch)
-        if server_run is not None and run_pair and len(server_run[4]) < len(server_run[2]):
-            k = len(server_run[4])
+        if server_run is not None and run_pair and len(server_run[4]) < 2 * len(server_run[2]):
+            k = len(server_run[4]) // 2
             (_, even), (_, odd) = batch
             assert even >> 48 == server_run[0][k] and odd >> 48 == server_run[1][k]
-            now += DT  # (twice, as for two signals below: the same clock to the last bit)
             now += DT
             server_run[3] += [even, odd]
+            server_run[4].append(now)
+            now += DT
             server_run[4].append(now)
             reply = server_run[2][k]
         else:
@@ -541,15 +542,15 @@ def test_word_run_api_refuses_a_run_it_did_not_offer():
     server = P.Server(turbo=True)
     now = open_session(server, PID, 0.0)
     with pytest.raises(P.LocalProtocolError):
-        server.receive_word_run(PID, [0, 0], [now])
+        server.receive_word_run(PID, [0, 0], [now, now])
     _, now = feed(server, PID, header_bits(data, 77, flags=PAIRS), now)
     run_pid, evens, odds, replies = server.word_run()
     w = documented_words(data, 77)
     assert run_pid == PID and evens == [w[0] >> 48, w[2] >> 48] and odds == [w[1] >> 48, w[3] >> 48]
     assert list(replies) == [P.ack_symbol(0), P.ack_symbol(1)]  # whole pairs only: word 4 goes alone
     with pytest.raises(P.LocalProtocolError):
-        server.receive_word_run(PID, w[:6], [now] * 3)  # past the whole pairs
+        server.receive_word_run(PID, w[:6], [now] * 6)  # past the whole pairs
     with pytest.raises(P.LocalProtocolError):
-        server.receive_word_run(OTHER, w[:2], [now])
+        server.receive_word_run(OTHER, w[:2], [now] * 2)
     assert server.receive_word(PID, w[1], now) is None  # half a pair: no run until it is whole
     assert server.word_run() is None

@@ -303,14 +303,7 @@ class Server:
         stats = t.stats
         stats.signals_received += count
         stats.signals_sent += count
-        gaps = stats.gaps
-        room = MAX_GAP_SAMPLES - len(gaps)
-        if room > 0:
-            previous = t.last_at
-            for at in times[:room]:
-                gaps.append(at - previous)
-                previous = at
-        t.last_at = times[-1]
+        self._signals_arrived(t, times)
         # Bits 0..7 of payload byte j arrive at indexes PAYLOAD_START_INDEX + 8j + 0..7;
         # t.acc holds the ones of the byte in progress.
         held = (t.index - PAYLOAD_START_INDEX) & 7
@@ -344,29 +337,22 @@ class Server:
 
     def receive_word_run(self, pid: int, values: list[int], times: list[float]) -> None:
         """The word pairs received from ``pid`` during ``word_run()``'s run, all answered:
-        ``values`` two per pair (even word first), ``times`` one per pair.
+        ``values`` two per pair (even word first), and the time each was taken.
 
         The same as ``receive_word`` for each, in order.
         """
-        count = len(times)
+        count = len(times) >> 1
         if not count:
             return
         t = self._active
-        if t is None or t.pid != pid or not t.in_words or len(values) != 2 * count or t.word + 2 * count > t.words:
+        if t is None or t.pid != pid or not t.in_words or len(values) != len(times) or len(times) & 1 or t.word + 2 * count > t.words:
             raise LocalProtocolError("receive_word_run without a matching word_run")
         self.counters.signals += 2 * count
         stats = t.stats
         stats.signals_received += 2 * count
         stats.signals_sent += count
         stats.words += 2 * count
-        gaps = stats.gaps
-        room = MAX_GAP_SAMPLES - len(gaps)
-        if room > 0:
-            previous = t.last_at
-            for at in times[:room]:
-                gaps.append(at - previous)
-                previous = at
-        t.last_at = times[-1]
+        self._signals_arrived(t, times)
         mask = WORD_PAYLOAD_MASK
         t.payload += b"".join((value & mask).to_bytes(WORD_PAYLOAD_BYTES, "big") for value in values)
         t.word += 2 * count
@@ -405,9 +391,8 @@ class Server:
         if t.pairs:
             step = pair_words(word, t.words)
             if step == 2 and t.half_offset < 0:
-                # The pair is answered once both are in. Its time (``last_at``, the
-                # gaps: one per round trip) is the second word's, as in word runs.
-                t.half, t.half_offset = payload, offset
+                t.half, t.half_offset = payload, offset  # the pair is answered once both are in
+                self._word_arrived(t, now)
                 return None
             if step == 2:
                 first, second = (t.half, payload) if offset else (payload, t.half)
@@ -420,10 +405,7 @@ class Server:
             step = 1
             chunk = payload.to_bytes(WORD_PAYLOAD_BYTES, "big")
             reply = ack_symbol(word)
-        gaps = stats.gaps
-        if len(gaps) < MAX_GAP_SAMPLES:
-            gaps.append(now - t.last_at)
-        t.last_at = now
+        self._word_arrived(t, now)
         stats.signals_sent += 1
         word += step
         t.word = word
@@ -434,6 +416,25 @@ class Server:
             t.in_words = False
             t.index = PAYLOAD_START_INDEX + 8 * t.length  # the 1-bit tail follows
         return reply
+
+    @staticmethod
+    def _signals_arrived(t: _Transfer, times: list[float]) -> None:
+        """The gaps of signals that arrived at ``times`` in a run (as many as are kept)."""
+        gaps = t.stats.gaps
+        room = MAX_GAP_SAMPLES - len(gaps)
+        if room > 0:
+            previous = t.last_at
+            for at in times[:room]:
+                gaps.append(at - previous)
+                previous = at
+        t.last_at = times[-1]
+
+    @staticmethod
+    def _word_arrived(t: _Transfer, now: float) -> None:
+        gaps = t.stats.gaps
+        if len(gaps) < MAX_GAP_SAMPLES:
+            gaps.append(now - t.last_at)
+        t.last_at = now
 
     def tick(self, now: float) -> None:
         """Expire a silent session, stale queue entries and old dedup records."""
@@ -571,7 +572,7 @@ class Server:
                 return ack_symbol(index) ^ 1
             if index == TURBO_CHECK_INDEX and byte & FLAG_TURBO and self.turbo:
                 t.turbo = t.stats.turbo = self.turbo_session = True
-                t.pairs = bool(byte & FLAG_PAIRS)  # answered at the next index
+                t.pairs = t.stats.pairs = bool(byte & FLAG_PAIRS)  # answered at the next index
                 return ack_symbol(index) ^ 1  # "yes, send words"
             if index == LENGTH_CHECK_INDEX:
                 _, _, t.attempt, t.message_id, t.length = HEADER.unpack(t.header)
