@@ -37,7 +37,6 @@ from sigchat.proto.wire import (
     SIGNATURE_ACK,
     SIGNATURE_LENGTH,
     START_BIT,
-    TAG_MASK,
     TAIL,
     TURBO_CHECK_INDEX,
     VERSION_CHECK_INDEX,
@@ -49,6 +48,7 @@ from sigchat.proto.wire import (
     pair_words,
     turbo_key,
     word_count,
+    word_values,
 )
 
 @choices
@@ -299,7 +299,7 @@ class Sender:
         count = min((self._words - start) >> 1, RUN_LIMIT)
         if count <= 0:
             return None
-        values = [self._word_value(w) for w in range(start, start + 2 * count)]
+        values = word_values(self.data, start, 2 * count, self._key)
         timeout = min(self.retry_initial, self.session_margin())
         return WordRun(ack_run(word >> 1, count), values[0::2], values[1::2], timeout)
 
@@ -423,21 +423,13 @@ class Sender:
         crc = frame_crc(bytes(self._body[:offset]), retransmissions)
         self._body[offset:] = TAIL.pack(retransmissions, crc)
 
-    def _word_value(self, word: int) -> int:
-        start = WORD_PAYLOAD_BYTES * word
-        chunk = self.data[start : start + WORD_PAYLOAD_BYTES]
-        payload = int.from_bytes(chunk, "big") << 8 * (WORD_PAYLOAD_BYTES - len(chunk))
-        return (((self._key + word) & TAG_MASK) << WORD_TAG_SHIFT) | payload
-
     def _load_words(self) -> int:
         """``value`` (and in pairs ``pair_value``) for the word(s) from ``_word``; how many signals they are."""
         word = self._word
-        self.value = self._word_value(word)
-        if self.stats.pairs and word + 1 < self._words:
-            self.pair_value = self._word_value(word + 1)
-            return 2
-        self.pair_value = None
-        return 1
+        count = 2 if self.stats.pairs and word + 1 < self._words else 1
+        values = word_values(self.data, word, count, self._key)
+        self.value, self.pair_value = values[0], values[1] if count == 2 else None
+        return count
 
     def _send_word(self, now: float) -> int:
         """Send word ``_word`` (on its signal, ``word & 1``) and, in pairs, the odd word after it."""

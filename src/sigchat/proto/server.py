@@ -70,6 +70,7 @@ from sigchat.proto.wire import (
     pair_words,
     turbo_key,
     word_count,
+    word_payloads,
 )
 
 class _Transfer:
@@ -353,8 +354,7 @@ class Server:
         stats.signals_sent += count
         stats.words += 2 * count
         self._signals_arrived(t, times)
-        mask = WORD_PAYLOAD_MASK
-        t.payload += b"".join((value & mask).to_bytes(WORD_PAYLOAD_BYTES, "big") for value in values)
+        t.payload += word_payloads(values)
         t.word += 2 * count
         if t.word >= t.words:  # (the run's pairs were whole: only the padding of the last word is cut)
             del t.payload[t.length :]
