@@ -134,7 +134,8 @@ class Sender:
     set.
 
     With ``turbo=True`` the sender asks for turbo words (rule 7), and with
-    ``pairs`` (the default) for two of them per round trip. While ``value`` is
+    ``pairs`` (the default) for two of them per round trip; ``word_retry``: the
+    retry time while words are in flight (default: ``retry_initial``). While ``value`` is
     not ``None``, the returned symbol must be sent as a word: with ``sigqueue``
     and ``si_value = value``; and when ``pair_value`` is not ``None`` either,
     a SIGUSR2 (``ONE``) word with ``si_value = pair_value`` right after it.
@@ -152,6 +153,7 @@ class Sender:
         flags: int = 0,
         turbo: bool = False,
         pairs: bool = True,
+        word_retry: float | None = None,
     ) -> None:
         if len(data) > MAX_LENGTH:
             raise LocalProtocolError("message longer than 4 GiB - 1 bytes")
@@ -163,6 +165,9 @@ class Sender:
         self.max_attempts = max_attempts
         self.retry_initial = retry_initial
         self.retry_max = retry_max
+        self.word_retry = retry_initial if word_retry is None else word_retry
+        """The retry time while turbo words are in flight: a resent word is never a
+        duplicate (the server drops a word it has), so it may be shorter."""
         self.flags = flags | ((FLAG_TURBO | (FLAG_PAIRS if pairs else 0)) if turbo else 0)
         self.value: int | None = None
         self.pair_value: int | None = None
@@ -300,7 +305,7 @@ class Sender:
         if count <= 0:
             return None
         values = word_values(self.data, start, 2 * count, self._key)
-        timeout = min(self.retry_initial, self.session_margin())
+        timeout = min(self.word_retry, self.session_margin())
         return WordRun(ack_run(word >> 1, count), values[0::2], values[1::2], timeout)
 
     def word_ran(self, count: int, now: float) -> None:
@@ -316,7 +321,7 @@ class Sender:
             stats.frame_bits += 2 * WORD_TAG_SHIFT * count  # (whole pairs: the last word is never among them)
             self._word += 2 * count
             self._load_words()  # the pair in flight, should it have to be resent
-            self._retry = self.retry_initial
+            self._retry = self.word_retry
             self._last_reply = self._last_sent = now
             self.deadline = now + self._retry
 
@@ -444,7 +449,7 @@ class Sender:
             self.stats.stale_replies += 1  # not this word's ack (each word is answered once)
             return None
         self._last_reply = now
-        self._retry = self.retry_initial
+        self._retry = self.word_retry
         step = pair_words(word, self._words) if pairs else 1
         self.stats.words += step
         self.stats.frame_bits += min(WORD_TAG_SHIFT * step, 8 * (len(self.data) - WORD_PAYLOAD_BYTES * word))
@@ -454,6 +459,7 @@ class Sender:
             return self._send_word(now)
         self._word = -1
         self.value = self.pair_value = None
+        self._retry = self.retry_initial
         self._index = PAYLOAD_START_INDEX + 8 * len(self.data)
         return self._send(self._bit(self._index), now)
 
@@ -496,6 +502,7 @@ class Sender:
                 # (Words need no settling: the server answers each one once.)
                 self._resent_current = False
                 self._word = 0
+                self._retry = self.word_retry
                 return self._send_word(now)
             if self._resent_current:
                 # The ack of a retransmitted bit may be the late ack of the

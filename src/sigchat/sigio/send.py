@@ -25,6 +25,9 @@ if TYPE_CHECKING:
 
 PRECISE_RETRY = 0.01
 """Seconds before a sender checks /proc for a lost signal (when it can; else RETRY_INITIAL)."""
+PRECISE_WORD_RETRY = 0.002
+"""The same while turbo words are in flight: a resent word is never a duplicate, and a pair
+lost to a foreign signal in the server's slot (another sender's hello, say) costs this."""
 IN_FLIGHT_POLL = 0.005
 """Seconds between checks while the last signal is still pending or being handled."""
 
@@ -79,6 +82,7 @@ def send_message(
         int.from_bytes(os.urandom(4), "big") if message_id is None else message_id,
         timeout=timeout,
         retry_initial=PRECISE_RETRY if precise else RETRY_INITIAL,
+        word_retry=PRECISE_WORD_RETRY if precise else None,
         turbo=words is not None,
     )
     link = PeerLink(pid, clock, words)
