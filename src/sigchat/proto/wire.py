@@ -148,7 +148,7 @@ def word_values(data: bytes, word: int, count: int, key: int) -> list[int]:
 
 
 def word_payloads(values: list[int]) -> bytes:
-    """The payload bytes that turbo words with these ``si_value``\ s carry, in order (tags dropped)."""
+    """The payload bytes that turbo words carry, in order, from their ``si_value`` (tags dropped)."""
     laid = struct.pack(f">{len(values)}Q", *values)
     payload = bytearray(WORD_PAYLOAD_BYTES * len(values))
     for k in range(WORD_PAYLOAD_BYTES):
