@@ -54,7 +54,7 @@ class Words:
         class Timespec(ctypes.Structure):
             _fields_ = [("tv_sec", ctypes.c_long), ("tv_nsec", ctypes.c_long)]
 
-        def sigset(signals: object) -> object:
+        def sigset(signals: list[int] | set[int]) -> ctypes.Array:
             buffer = ctypes.create_string_buffer(128)
             libc.sigemptyset(buffer)
             for signum in signals:
@@ -92,7 +92,6 @@ class Words:
         if self._sigtimedwait(*self._pointers) < 0:
             return None  # timeout (EAGAIN) or EINTR: the caller polls again
         return self._unpack(self._info)
-
 
     def taker(self, timeout: float, *, second_only: bool = False) -> Callable[[], tuple[int, int, int, int, int] | None]:
         """``wait(timeout)`` for hot loops: a function of no arguments, ``timeout`` fixed
