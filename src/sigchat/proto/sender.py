@@ -260,6 +260,7 @@ class Sender:
         if state is SenderState.HELLO:
             return self._send(ONE, now)
         if self._word >= 0:
+            self.stats.signals_sent += self.pair_value is not None  # (a pair: its SIGUSR2 word goes again too)
             return self._send(self._word & 1, now)  # no settling: the server ignores a repeated word
         self._resent_current = True
         return self._send(self._bit(self._index), now)
