@@ -1,11 +1,21 @@
-"""``make bench``: sigchat's throughput next to a raw signal ping-pong, measured in one run.
+"""``make bench``: sigchat's throughput next to the C limits of signal IPC, measured in one run.
 
 Every configuration runs ``--repeats`` times, interleaved (A B C, A B C, ...),
-and the table shows medians, the ratio to each row's baseline, the goal from
-the issue and whether the median meets it.
+and the table shows medians, each sigchat row's ratio to the matching C limit
+("vs C"), its ratio to its other baseline, the goals from the issues and
+whether the medians meet them.
 
-Baselines: a raw Python ping-pong (two processes, sigtimedwait, no protocol)
-with both processes on one CPU and on two different CPUs. sigchat rows cover size x mode
+The C limits: ``scripts/c/pingpong.c``, built here with gcc (``cc`` with
+``--cc``), two processes that signal each other with no protocol, both pinned
+to the CPU sigchat-server pins its receiver thread to: a ``sigwaitinfo``
+ping-pong (``kill``, one bit per round trip: the limit of 1-bit rows), a
+``sigqueue`` ping-pong (a 64-bit ``si_value`` per round trip: turbo rows are
+compared with its round trips/s x 48 payload bits, what one word per round
+trip could carry), and for reference two words (SIGUSR1 and SIGUSR2) per round
+trip. Cross-CPU rows are compared with the ``sigwaitinfo`` ping-pong between two
+CPUs. A raw Python ping-pong (``scripts/pingpong.py``: two processes,
+sigtimedwait, no protocol) on one CPU and on two is kept for reference, and as
+the baseline of the protocol-overhead goal. sigchat rows cover size x mode
 (1-bit: one payload bit per signal; turbo: ``--turbo``, 6 payload bytes per
 sigqueue value) x sender count (1, ``--concurrent``) x plain/Textual UI, for
 ``pinned`` (the default: the sender joins the CPU of the server's receiver
@@ -37,13 +47,15 @@ medians of rows measured half a minute apart, the 1-bit UI ratio of one
 unchanged build came out 1.13 in one run and 0.86 in the next: samples drift
 by 10-20 % between runs on these shared machines.
 
-Goals (ratios of medians; for the UI rows, the median of paired ratios): 1-bit 10 KB pinned >= 0.60x same-CPU ping-pong;
-every 1-bit row >= 0.80x the ping-pong of its placement (protocol overhead
-<= 20%); Textual UI >= 0.90x plain; N senders at once >= 0.80x one sender;
-turbo 1 MB >= 1 Mbit/s; start-up <= 2x ``python3 -c pass``.
+Goals (ratios of medians; for the UI rows, the median of paired ratios):
+1-bit 10 KB and 100 KB pinned >= 0.70x the C sigwaitinfo ping-pong; turbo
+1 MB >= 1.0x the C sigqueue round trips/s x 48 bits (more than one word per
+round trip can carry); every 1-bit row >= 0.80x the Python ping-pong of its
+placement (protocol overhead <= 20%); Textual UI >= 0.90x plain; N senders at
+once >= 0.80x one sender; start-up <= 2x ``python3 -c pass``.
 
 Usage: scripts/bench.py [--repeats N] [--sizes 1K,10K,100K] [--turbo-sizes 10K,100K,1M]
-                        [--json FILE] [--quick] (see --help)
+                        [--json FILE] [--quick] [--cc CC] (see --help)
 """
 
 from __future__ import annotations
@@ -77,6 +89,10 @@ from sigchat.sigio import procfs  # noqa: E402
 from sigchat.sigio.masks import block_signals, unblock_signals  # noqa: E402
 
 BIN = Path(sys.executable).parent
+C_PINGPONG = ROOT / "scripts" / "c" / "pingpong.c"
+C_BUILD = ROOT / "build" / "bench"
+WORD_BITS = 48
+"""Payload bits of one turbo word (``proto.wire.WORD_TAG_SHIFT``): a C sigqueue round trip's worth."""
 # sigchat-send -v (worded by sigchat.format): "..., 1 bit per signal, ..." or "..., turbo (N words), ...",
 # then "F bits, S signals sent, ..., R retransmissions, A attempts, X, N kbit/s", where F sums all
 # attempts, X is a duration ("5.45 ms", "2.50 s", "1:05") and N the payload bits over X (3 digits).
@@ -139,6 +155,26 @@ class Server:
         self.process.wait(10)
 
 
+def cpu_ticks(pid: int) -> int:
+    """User + system CPU time of ``pid`` so far, in clock ticks."""
+    with open(f"/proc/{pid}/stat", encoding="ascii") as file:
+        fields = file.read().rsplit(")", 1)[1].split()
+    return int(fields[11]) + int(fields[12])
+
+
+def settle(pid: int, limit: float = 10.0) -> None:
+    """Wait (up to ``limit`` s) until ``pid`` is idle: a starting Textual app keeps the
+    receiver's CPU busy for a second or so, and the C ping-pongs run on that CPU."""
+    deadline = time.monotonic() + limit
+    before = cpu_ticks(pid)
+    while time.monotonic() < deadline:
+        time.sleep(0.25)
+        now = cpu_ticks(pid)
+        if now - before <= 1:
+            return
+        before = now
+
+
 class TuiServer:
     """``sigchat-server`` with its Textual UI, on a pseudo-terminal (output drained; its own session)."""
 
@@ -159,6 +195,8 @@ class TuiServer:
             if time.monotonic() > deadline:
                 raise RuntimeError("the Textual server did not start its receiver thread")
             time.sleep(0.05)
+        settle(pid)
+
 
     def _discard_output(self) -> None:
         try:
@@ -276,6 +314,33 @@ def send_concurrently(pid: int, data: bytes, count: int, mode: str) -> tuple[flo
     return bits / window, bits / wall, transfers
 
 
+def build_c_pingpong(cc: str) -> Path:
+    """Compile ``scripts/c/pingpong.c`` (into ``build/bench/``, ignored by git); the path of the program."""
+    C_BUILD.mkdir(parents=True, exist_ok=True)
+    program = C_BUILD / "pingpong"
+    try:
+        subprocess.run([cc, "-O2", "-Wall", "-Wextra", "-o", str(program), str(C_PINGPONG)], check=True, capture_output=True, text=True)
+    except FileNotFoundError:
+        raise BenchError(f"no C compiler {cc!r}: the C limits need one (--cc to name another)") from None
+    except subprocess.CalledProcessError as error:
+        raise BenchError(f"{cc} could not build {C_PINGPONG.name}: {error.stderr.strip()}") from None
+    return program
+
+
+def receiver_cpu() -> int:
+    """The CPU sigchat-server pins its receiver thread to (the highest it may use)."""
+    return max(os.sched_getaffinity(0))
+
+
+def c_ping_pong(program: Path, mode: str, rounds: int, cross_cpu: bool = False) -> float:
+    """Round trips/s of the C ping-pong ``mode`` (kill, sigqueue, pair), on the receiver's CPU (and another)."""
+    cpus = [str(receiver_cpu())] + ([str(other_cpu())] if cross_cpu else [])
+    result = subprocess.run([str(program), mode, str(rounds), *cpus], capture_output=True, text=True, preexec_fn=unblock_signals, timeout=120)
+    if result.returncode != 0:
+        raise BenchError(f"the C {mode} ping-pong failed ({result.returncode}): {result.stderr.strip()}")
+    return float(result.stdout)
+
+
 def startup_ratio(pid: int, runs: int = 10) -> float:
     """Whole-process time of ``sigchat-send PID hi`` over ``python3 -c pass``."""
 
@@ -294,19 +359,20 @@ def startup_ratio(pid: int, runs: int = 10) -> float:
 
 @dataclass
 class Goal:
-    """``op`` (">=" or "<=") ``value``, checked on the ratio to the baseline or on the median itself."""
+    """``op`` (">=" or "<=") ``value``, checked on the ratio to the C limit, to the baseline, or on the median itself."""
 
     op: str
     value: float
-    on: str = "ratio"  # "ratio" or "median"
+    on: str = "ratio"  # "limit", "ratio" or "median"
     text: str = ""
     why: str = ""
 
     def label(self) -> str:
-        return self.text or f"{'≥' if self.op == '>=' else '≤'} {self.value:.2f}"
+        text = self.text or f"{'≥' if self.op == '>=' else '≤'} {self.value:.2f}"
+        return f"{text} vs C" if self.on == "limit" else text
 
-    def met(self, row: "Row", ratio: float | None) -> bool | None:
-        value = ratio if self.on == "ratio" else row.median
+    def met(self, row: "Row", ratio: float | None, limit_ratio: float | None) -> bool | None:
+        value = {"ratio": ratio, "limit": limit_ratio, "median": row.median}[self.on]
         if value is None or value != value:  # missing or NaN
             return None
         return value >= self.value if self.op == ">=" else value <= self.value
@@ -319,6 +385,7 @@ class Row:
     measure: Callable[[], float] | None = None
     baseline: str | None = None  # key of another row
     reference: tuple[float, str] | None = None  # or a fixed value and its label, e.g. (1e6, "1 Mbit/s")
+    limit: tuple[str, int] | None = None  # (key of a C row, payload bits per round trip): the matching C limit
     short: str = ""  # how other rows' ratio column names this row
     goals: list[Goal] = field(default_factory=list)
     info: dict = field(default_factory=dict)  # mode, size, senders, ui, placement for the JSON
@@ -360,6 +427,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--concurrent", type=int, default=8, help="senders in the concurrency rows (default: 8; 0 skips)")
     parser.add_argument("--concurrent-turbo-size", default="100K", help="message size of each turbo concurrent sender (default: 100K; 1-bit is 10K)")
     parser.add_argument("--json", metavar="FILE", help="also write the results as JSON")
+    parser.add_argument("--cc", default="gcc", help="the C compiler that builds the C ping-pongs (default: gcc)")
     parser.add_argument(
         "--quick",
         action="store_true",
@@ -395,37 +463,57 @@ def build_rows(args: argparse.Namespace, servers: dict, payloads: dict[int, byte
         return {"mode": mode, "size": size, "placement": placement, "senders": senders, "ui": ui}
 
     overhead = Goal(">=", 0.80, why="protocol overhead <= 20%")
+    program = args.c_program
+    c_rounds = 20_000 if args.quick else 200_000
     rows: dict[str, Row] = {}
+    rows["c-kill-same"] = Row(
+        "C sigwaitinfo ping-pong, same CPU", "round trips/s", lambda: c_ping_pong(program, "kill", c_rounds), short="C ping-pong",
+    )
+    rows["c-sigqueue-same"] = Row(
+        "C sigqueue ping-pong, same CPU", "round trips/s", lambda: c_ping_pong(program, "sigqueue", c_rounds), short="C sigqueue",
+    )
+    rows["c-pair-same"] = Row(
+        "C two words per round trip, same CPU", "round trips/s", lambda: c_ping_pong(program, "pair", c_rounds),
+        baseline="c-sigqueue-same", short="C two words",
+    )
+    rows["c-kill-cross"] = Row(
+        "C sigwaitinfo ping-pong, two CPUs", "round trips/s", lambda: c_ping_pong(program, "kill", c_rounds // 4, cross_cpu=True),
+        short="C two-CPU ping-pong",
+    )
     rows["pingpong-same"] = Row(
-        "raw Python ping-pong, same CPU", "round trips/s", lambda: ping_pong(20_000, same_cpu=True), short="same-CPU ping-pong"
+        "raw Python ping-pong, same CPU", "round trips/s", lambda: ping_pong(20_000, same_cpu=True), short="same-CPU ping-pong",
+        limit=("c-kill-same", 1),
     )
     rows["pingpong-cross"] = Row(
-        "raw Python ping-pong, two CPUs", "round trips/s", lambda: ping_pong(20_000, cross_cpu=True), short="two-CPU ping-pong"
+        "raw Python ping-pong, two CPUs", "round trips/s", lambda: ping_pong(20_000, cross_cpu=True), short="two-CPU ping-pong",
+        limit=("c-kill-cross", 1),
     )
+    one_bit_goal = Goal(">=", 0.70, on="limit", why="1-bit 10 KB and 100 KB vs the C same-CPU ping-pong (issue 16)")
     for size in sizes:
         key = f"1bit-{size}"
-        goals = [Goal(">=", 0.60, why="1-bit 10 KB vs same-CPU ping-pong")] if size == 10_000 else []
+        goals = [one_bit_goal] if size in (10_000, 100_000) else []
         rows[key] = Row(
             f"sigchat 1-bit {human(size)}, pinned (default)", "payload bits/s",
             sender(key, lambda: servers["pinned"].pid, size, "1-bit"),
-            baseline="pingpong-same", short=f"1-bit {human(size)}", goals=[*goals, overhead], info=info("1-bit", size),
+            baseline="pingpong-same", limit=("c-kill-same", 1), short=f"1-bit {human(size)}", goals=[*goals, overhead],
+            info=info("1-bit", size),
         )
     for size in cross_sizes:
         key = f"1bit-cross-{size}"
         rows[key] = Row(
             f"sigchat 1-bit {human(size)}, cross-CPU", "payload bits/s",
             sender(key, lambda: servers["pinned"].pid, size, "1-bit", pinned=False),
-            baseline="pingpong-cross", goals=[overhead], info=info("1-bit", size, "cross-CPU"),
+            baseline="pingpong-cross", limit=("c-kill-cross", 1), goals=[overhead], info=info("1-bit", size, "cross-CPU"),
         )
     for size in turbo_sizes:
         key = f"turbo-{size}"
-        goals = [Goal(">=", MBIT, on="median", text="≥ 1 Mbit/s", why="turbo 1 MB")] if size >= 1000_000 else []
+        goals = [Goal(">=", 1.0, on="limit", why="turbo 1 MB vs C sigqueue round trips/s x 48 bits (issue 16)")] if size >= 1000_000 else []
         vs_1bit = f"1bit-{size}" in rows
         rows[key] = Row(
             f"sigchat turbo {human(size)}, pinned", "payload bits/s",
             sender(key, lambda: servers["pinned"].pid, size, "turbo"),
             baseline=f"1bit-{size}" if vs_1bit else None,
-            reference=None if vs_1bit else (MBIT, "1 Mbit/s"),
+            reference=None if vs_1bit else (MBIT, "1 Mbit/s"), limit=("c-sigqueue-same", WORD_BITS),
             short=f"turbo {human(size)}", goals=goals, info=info("turbo", size),
         )
     for size in cross_turbo_sizes:
@@ -433,7 +521,8 @@ def build_rows(args: argparse.Namespace, servers: dict, payloads: dict[int, byte
         rows[key] = Row(
             f"sigchat turbo {human(size)}, cross-CPU", "payload bits/s",
             sender(key, lambda: servers["pinned"].pid, size, "turbo", pinned=False),
-            baseline=f"turbo-{size}" if size in turbo_sizes else None, info=info("turbo", size, "cross-CPU"),
+            baseline=f"turbo-{size}" if size in turbo_sizes else None, limit=("c-kill-cross", WORD_BITS),
+            info=info("turbo", size, "cross-CPU"),
         )
     def paired(key: str, size: int, mode: str) -> Callable[[], float]:
         """``UI_PAIRS[mode]`` transfers to the plain server, each followed at once by the same to the UI server."""
@@ -454,13 +543,14 @@ def build_rows(args: argparse.Namespace, servers: dict, payloads: dict[int, byte
     rows["ui-1bit-10000"] = Row(
         "sigchat 1-bit 10 KB, pinned, Textual UI", "payload bits/s",
         paired("ui-1bit-10000", 10_000, "1-bit"),
-        baseline="1bit-10000", goals=[ui], info=info("1-bit", 10_000, ui=True),
+        baseline="1bit-10000", limit=("c-kill-same", 1), goals=[ui], info=info("1-bit", 10_000, ui=True),
     )
     key = f"ui-turbo-{args.ui_turbo_size}"
     rows[key] = Row(
         f"sigchat turbo {human(args.ui_turbo_size)}, pinned, Textual UI", "payload bits/s",
         paired(key, args.ui_turbo_size, "turbo"),
-        baseline=f"turbo-{args.ui_turbo_size}", goals=[ui], info=info("turbo", args.ui_turbo_size, ui=True),
+        baseline=f"turbo-{args.ui_turbo_size}", limit=("c-sigqueue-same", WORD_BITS), goals=[ui],
+        info=info("turbo", args.ui_turbo_size, ui=True),
     )
     if args.concurrent:
         many = Goal(">=", 0.80, why="N senders at once vs one sender")
@@ -469,13 +559,23 @@ def build_rows(args: argparse.Namespace, servers: dict, payloads: dict[int, byte
             rows[key] = Row(
                 f"sigchat {mode} {args.concurrent} senders x {human(size)} at once", "aggregate bits/s",
                 together(key, size, mode),
-                baseline=base, goals=[many], info=info(mode, size, senders=args.concurrent),
+                baseline=base, limit=("c-kill-same", 1) if mode == "1-bit" else ("c-sigqueue-same", WORD_BITS),
+                goals=[many], info=info(mode, size, senders=args.concurrent),
             )
     rows["startup"] = Row(
         "start-up: sigchat-send PID hi / python3 -c pass", "ratio",
         lambda: startup_ratio(servers["pinned"].pid), goals=[Goal("<=", 2.0, on="median", why="start-up")],
     )
     return rows
+
+
+def limit_of(row: Row, rows: dict[str, Row]) -> tuple[float | None, str]:
+    """The row's median over its C limit (the C row's round trips/s x payload bits per round trip)."""
+    if row.limit is None:
+        return None, ""
+    key, bits = row.limit
+    base = rows[key]
+    return row.median / (base.median * bits), base.short + (f" x {bits}" if bits != 1 else "")
 
 
 def ratio_of(row: Row, rows: dict[str, Row]) -> tuple[float | None, str]:
@@ -516,9 +616,10 @@ def main(argv: list[str] | None = None) -> int:
     payloads = {size: os.urandom(size) for size in all_sizes}
 
     servers: dict = {}
-    rows = build_rows(args, servers, payloads)
     started = time.monotonic()
     try:
+        args.c_program = build_c_pingpong(args.cc)
+        rows = build_rows(args, servers, payloads)
         servers["pinned"] = Server()
         servers["tui"] = TuiServer()
         for repeat in range(args.repeats):
@@ -537,11 +638,13 @@ def main(argv: list[str] | None = None) -> int:
     table, results = [], []
     for key, row in rows.items():
         ratio, label = ratio_of(row, rows)
-        checks = [(goal, goal.met(row, ratio)) for goal in row.goals]
+        limit_ratio, limit_label = limit_of(row, rows)
+        checks = [(goal, goal.met(row, ratio, limit_ratio)) for goal in row.goals]
         met = None if not checks else (None if any(m is None for _, m in checks) else all(m for _, m in checks))
         value = f"{row.median:,.2f}" if row.unit == "ratio" else f"{row.median:,.0f}"
         table.append([
             row.name, value, row.unit,
+            f"{limit_ratio:.2f}x {limit_label}" if limit_ratio is not None else "",
             f"{ratio:.2f}x {label}" if ratio is not None else "",
             ", ".join(goal.label() for goal, _ in checks),
             ", ".join({True: "yes", False: "no", None: "?"}[m] for _, m in checks),
@@ -549,11 +652,12 @@ def main(argv: list[str] | None = None) -> int:
         results.append({
             "key": key, "name": row.name, "unit": row.unit, **row.info, "median": row.median, "samples": row.samples,
             "baseline": row.baseline or (row.reference[1] if row.reference else None), "ratio": ratio,
+            "c_limit": limit_label or None, "c_ratio": limit_ratio,
             "goal": ", ".join(goal.label() for goal, _ in checks) or None, "met": met,
             "goals": [{"goal": goal.label(), "on": goal.on, "op": goal.op, "value": goal.value, "why": goal.why, "met": m} for goal, m in checks],
             **row.extra,
         })
-    header = ["measurement", "median", "unit", "ratio", "goal", "met"]
+    header = ["measurement", "median", "unit", "vs C limit", "ratio", "goal", "met"]
     widths = [max(len(header[i]), *(len(line[i]) for line in table)) for i in range(len(header))]
     right = {1}
 

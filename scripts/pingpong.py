@@ -20,14 +20,16 @@ SIGNALS = {signal.SIGUSR1}
 def ping_pong(rounds: int, same_cpu: bool = False, cross_cpu: bool = False) -> float:
     """Round trips per second over ``rounds`` round trips.
 
-    ``same_cpu``: both processes on the lowest CPU; ``cross_cpu``: the parent on
-    the lowest, the child on the highest; neither: left to the scheduler.
+    ``same_cpu``: both processes on the highest CPU (where sigchat-server pins
+    its receiver thread, and the C ping-pongs of ``make bench`` run);
+    ``cross_cpu``: the parent on the lowest, the child on the highest; neither:
+    left to the scheduler.
     """
     signal.pthread_sigmask(signal.SIG_BLOCK, SIGNALS)
     parent = os.getpid()
     allowed = os.sched_getaffinity(0)
     if same_cpu or cross_cpu:
-        os.sched_setaffinity(0, {min(allowed)})
+        os.sched_setaffinity(0, {max(allowed) if same_cpu else min(allowed)})
     try:
         return _measure(parent, rounds, {max(allowed)} if cross_cpu else None)
     finally:

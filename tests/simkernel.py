@@ -41,7 +41,9 @@ it resumes, like a process under SIGSTOP.
 
 Turbo words (``sigqueue`` with a value) occupy the same pending slots as
 plain signals; the server reads a pending value with ``Server.receive_word``,
-as ``signals.Receiver`` does for any SI_QUEUE signal. ``forge`` is the
+as ``signals.Receiver`` does for any SI_QUEUE signal. A sender in word pairs
+sends its SIGUSR1 and SIGUSR2 words in one step, so both can be pending at
+once (and the SIGUSR1 one is taken first, unless it was lost). ``forge`` is the
 probability per step that a spoofer queues a random word that claims to come
 from a sender pid (``rt_sigqueueinfo`` can forge ``si_pid``).
 
@@ -188,7 +190,7 @@ class SimKernel:
         proto = protocol.Sender(data, self.rng.getrandbits(32) if message_id is None else message_id, **kwargs)
         sim = SimSender(Process(pid), proto, data)
         self.senders.append(sim)
-        self.send(pid, SERVER_PID, proto.start(self.now), proto.value)
+        self._sender_sends(pid, proto, proto.start(self.now))
         return sim
 
     def stop(self, sim: SimSender, seconds: float) -> None:
@@ -234,6 +236,13 @@ class SimKernel:
             return
         process.pending[symbol] = source
         process.values[symbol] = value
+
+    def _sender_sends(self, pid: int, proto: protocol.Sender, symbol: int | None) -> None:
+        """What a sender's state machine returned: ``symbol`` (a word with ``value``), and in
+        word pairs the SIGUSR2 word right after it, as ``signals.send_message`` sends them."""
+        self.send(pid, SERVER_PID, symbol, proto.value)
+        if symbol is not None and proto.pair_value is not None:
+            self.send(pid, SERVER_PID, protocol.ONE, proto.pair_value)
 
     def _server_flush(self, hold: bool = False) -> None:
         self.events.extend(self.server.events)
@@ -336,7 +345,7 @@ class SimKernel:
         if sim.proto.drain:
             sim.proto.drain = False
             process.clear()
-        self.send(process.pid, SERVER_PID, reply, sim.proto.value)
+        self._sender_sends(process.pid, sim.proto, reply)
         return reply
 
     def _fire_timers(self) -> None:
@@ -367,7 +376,7 @@ class SimKernel:
             symbol = proto.postpone(self.now, self.precise_poll)
         else:
             symbol = proto.timeout(self.now)
-        self.send(sim.process.pid, SERVER_PID, symbol, proto.value)
+        self._sender_sends(sim.process.pid, proto, symbol)
         self._start_sender_run(sim)
         return symbol
 

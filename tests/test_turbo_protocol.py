@@ -1,5 +1,10 @@
 """Turbo words (protocol rule 7), in memory: wire format, negotiation, fallback and adversity.
 
+Two generations of turbo meet here: one word per round trip (a sender or
+server of the previous version, which ignores flags bit 1) and word pairs
+(``FLAG_PAIRS``: a SIGUSR1 and a SIGUSR2 word, one reply per pair). Every pair
+of generations must agree on one of them.
+
 Words are built here from the module docstring, independently of the
 protocol's helpers. The adversity tests reuse ``test_protocol``'s harness
 (``SimKernel`` with pending slots that also carry ``si_value``, the session
@@ -11,6 +16,7 @@ delivered twice, no mixing, DELIVERED only when delivered.
 from __future__ import annotations
 
 import random
+from collections import Counter
 import zlib
 
 import pytest
@@ -62,13 +68,24 @@ def exchange(sender: P.Sender, server: P.Server, pid: int = PID, now: float = 0.
             server.tick(now)
             symbol = sender.timeout(now)
             continue
-        value = sender.value
+        value, pair_value = sender.value, sender.pair_value
         sent.append((symbol, value))
         reply = server.receive(pid, symbol, now) if value is None else server.receive_word(pid, value, now)
+        if pair_value is not None:
+            assert symbol == P.ZERO and reply is None  # a pair is answered once, after its SIGUSR2 word
+            sent.append((P.ONE, pair_value))
+            reply = server.receive_word(pid, pair_value, now)
         server.outbox.clear()
         now += DT
         symbol = None if reply is None else sender.receive(reply, now)
     return sent, now
+
+
+def old_server(monkeypatch) -> None:
+    """Servers from now on behave like those of the previous version: flags bit 1 unknown, never a pair."""
+    from sigchat.proto import server as server_module
+
+    monkeypatch.setattr(server_module, "FLAG_PAIRS", 0)
 
 
 # =========================================================================== wire format and negotiation
@@ -104,31 +121,112 @@ def test_server_reads_words_built_from_the_documentation(data, message_id):
     assert delivered.stats.bits == P.frame_bit_count(len(data))
 
 
+PAIRS = P.FLAG_TURBO | P.FLAG_PAIRS
+
+
+@examples(60)
+@given(data=st.binary(max_size=40), message_id=st.integers(0, 2**32 - 1), orders=st.lists(st.booleans(), min_size=7, max_size=7))
+@example(data=b"abcdefghijkl", message_id=9, orders=[False] * 7)
+@example(data=b"abcdefghijklm", message_id=9, orders=[True] * 7)
+def test_server_reads_word_pairs_built_from_the_documentation(data, message_id, orders):
+    """With flags bit 1 set, index 17 (the first attempt bit) is answered with the
+    "yes" too (ack_symbol(17) ^ 1); then words 2p and 2p+1 form pair p, taken in
+    either order, answered once with ack_symbol(p) when both are in; an odd last
+    word is a pair of one."""
+    server = P.Server(turbo=True)
+    now = open_session(server, PID, 0.0)
+    replies, now = feed(server, PID, header_bits(data, message_id, flags=PAIRS), now)
+    expected = [P.ack_symbol(k) for k in range(89)]
+    expected[P.TURBO_CHECK_INDEX] ^= 1
+    expected[P.PAIRS_CHECK_INDEX] ^= 1
+    assert replies == expected
+    words = documented_words(data, message_id)
+    for p in range(0, len(words), 2):
+        pair = words[p : p + 2]
+        if orders[(p // 2) % len(orders)]:
+            pair.reverse()  # the SIGUSR1 word was lost and is resent after the SIGUSR2 one
+        for k, word in enumerate(pair):
+            now += DT
+            reply = server.receive_word(PID, word, now)
+            assert server.receive_word(PID, word, now) is None  # a repeat: never answered
+            assert reply == (P.ack_symbol(p // 2) if k == len(pair) - 1 else None)
+    assert not server.wants_words
+    tail = tail_bits(data, message_id, flags=PAIRS)
+    replies, now = feed(server, PID, tail, now)
+    assert replies[16:] == tail[16:]  # all echoes equal: intact
+    (delivered,) = of_type(server.events, P.MessageDelivered)
+    assert delivered.data == data and delivered.stats.words == len(words)
+
+
+def test_word_pairs_are_answered_once_and_only_complete():
+    """The checks of single words, for pairs: another pid, a word of another pair,
+    a bad tag or a 1-bit signal never complete a pair; a repeated word of the
+    pair in progress or of a pair already answered is dropped without a reply."""
+    data = b"0123456789abcdefghijklmnopq"  # five words: pairs (0, 1), (2, 3), (4)
+    w = documented_words(data, 77)
+    server = P.Server(turbo=True)
+    now = open_session(server, PID, 0.0)
+    _, now = feed(server, PID, header_bits(data, 77, flags=PAIRS), now)
+    assert server.receive_word(OTHER, w[0], now) is None  # another pid
+    assert server.receive_word(PID, w[2], now) is None  # the next pair's word
+    assert server.receive_word(PID, w[1] ^ (1 << 62), now) is None  # bad tag
+    assert server.receive(PID, P.ONE, now) is None  # a late repeat of the last header bit
+    assert server.receive_word(PID, w[1], now) is None  # half of the pair: no reply yet
+    assert server.receive_word(PID, w[1], now) is None  # its repeat
+    assert server.receive_word(PID, w[0], now) == P.ack_symbol(0)
+    assert server.receive_word(PID, w[0], now) is None and server.receive_word(PID, w[1], now) is None
+    assert server.receive_word(PID, w[4], now) is None  # not the pair in progress
+    assert server.receive_word(PID, w[2], now) is None
+    assert server.receive_word(PID, w[3], now) == P.ack_symbol(1)
+    assert server.receive_word(PID, w[4] + (1 << 48), now) is None  # no word 5: not the odd word of pair 2
+    assert server.receive_word(PID, w[4], now) == P.ack_symbol(2)  # a pair of one
+    feed(server, PID, tail_bits(data, 77, flags=PAIRS), now)
+    (delivered,) = of_type(server.events, P.MessageDelivered)
+    assert delivered.data == data and server.counters.stray == 9
+
+
 @examples(40)
-@given(data=st.binary(max_size=64), message_id=st.integers(0, 2**32 - 1))
-def test_sender_sends_the_documented_words(data, message_id):
-    sent, _ = exchange(P.Sender(data, message_id, turbo=True), P.Server(turbo=True))
+@given(data=st.binary(max_size=64), message_id=st.integers(0, 2**32 - 1), pairs=st.booleans())
+def test_sender_sends_the_documented_words(data, message_id, pairs):
+    """Word *i* travels on SIGUSR1 for even *i*, SIGUSR2 for odd *i*, in both generations:
+    in pairs the SIGUSR2 word follows its SIGUSR1 word without waiting for a reply."""
+    flags = P.FLAG_TURBO | (P.FLAG_PAIRS if pairs else 0)
+    sent, _ = exchange(P.Sender(data, message_id, turbo=True, pairs=pairs), P.Server(turbo=True))
     signature = [(P.ONE, None)] * P.SIGNATURE_LENGTH
-    header = [(bit, None) for bit in header_bits(data, message_id)]
+    header = [(bit, None) for bit in header_bits(data, message_id, flags=flags)]
     words = [(i & 1, word) for i, word in enumerate(documented_words(data, message_id))]
-    tail = [(bit, None) for bit in tail_bits(data, message_id)]
+    tail = [(bit, None) for bit in tail_bits(data, message_id, flags=flags)]
     assert sent == signature + header + words + tail
 
 
-@pytest.mark.parametrize(("sender_turbo", "server_turbo"), [(True, True), (True, False), (False, True), (False, False)])
-def test_turbo_is_negotiated_and_falls_back_to_one_bit(sender_turbo, server_turbo):
-    """Turbo only when both sides want it; otherwise the same message goes 1 bit per signal."""
-    data = bytes(range(256)) * 3
-    sender, server = P.Sender(data, 11, turbo=sender_turbo), P.Server(turbo=server_turbo)
+SENDERS = {"1-bit": dict(), "words": dict(turbo=True, pairs=False), "pairs": dict(turbo=True)}
+"""Senders of each generation: no turbo, one word per round trip (the previous version), word pairs."""
+SERVERS = ("no turbo", "old turbo", "pairs")
+"""Servers: --no-turbo, turbo of the previous version (old_server), this version."""
+
+
+@pytest.mark.parametrize("server_kind", SERVERS)
+@pytest.mark.parametrize("sender_kind", list(SENDERS))
+def test_turbo_is_negotiated_and_falls_back(sender_kind, server_kind, monkeypatch):
+    """Pairs only when both sides have them, one word per round trip when both do turbo
+    and one of them is of the previous version, 1 bit per signal otherwise: old peers
+    still talk to new ones, and the same message arrives either way."""
+    if server_kind == "old turbo":
+        old_server(monkeypatch)
+    data = bytes(range(256)) * 3 + b"odd"  # an odd number of words: the last pair is one word
+    sender, server = P.Sender(data, 11, **SENDERS[sender_kind]), P.Server(turbo=server_kind != "no turbo")
     sent, _ = exchange(sender, server)
-    turbo = sender_turbo and server_turbo
+    turbo = sender_kind != "1-bit" and server_kind != "no turbo"
+    pairs = turbo and sender_kind == "pairs" and server_kind == "pairs"
     assert sender.outcome is P.Outcome.DELIVERED
     (delivered,) = of_type(server.events, P.MessageDelivered)
     assert delivered.data == data
-    assert sender.stats.turbo is turbo and delivered.stats.turbo is turbo
+    assert sender.stats.turbo is turbo and delivered.stats.turbo is turbo and sender.stats.pairs is pairs
     words = [value for _, value in sent if value is not None]
-    assert len(words) == (P.word_count(len(data)) if turbo else 0)
-    assert len(sent) == P.SIGNATURE_LENGTH + (89 + len(words) + 48 if turbo else P.frame_bit_count(len(data)))
+    assert len(words) == (P.word_count(len(data)) if turbo else 0) == sender.stats.words == delivered.stats.words
+    round_trips = -(-len(words) // 2) if pairs else len(words)
+    # The server's replies: GO, the header, one per round trip of words (or payload bit), the tail.
+    assert delivered.stats.signals_sent == 1 + (89 + round_trips + 48 if turbo else P.frame_bit_count(len(data)))
     assert sender.stats.frame_bits == P.frame_bit_count(len(data))
 
 
@@ -226,23 +324,27 @@ class WordBlindSpotKernel(SimKernel):
 
 
 def simulate_turbo(
-    seed: int, messages: list[bytes], turbo: list[bool], *, precise: bool = False, kernel_class=SimKernel, **conditions
+    seed: int, messages: list[bytes], kinds: list[str], *, precise: bool = False, kernel_class=SimKernel, **conditions
 ) -> tuple[SimKernel, list[str]]:
+    """``kinds``: one of ``SENDERS`` per message ("1-bit", "words", "pairs")."""
     kernel = kernel_class(random.Random(seed), turbo=True, precise=precise, punctual_timers=precise, **conditions)
     problems = watch_sessions(kernel)
-    for data, wants in zip(messages, turbo):
-        kernel.add_sender(data, turbo=wants, **({"retry_initial": 0.01} if precise else {}))
+    for data, kind in zip(messages, kinds):
+        kernel.add_sender(data, **SENDERS[kind], **({"retry_initial": 0.01} if precise else {}))
     run_bounded(kernel)
     return kernel, problems
 
 
+sender_kinds = st.lists(st.sampled_from(list(SENDERS)), min_size=4, max_size=4)
+
+
 @pytest.mark.parametrize("condition", list(TURBO_ADVERSITY), ids=list(TURBO_ADVERSITY))
 @examples(12)
-@given(seed=seeds, messages=st.lists(messages_for_words, min_size=1, max_size=4), turbo=st.lists(st.booleans(), min_size=4, max_size=4))
-def test_turbo_safety_under_adversity(condition, seed, messages, turbo):
-    """Turbo and 1-bit senders mixed, under loss, stray and forged signals, a
-    slow server and late replies: safety always holds."""
-    kernel, problems = simulate_turbo(seed, messages, turbo, **TURBO_ADVERSITY[condition])
+@given(seed=seeds, messages=st.lists(messages_for_words, min_size=1, max_size=4), kinds=sender_kinds)
+def test_turbo_safety_under_adversity(condition, seed, messages, kinds):
+    """Word-pair, single-word and 1-bit senders mixed, under loss, stray and forged
+    signals, a slow server and late replies: safety always holds."""
+    kernel, problems = simulate_turbo(seed, messages, kinds, **TURBO_ADVERSITY[condition])
     note(f"outcomes: {[sim.proto.outcome for sim in kernel.senders]}")
     check_safety(kernel, problems)
 
@@ -255,30 +357,36 @@ def test_turbo_safety_under_adversity(condition, seed, messages, turbo):
     slow=st.floats(0.0, 0.005),
     stray=st.floats(0.0, 0.02),
     forge=st.floats(0.0, 0.05),
+    kinds=st.lists(st.sampled_from(["words", "pairs"]), min_size=4, max_size=4),
 )
-def test_precise_turbo_senders_deliver_everything_once(seed, messages, late, slow, stray, forge):
-    """With the real sender's /proc view, turbo senders deliver every message
-    exactly once in one attempt, even with forged words arriving all along."""
-    kernel, problems = simulate_turbo(seed, messages, [True] * len(messages), precise=True, late=late, slow=slow, stray=stray, forge=forge)
+def test_precise_turbo_senders_deliver_everything_once(seed, messages, late, slow, stray, forge, kinds):
+    """With the real sender's /proc view, turbo senders (pairs and single words mixed)
+    deliver every message exactly once in one attempt, even with forged words arriving
+    all along."""
+    kernel, problems = simulate_turbo(seed, messages, kinds, precise=True, late=late, slow=slow, stray=stray, forge=forge)
     fresh = check_safety(kernel, problems)
     check_liveness(kernel, fresh)
-    for sim in kernel.senders:
+    for sim, kind in zip(kernel.senders, kinds):
         assert sim.proto.stats.attempts == 1 and sim.proto.stats.desyncs == 0
-        assert sim.proto.stats.turbo is True
+        assert sim.proto.stats.turbo is True and sim.proto.stats.pairs is (kind == "pairs")
 
 
 @examples(25)
-@given(seed=seeds, messages=st.lists(messages_for_words, min_size=1, max_size=3), late=st.floats(0.005, 0.03))
-@example(seed=0, messages=[bytes(range(200))], late=0.03)
-@example(seed=812, messages=[b"\x00", b""], late=0.005859375)  # failed when repeats were answered again
-def test_words_resent_by_a_wrong_lost_verdict_never_stall_a_transfer(seed, messages, late):
+@given(
+    seed=seeds, messages=st.lists(messages_for_words, min_size=1, max_size=3), late=st.floats(0.005, 0.03),
+    kind=st.sampled_from(["words", "pairs"]),
+)
+@example(seed=9, messages=[bytes(range(200))], late=0.03, kind="pairs")
+@example(seed=0, messages=[bytes(range(200))], late=0.03, kind="words")
+@example(seed=812, messages=[b"\x00", b""], late=0.005859375, kind="words")  # failed when repeats were answered again
+def test_words_resent_by_a_wrong_lost_verdict_never_stall_a_transfer(seed, messages, late, kind):
     """The /proc check can call a word lost that the server took but has not
     answered yet; the resent copy then arrives twice. Each word must still be
     answered exactly once: an answer to the repeat, delivered after the next
     word's ack (SIGUSR1 first), would be taken for the ack of the word after,
     and the sender would run ahead of the server until the attempt failed."""
     kernel, problems = simulate_turbo(
-        seed, messages, [True] * len(messages), precise=True, late=late, late_delay=(0.012, 0.03), blind_spot=1.0,
+        seed, messages, [kind] * len(messages), precise=True, late=late, late_delay=(0.012, 0.03), blind_spot=1.0,
         kernel_class=WordBlindSpotKernel,
     )  # fmt: skip
     fresh = check_safety(kernel, problems)
@@ -287,10 +395,11 @@ def test_words_resent_by_a_wrong_lost_verdict_never_stall_a_transfer(seed, messa
         assert sim.proto.stats.attempts == 1, sim.proto.stats
 
 
-def test_the_blind_spot_scenario_really_resends_words():
-    """The property above is not vacuous: its explicit example resends words."""
+@pytest.mark.parametrize(("kind", "seed"), [("words", 0), ("pairs", 9)])
+def test_the_blind_spot_scenario_really_resends_words(kind, seed):
+    """The property above is not vacuous: these examples of it resend words."""
     kernel, _ = simulate_turbo(
-        0, [bytes(range(200))], [True], precise=True, late=0.03, late_delay=(0.012, 0.03), blind_spot=1.0,
+        seed, [bytes(range(200))], [kind], precise=True, late=0.03, late_delay=(0.012, 0.03), blind_spot=1.0,
         kernel_class=WordBlindSpotKernel,
     )  # fmt: skip
     (sim,) = kernel.senders
@@ -306,9 +415,142 @@ def test_ten_kilobytes_in_turbo_with_interference():
     because the server answers each word exactly once.)"""
     rng = random.Random(3)
     data = rng.randbytes(10_000)
-    kernel, problems = simulate_turbo(3, [data], [True], precise=True, stray=0.01, forge=0.01)
+    kernel, problems = simulate_turbo(3, [data], ["pairs"], precise=True, stray=0.01, forge=0.01)
     fresh = check_safety(kernel, problems)
     check_liveness(kernel, fresh)
     (sim,) = kernel.senders
-    assert sim.proto.stats.words == P.word_count(len(data)) and sim.proto.stats.turbo
+    assert sim.proto.stats.words == P.word_count(len(data)) and sim.proto.stats.pairs
     assert sim.proto.stats.attempts == 1 and sim.proto.stats.retransmissions > 0
+
+
+# =========================================================================== word runs
+
+
+def exchange_pairs(data: bytes, *, runs: bool, cuts: set[int]) -> tuple[list, list, P.Sender, P.Server]:
+    """One pair sender and one server on a perfect link, the real I/O loops' way.
+
+    With ``runs``, each side exchanges word pairs from its word run while that
+    lasts (``Sender.word_run``, ``Server.word_run``), ending it early after the
+    round trips counted in ``cuts``, as a due tick would. Returns every signal
+    the sender sent as ``(symbol, value)``, every reply, and both ends.
+    """
+    server, sender = P.Server(turbo=True), P.Sender(data, 99, turbo=True)
+    now = 0.0
+    symbol = sender.start(now)
+    batch = [(symbol, None)]
+    sent, replies = [], []
+    server_run: list | None = None  # [evens, odds, replies, values, times]
+    sender_run: list | None = None  # [WordRun, pairs sent, time of the last send]
+    for count in range(100_000):
+        if sender.outcome is not None:
+            break
+        sent += batch
+        reply = None
+        run_pair = len(batch) == 2 and all(value is not None for _, value in batch)
+        if server_run is not None and run_pair and len(server_run[4]) < 2 * len(server_run[2]):
+            k = len(server_run[4]) // 2
+            (_, even), (_, odd) = batch
+            assert even >> 48 == server_run[0][k] and odd >> 48 == server_run[1][k]
+            now += DT
+            server_run[3] += [even, odd]
+            server_run[4].append(now)
+            now += DT
+            server_run[4].append(now)
+            reply = server_run[2][k]
+        else:
+            if server_run is not None:
+                server.receive_word_run(PID, server_run[3], server_run[4])
+                server_run = None
+            for symbol, value in batch:
+                now += DT
+                answer = server.receive(PID, symbol, now) if value is None else server.receive_word(PID, value, now)
+                reply = answer if answer is not None else reply
+        if server_run is not None and count in cuts:
+            server.receive_word_run(PID, server_run[3], server_run[4])
+            server_run = None
+        if runs and server_run is None and reply is not None:
+            started = server.word_run()
+            if started is not None:
+                server_run = [*started[1:], [], []]
+        assert reply is not None
+        replies.append(reply)
+        now += DT
+        if sender_run is not None and reply == sender_run[0].expect[sender_run[1]]:
+            run, k = sender_run[0], sender_run[1]
+            batch = [(P.ZERO, run.firsts[k]), (P.ONE, run.seconds[k])]
+            sender_run[1:] = [k + 1, now]
+            if k + 1 == len(run.firsts) or count in cuts:
+                sender.word_ran(k + 1, now)
+                sender_run = None
+        else:
+            if sender_run is not None:
+                sender.word_ran(sender_run[1], sender_run[2])
+                sender_run = None
+            symbol = sender.receive(reply, now)
+            batch = [] if symbol is None else [(symbol, sender.value)] + ([(P.ONE, sender.pair_value)] if sender.pair_value is not None else [])
+        if runs and sender_run is None:
+            started = sender.word_run()
+            if started is not None:
+                sender_run = [started, 0, now]
+        if not batch:
+            break
+    if server_run is not None:
+        server.receive_word_run(PID, server_run[3], server_run[4])
+    return sent, replies, sender, server
+
+
+@examples(40)
+@given(data=st.binary(max_size=400), cuts=st.sets(st.integers(0, 300), max_size=6))
+@example(data=bytes(range(256)) * 4, cuts=set())
+@example(data=bytes(range(256)) * 4 + b"x", cuts={95, 96, 150})
+def test_word_runs_change_nothing_but_speed(data, cuts):
+    """The same pair exchange with and without word runs (cut at random points):
+    the same signals and values both ways, the same delivery, the same statistics."""
+    plain = exchange_pairs(data, runs=False, cuts=cuts)
+    fast = exchange_pairs(data, runs=True, cuts=cuts)
+    assert fast[0] == plain[0] and fast[1] == plain[1]
+    assert fast[2].outcome is plain[2].outcome is P.Outcome.DELIVERED
+    assert fast[2].stats == plain[2].stats and fast[2].stats.pairs
+    assert [(e.data, e.stats) for e in of_type(fast[3].events, P.MessageDelivered)] == [
+        (e.data, e.stats) for e in of_type(plain[3].events, P.MessageDelivered)
+    ] == [(data, plain[3].events[-1].stats)]
+    assert fast[3].counters == plain[3].counters
+
+
+def test_word_runs_cover_the_whole_pairs(monkeypatch):
+    """Runs are really used: of a 6 KB message's 1,000 words, the server's per-word call
+    sees none (its run starts with the header's last reply), the sender's per-reply
+    call only the last pair's reply besides the 1-bit ones."""
+    calls = Counter()
+    for end, name in ((P.Server, "receive_word"), (P.Sender, "receive")):
+        original = getattr(end, name)
+
+        def counted(self, *args, original=original, name=name):
+            calls[name] += 1
+            return original(self, *args)
+
+        monkeypatch.setattr(end, name, counted)
+    data = bytes(range(200)) * 30
+    _, _, sender, server = exchange_pairs(data, runs=True, cuts=set())
+    assert sender.outcome is P.Outcome.DELIVERED and server.events[-1].data == data
+    assert calls["receive_word"] == 0
+    assert calls["receive"] == P.SIGNATURE_LENGTH + P.PAYLOAD_START_INDEX + 1 + 48  # + the last pair's reply
+
+
+def test_word_run_api_refuses_a_run_it_did_not_offer():
+    data = bytes(range(30))  # five words
+    server = P.Server(turbo=True)
+    now = open_session(server, PID, 0.0)
+    with pytest.raises(P.LocalProtocolError):
+        server.receive_word_run(PID, [0, 0], [now, now])
+    _, now = feed(server, PID, header_bits(data, 77, flags=PAIRS), now)
+    run_pid, evens, odds, replies = server.word_run()
+    w = documented_words(data, 77)
+    assert run_pid == PID and evens == [w[0] >> 48, w[2] >> 48] and odds == [w[1] >> 48, w[3] >> 48]
+    assert list(replies) == [P.ack_symbol(0), P.ack_symbol(1)]  # whole pairs only: word 4 goes alone
+    with pytest.raises(P.LocalProtocolError):
+        server.receive_word_run(PID, w[:6], [now] * 6)  # past the whole pairs
+    with pytest.raises(P.LocalProtocolError):
+        server.receive_word_run(OTHER, w[:2], [now] * 2)
+    assert server.receive_word(PID, w[1], now) is None  # half a pair: no run until it is whole
+    assert server.word_run() is None

@@ -67,6 +67,10 @@ def native_exchange(data: bytes, message_id: int = 0x1234ABCD, *, turbo: bool = 
             continue
         taken.append(symbol if value is None else value)
         reply = server.receive_word(PID, value, now) if value is not None else server.receive(PID, symbol, now)
+        if sender.pair_value is not None:  # word pairs: the SIGUSR2 word right after, then the reply
+            now += STEP
+            taken.append(sender.pair_value)
+            reply = server.receive_word(PID, sender.pair_value, now)
         events += server.events
         server.events.clear()
         if peek is not None:

@@ -67,7 +67,7 @@ examples:
   sigchat-send -v 4242 hello        print statistics to stderr
   sigchat-send --turbo 4242 - < big.bin
                                     64-bit values with each signal (sigqueue):
-                                    about 20-25x faster (make bench); 1 bit per
+                                    about 45-55x faster (make bench); 1 bit per
                                     signal if the server declines
   sigchat-send --classic 4242 hi    send to a classic minitalk server (MSB first,
                                     SIGUSR2 = 1, NUL-terminated, SIGUSR1 acks)
@@ -483,6 +483,8 @@ def main(argv: list[str] | None = None) -> int:
         return result
     if "turbo" in result.extra:
         print(f"{PROG}: note: 1 bit per signal, not turbo: {result.extra['turbo']}", file=sys.stderr)
+    if "pairs" in result.extra:
+        print(f"{PROG}: note: one turbo word per round trip, not two: {result.extra['pairs']}", file=sys.stderr)
     if args.stats:
         print(format_stats(result), file=sys.stderr)
     if result.outcome is Outcome.DELIVERED and not result.server_gone:

@@ -16,7 +16,7 @@ next signal only when the previous one has been taken. Prints one JSON line:
 ``{"pid", "sent"}``.
 
 With ``--words`` it forges turbo words instead (random ``si_value``, claiming
-``--as-pid``), one every ``--every`` seconds until ``--as-pid`` exits.
+``--as-pid``), one every ``--every`` seconds until ``--as-pid`` exits; ``forging`` on stderr after the first.
 """
 
 from __future__ import annotations
@@ -75,6 +75,8 @@ def forge_words(args: argparse.Namespace) -> int:
         except ProcessLookupError:
             break
         sent += 1
+        if sent == 1:
+            print("forging", file=sys.stderr, flush=True)  # (a test may wait for this line)
         time.sleep(args.every)
     print(json.dumps({"pid": os.getpid(), "sent": sent}), flush=True)
     return 0

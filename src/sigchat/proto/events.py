@@ -67,6 +67,7 @@ class TransferStats(Timing):
     signals_sent: int = 0
     retransmissions: int = 0
     turbo: bool = False
+    pairs: bool = False
     words: int = 0
     gaps: array = field(default_factory=lambda: array("f"))
 

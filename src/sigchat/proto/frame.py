@@ -19,8 +19,9 @@ completed, the CRC of a corrupt frame) is ``None``.
 What cannot be known exactly, and is said by ``Rebuilt``:
 
 * The header's flags byte is not kept: it is rebuilt as ``FLAG_TURBO`` when the
-  payload came as turbo words, else 0 (``flags_assumed``). A sender that asked a
-  ``--no-turbo`` server for words sent 0x01, and its real CRC differs from the
+  payload came as turbo words (with ``FLAG_PAIRS`` when they came in pairs),
+  else 0 (``flags_assumed``). A sender that asked a ``--no-turbo`` server for
+  words sent 0x03 (0x01 before word pairs), and its real CRC differs from the
   rebuilt one.
 * Resent signals are not kept either: only the sender knows which bits it
   resent. ``probably_resent`` picks the likely ones from the gaps.
@@ -38,11 +39,13 @@ from sigchat.proto.classic.profile import HANDSHAKE, Profile, parse_profile
 from sigchat.proto.events import CLASSIC, NATIVE, AbortReason, TransferStats
 from sigchat.proto.wire import (
     CRC_BITS,
+    FLAG_PAIRS,
     FLAG_TURBO,
     GO,
     HEADER,
     LENGTH_CHECK_INDEX,
     ONE,
+    PAIRS_CHECK_INDEX,
     PAYLOAD_START_INDEX,
     PROTOCOL_VERSION,
     RETRANSMISSION_BITS,
@@ -91,6 +94,8 @@ ACK = "ack"
 SIGNATURE_REPLY = "signature ack"
 GO_REPLY = "GO"
 TURBO_YES = "turbo yes"
+PAIRS_YES = "pairs yes"
+WITH_ITS_PAIR = "answered with its pair"
 NAK = "NAK"
 ECHO = "echo"
 VERDICT = "verdict"
@@ -191,6 +196,8 @@ class Rebuilt:
     reason: AbortReason | None = None
     turbo: bool = False
     """The server said yes to turbo words (the reply at ``TURBO_CHECK_INDEX``)."""
+    pairs: bool = False
+    """And to word pairs (the reply at ``PAIRS_CHECK_INDEX``): one reply per two words."""
 
     @property
     def signals(self) -> int:
@@ -233,7 +240,7 @@ class Rebuilt:
         """What the server answered to the signal at ``position``: ``(symbol or None, what)``.
 
         ``what`` is one of ``ACK``, ``SIGNATURE_REPLY``, ``GO_REPLY``, ``TURBO_YES``,
-        ``NAK``, ``ECHO``, ``VERDICT``, ``END_ACK``, ``NO_REPLY``.
+        ``PAIRS_YES``, ``WITH_ITS_PAIR`` (the first word of a pair: none of its own), ``NAK``, ``ECHO``, ``VERDICT``, ``END_ACK``, ``NO_REPLY``.
         """
         span, i = self.locate(position)
         last = position == self.signals - 1
@@ -247,7 +254,11 @@ class Rebuilt:
         if span.field == SIGNATURE:
             return (GO, GO_REPLY) if i == SIGNATURE_LENGTH - 1 else (SIGNATURE_ACK, SIGNATURE_REPLY)
         if span.words:
-            return ack_symbol(i), ACK
+            if not self.pairs:
+                return ack_symbol(i), ACK
+            if not i & 1 and i + 1 < span.count:
+                return None, WITH_ITS_PAIR
+            return ack_symbol(i >> 1), ACK
         index = span.index + i
         if span.field == CRC:
             symbol = span.symbol(i) if self.outcome == DELIVERED else None
@@ -260,6 +271,8 @@ class Rebuilt:
             return nak, NAK
         if index == TURBO_CHECK_INDEX and self.turbo:
             return nak, TURBO_YES
+        if index == PAIRS_CHECK_INDEX and self.pairs:
+            return nak, PAIRS_YES
         return ack_symbol(index), ACK
 
     def round_trip(self, gaps: Sequence[float], position: int) -> float | None:
@@ -301,6 +314,7 @@ def native_frame(
     arrived: int | None = None,
     words: int | None = None,
     turbo: bool = False,
+    pairs: bool = False,
     crc: bool = True,
     version: bool = True,
     outcome: str = DELIVERED,
@@ -323,7 +337,8 @@ def native_frame(
     b = _Builder()
     b.add(SIGNATURE, SIGNATURE_LENGTH, -SIGNATURE_LENGTH, b"\xff", known=SIGNATURE_LENGTH, arrived=SIGNATURE_LENGTH)
     reached = frame_bit_count(length or 0) if arrived is None else arrived
-    result = {"outcome": outcome, "gap_base": SIGNATURE_LENGTH, "flags_assumed": flags_assumed, "reason": reason, "turbo": turbo}
+    result = {"outcome": outcome, "gap_base": SIGNATURE_LENGTH, "flags_assumed": flags_assumed, "reason": reason, "turbo": turbo,
+              "pairs": turbo and pairs}
 
     def bits(field: str, index: int, count: int, value: int | None) -> None:
         source = b"" if value is None else value.to_bytes(count // 8, "big")
@@ -436,16 +451,16 @@ def rebuild(
             return classic_message(data, profile, handshake=handshake)
         return classic_message(data, profile, handshake=handshake, length=stats.length, arrived=stats.bits,
                                outcome=outcome, reason=reason)
-    flags = FLAG_TURBO if stats.turbo else 0
+    flags = (FLAG_TURBO | (FLAG_PAIRS if stats.pairs else 0)) if stats.turbo else 0
     if outcome == DELIVERED:
         return native_frame(data, stats.message_id, stats.attempt, flags=flags, retransmissions=stats.retransmissions,
-                            turbo=stats.turbo, flags_assumed=not stats.turbo)
+                            turbo=stats.turbo, pairs=stats.pairs, flags_assumed=not stats.turbo)
     length = stats.length
     crc_start = None if length is None else PAYLOAD_START_INDEX + 8 * length + RETRANSMISSION_BITS
     return native_frame(
         data, stats.message_id, stats.attempt, flags=flags,
         retransmissions=stats.retransmissions if crc_start is not None and stats.bits >= crc_start else None,
-        length=length, arrived=stats.bits, words=stats.words, turbo=stats.turbo, crc=False,
+        length=length, arrived=stats.bits, words=stats.words, turbo=stats.turbo, pairs=stats.pairs, crc=False,
         version=reason is not AbortReason.BAD_VERSION, outcome=outcome, reason=reason, flags_assumed=not stats.turbo,
     )
 

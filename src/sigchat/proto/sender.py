@@ -14,6 +14,7 @@ from sigchat.proto.wire import (
     CRC_BITS,
     DEFAULT_TIMEOUT,
     DIGIT_SYMBOLS,
+    FLAG_PAIRS,
     FLAG_TURBO,
     GO,
     HEADER,
@@ -24,6 +25,7 @@ from sigchat.proto.wire import (
     MAX_ATTEMPTS,
     MAX_LENGTH,
     ONE,
+    PAIRS_CHECK_INDEX,
     PAYLOAD_START_INDEX,
     PROTOCOL_VERSION,
     QUEUED_HELLO_INTERVAL,
@@ -35,7 +37,6 @@ from sigchat.proto.wire import (
     SIGNATURE_ACK,
     SIGNATURE_LENGTH,
     START_BIT,
-    TAG_MASK,
     TAIL,
     TURBO_CHECK_INDEX,
     VERSION_CHECK_INDEX,
@@ -44,8 +45,10 @@ from sigchat.proto.wire import (
     ack_run,
     frame_bit_count,
     frame_crc,
+    pair_words,
     turbo_key,
     word_count,
+    word_values,
 )
 
 @choices
@@ -71,11 +74,12 @@ class Outcome(Choice):
 
 
 class SenderStats(Timing, Record):
-    """What sending one message cost. ``turbo``: the server took turbo words (in the last attempt)."""
+    """What sending one message cost. ``turbo``: the server took turbo words (in the last attempt);
+    ``pairs``: two of them per round trip."""
 
     __slots__ = (
         "length", "frame_bits", "signals_sent", "signals_received", "stale_replies", "retransmissions", "desyncs",
-        "attempts", "started_at", "sending_at", "ended_at", "queued", "turbo", "words",
+        "attempts", "started_at", "sending_at", "ended_at", "queued", "turbo", "pairs", "words",
     )
 
     def __init__(self, length: int = 0) -> None:
@@ -83,7 +87,7 @@ class SenderStats(Timing, Record):
         self.frame_bits = self.signals_sent = self.signals_received = self.stale_replies = 0
         self.retransmissions = self.desyncs = self.attempts = self.words = 0
         self.started_at = self.sending_at = self.ended_at = 0.0
-        self.queued = self.turbo = False
+        self.queued = self.turbo = self.pairs = False
 
 
 class BitRun(Record):
@@ -103,6 +107,22 @@ class BitRun(Record):
         self.expect, self.send, self.timeout = expect, send, timeout
 
 
+class WordRun(Record):
+    """Word pairs a sender's caller may exchange without calling ``Sender.receive`` for each.
+
+    As ``BitRun``: before it sends pair *k* (``sigqueue`` of SIGUSR1 with
+    ``firsts[k]``, then of SIGUSR2 with ``seconds[k]``) the caller must have the
+    reply ``expect[k]`` from the server, in time; it stops at the first reply that
+    differs, is late or does not come, and reports the pairs it sent with
+    ``Sender.word_ran``.
+    """
+
+    __slots__ = ("expect", "firsts", "seconds", "timeout")
+
+    def __init__(self, expect: bytes, firsts: list[int], seconds: list[int], timeout: float) -> None:
+        self.expect, self.firsts, self.seconds, self.timeout = expect, firsts, seconds, timeout
+
+
 class Sender:
     """The sending side of one message.
 
@@ -113,9 +133,12 @@ class Sender:
     before sending (stale replies to repeated hellos). Stop when ``outcome`` is
     set.
 
-    With ``turbo=True`` the sender asks for turbo words (rule 7). While
-    ``value`` is not ``None``, the returned symbol must be sent as a word: with
-    ``sigqueue`` and ``si_value = value``.
+    With ``turbo=True`` the sender asks for turbo words (rule 7), and with
+    ``pairs`` (the default) for two of them per round trip; ``word_retry``: the
+    retry time while words are in flight (default: ``retry_initial``). While ``value`` is
+    not ``None``, the returned symbol must be sent as a word: with ``sigqueue``
+    and ``si_value = value``; and when ``pair_value`` is not ``None`` either,
+    a SIGUSR2 (``ONE``) word with ``si_value = pair_value`` right after it.
     """
 
     def __init__(
@@ -129,6 +152,8 @@ class Sender:
         retry_max: float = RETRY_MAX,
         flags: int = 0,
         turbo: bool = False,
+        pairs: bool = True,
+        word_retry: float | None = None,
     ) -> None:
         if len(data) > MAX_LENGTH:
             raise LocalProtocolError("message longer than 4 GiB - 1 bytes")
@@ -140,8 +165,12 @@ class Sender:
         self.max_attempts = max_attempts
         self.retry_initial = retry_initial
         self.retry_max = retry_max
-        self.flags = flags | (FLAG_TURBO if turbo else 0)
+        self.word_retry = retry_initial if word_retry is None else word_retry
+        """The retry time while turbo words are in flight: a resent word is never a
+        duplicate (the server drops a word it has), so it may be shorter."""
+        self.flags = flags | ((FLAG_TURBO | (FLAG_PAIRS if pairs else 0)) if turbo else 0)
         self.value: int | None = None
+        self.pair_value: int | None = None
         self.state = SenderState.NEW
         self.outcome: Outcome | None = None
         self.deadline = 0.0
@@ -231,6 +260,7 @@ class Sender:
         if state is SenderState.HELLO:
             return self._send(ONE, now)
         if self._word >= 0:
+            self.stats.signals_sent += self.pair_value is not None  # (a pair: its SIGUSR2 word goes again too)
             return self._send(self._word & 1, now)  # no settling: the server ignores a repeated word
         self._resent_current = True
         return self._send(self._bit(self._index), now)
@@ -264,6 +294,37 @@ class Sender:
         # receive() would otherwise check.
         timeout = min(self.retry_initial, self.session_margin())
         return BitRun(ack_run(index, count), self._symbols(index + 1, index + 1 + count), timeout)
+
+    def word_run(self) -> WordRun | None:
+        """The next whole word pairs as a ``WordRun``; ``None`` when the next reply needs ``receive``."""
+        word = self._word
+        if self.state is not SenderState.SENDING or word < 0 or not self.stats.pairs:
+            return None
+        # The pair in flight is answered first; the run sends the whole pairs after it.
+        start = word + 2
+        count = min((self._words - start) >> 1, RUN_LIMIT)
+        if count <= 0:
+            return None
+        values = word_values(self.data, start, 2 * count, self._key)
+        timeout = min(self.word_retry, self.session_margin())
+        return WordRun(ack_run(word >> 1, count), values[0::2], values[1::2], timeout)
+
+    def word_ran(self, count: int, now: float) -> None:
+        """``count`` pairs of the last ``word_run()`` went out, each after its expected reply, the last at ``now``.
+
+        The same as ``receive`` of each of those replies.
+        """
+        if count:
+            stats = self.stats
+            stats.signals_received += count
+            stats.signals_sent += 2 * count
+            stats.words += 2 * count
+            stats.frame_bits += 2 * WORD_TAG_SHIFT * count  # (whole pairs: the last word is never among them)
+            self._word += 2 * count
+            self._load_words()  # the pair in flight, should it have to be resent
+            self._retry = self.word_retry
+            self._last_reply = self._last_sent = now
+            self.deadline = now + self._retry
 
     def ran(self, count: int, now: float) -> None:
         """``count`` signals of the last ``bit_run()`` went out, each after its expected reply, the last at ``now``.
@@ -311,9 +372,9 @@ class Sender:
         self._attempt_retransmissions = 0
         self._echo_failed = False
         self._resent_current = False
-        self.stats.turbo = False
+        self.stats.turbo = self.stats.pairs = False
         self._word = -1
-        self.value = None
+        self.value = self.pair_value = None
         attempt = min(self.stats.attempts - 1, 255)
         self._key = turbo_key(self.message_id, attempt)
         self._body = bytearray(
@@ -368,29 +429,38 @@ class Sender:
         crc = frame_crc(bytes(self._body[:offset]), retransmissions)
         self._body[offset:] = TAIL.pack(retransmissions, crc)
 
-    def _send_word(self, now: float) -> int:
+    def _load_words(self) -> int:
+        """``value`` (and in pairs ``pair_value``) for the word(s) from ``_word``; how many signals they are."""
         word = self._word
-        start = WORD_PAYLOAD_BYTES * word
-        chunk = self.data[start : start + WORD_PAYLOAD_BYTES]
-        payload = int.from_bytes(chunk, "big") << 8 * (WORD_PAYLOAD_BYTES - len(chunk))
-        self.value = (((self._key + word) & TAG_MASK) << WORD_TAG_SHIFT) | payload
-        return self._send(word & 1, now)
+        count = 2 if self.stats.pairs and word + 1 < self._words else 1
+        values = word_values(self.data, word, count, self._key)
+        self.value, self.pair_value = values[0], values[1] if count == 2 else None
+        return count
+
+    def _send_word(self, now: float) -> int:
+        """Send word ``_word`` (on its signal, ``word & 1``) and, in pairs, the odd word after it."""
+        self.stats.signals_sent += self._load_words() - 1
+        return self._send(self._word & 1, now)
 
     def _on_word_reply(self, symbol: int, now: float) -> int | None:
         word = self._word
-        if symbol != (word & 1) ^ 1:
+        pairs = self.stats.pairs
+        # One reply per word, or per pair of words in pairs (the parity of the pair's index).
+        if symbol != (((word >> 1) if pairs else word) & 1) ^ 1:
             self.stats.stale_replies += 1  # not this word's ack (each word is answered once)
             return None
         self._last_reply = now
-        self._retry = self.retry_initial
-        self.stats.words += 1
-        self.stats.frame_bits += min(WORD_TAG_SHIFT, 8 * (len(self.data) - WORD_PAYLOAD_BYTES * word))
-        word += 1
+        self._retry = self.word_retry
+        step = pair_words(word, self._words) if pairs else 1
+        self.stats.words += step
+        self.stats.frame_bits += min(WORD_TAG_SHIFT * step, 8 * (len(self.data) - WORD_PAYLOAD_BYTES * word))
+        word += step
         if word < self._words:
             self._word = word
             return self._send_word(now)
         self._word = -1
-        self.value = None
+        self.value = self.pair_value = None
+        self._retry = self.retry_initial
         self._index = PAYLOAD_START_INDEX + 8 * len(self.data)
         return self._send(self._bit(self._index), now)
 
@@ -401,6 +471,10 @@ class Sender:
             # reply to a duplicated bit, the server is one bit ahead, and the
             # parity of the very next reply shows it (a desync, then a retry).
             self.stats.turbo = True
+            symbol ^= 1
+        elif index == PAIRS_CHECK_INDEX and self.stats.turbo and self.flags & FLAG_PAIRS and symbol != (index & 1) ^ 1:
+            # "Yes" to two words per round trip: believed like the turbo "yes" above.
+            self.stats.pairs = True
             symbol ^= 1
         if index < self.crc_start:
             if symbol != (index & 1) ^ 1:
@@ -429,6 +503,7 @@ class Sender:
                 # (Words need no settling: the server answers each one once.)
                 self._resent_current = False
                 self._word = 0
+                self._retry = self.word_retry
                 return self._send_word(now)
             if self._resent_current:
                 # The ack of a retransmitted bit may be the late ack of the

@@ -36,6 +36,7 @@ from sigchat.proto.wire import (
     CRC_BITS,
     DEDUP_TTL,
     DEFAULT_MAX_BYTES,
+    FLAG_PAIRS,
     FLAG_TURBO,
     GO,
     GO_TIMEOUT,
@@ -45,6 +46,7 @@ from sigchat.proto.wire import (
     MAX_GAP_SAMPLES,
     MAX_LENGTH,
     ONE,
+    PAIRS_CHECK_INDEX,
     PAYLOAD_START_INDEX,
     PROTOCOL_VERSION,
     QUEUE_TTL,
@@ -65,8 +67,10 @@ from sigchat.proto.wire import (
     ack_symbol,
     frame_bit_count,
     frame_crc,
+    pair_words,
     turbo_key,
     word_count,
+    word_payloads,
 )
 
 class _Transfer:
@@ -75,7 +79,7 @@ class _Transfer:
     __slots__ = (
         "pid", "index", "acc", "header", "payload", "length", "message_id", "attempt", "total",
         "crc_start", "expected_crc", "poisoned", "stats", "last_at", "retransmissions_field", "skipped_hello",
-        "turbo", "in_words", "word", "words", "key",
+        "turbo", "pairs", "in_words", "word", "words", "key", "half", "half_offset",
     )
 
     def __init__(self, pid: int, now: float) -> None:
@@ -96,10 +100,13 @@ class _Transfer:
         self.retransmissions_field = 0
         self.skipped_hello = False
         self.turbo = False  # accepted at TURBO_CHECK_INDEX
+        self.pairs = False  # two words per round trip, accepted at PAIRS_CHECK_INDEX
         self.in_words = False  # the payload is arriving as words
-        self.word = 0  # index of the next word
+        self.word = 0  # index of the next word (in pairs: the first of the pair)
         self.words = 0
         self.key = 0
+        self.half = 0  # in pairs: the payload of the pair's word that came first
+        self.half_offset = -1  # and which (0: the even word, 1: the odd one; -1: none yet)
 
 
 class Server:
@@ -317,14 +324,7 @@ class Server:
         stats = t.stats
         stats.signals_received += count
         stats.signals_sent += count
-        gaps = stats.gaps
-        room = MAX_GAP_SAMPLES - len(gaps)
-        if room > 0:
-            previous = t.last_at
-            for at in times[:room]:
-                gaps.append(at - previous)
-                previous = at
-        t.last_at = times[-1]
+        self._signals_arrived(t, times)
         # Bits 0..7 of payload byte j arrive at indexes PAYLOAD_START_INDEX + 8j + 0..7;
         # t.acc holds the ones of the byte in progress.
         held = (t.index - PAYLOAD_START_INDEX) & 7
@@ -335,6 +335,51 @@ class Server:
         rest = digits[8 * whole :]
         t.acc = int(rest, 2) if rest else 0
         t.index += count
+
+    def word_run(self) -> tuple[int, list[int], list[int], bytes] | None:
+        """``(pid, even tags, odd tags, replies)`` when the active sender's next signals are whole word pairs.
+
+        Pair *k* of the run is a word tagged ``even[k]`` and one tagged
+        ``odd[k]``, both from ``pid`` (SI_QUEUE); the caller may answer it itself
+        with ``replies[k]`` once it has both, and then must pass the pairs'
+        values (even word first) to ``receive_word_run`` before anything else.
+        ``None``: the next signal needs ``receive`` or ``receive_word``.
+        """
+        t = self._active
+        if t is None or not t.in_words or not t.pairs or t.half_offset >= 0 or (
+            self.classic is not None and self.classic.holder is not None
+        ):
+            return None
+        count = min((t.words - t.word) >> 1, RUN_LIMIT)
+        if count <= 0:
+            return None
+        tags = [(t.key + t.word + k) & TAG_MASK for k in range(2 * count)]
+        return t.pid, tags[0::2], tags[1::2], ack_run(t.word >> 1, count)
+
+    def receive_word_run(self, pid: int, values: list[int], times: list[float]) -> None:
+        """The word pairs received from ``pid`` during ``word_run()``'s run, all answered:
+        ``values`` two per pair (even word first), and the time each was taken.
+
+        The same as ``receive_word`` for each, in order.
+        """
+        count = len(times) >> 1
+        if not count:
+            return
+        t = self._active
+        if t is None or t.pid != pid or not t.in_words or len(values) != len(times) or len(times) & 1 or t.word + 2 * count > t.words:
+            raise LocalProtocolError("receive_word_run without a matching word_run")
+        self.counters.signals += 2 * count
+        stats = t.stats
+        stats.signals_received += 2 * count
+        stats.signals_sent += count
+        stats.words += 2 * count
+        self._signals_arrived(t, times)
+        t.payload += word_payloads(values)
+        t.word += 2 * count
+        if t.word >= t.words:  # (the run's pairs were whole: only the padding of the last word is cut)
+            del t.payload[t.length :]
+            t.in_words = False
+            t.index = PAYLOAD_START_INDEX + 8 * t.length
 
     def receive_word(self, pid: int, value: int, now: float) -> int | None:
         """A turbo word (a ``sigqueue`` signal with ``si_value`` = ``value``) from ``pid``.
@@ -352,20 +397,37 @@ class Server:
             self.counters.held += 1  # as in receive(): counts as lost, the sender resends it
             return None
         word = t.word
-        tag = value >> WORD_TAG_SHIFT
-        if not t.in_words or tag != (t.key + word) & TAG_MASK:
+        offset = ((value >> WORD_TAG_SHIFT) - t.key - word) & TAG_MASK  # 0: the expected word
+        expected = offset == 0 or (offset == 1 and t.pairs and word + 1 < t.words)
+        if not t.in_words or not expected or offset == t.half_offset:
+            # In pairs, the pair's two words may come in either order (the odd one
+            # alone when the even one was lost), each once.
             self.counters.stray += 1
             return None
         stats = t.stats
         stats.signals_received += 1
-        stats.signals_sent += 1
         stats.words += 1
-        gaps = stats.gaps
-        if len(gaps) < MAX_GAP_SAMPLES:
-            gaps.append(now - t.last_at)
-        t.last_at = now
-        chunk = (value & WORD_PAYLOAD_MASK).to_bytes(WORD_PAYLOAD_BYTES, "big")
-        word += 1
+        payload = value & WORD_PAYLOAD_MASK
+        if t.pairs:
+            step = pair_words(word, t.words)
+            if step == 2 and t.half_offset < 0:
+                t.half, t.half_offset = payload, offset  # the pair is answered once both are in
+                self._word_arrived(t, now)
+                return None
+            if step == 2:
+                first, second = (t.half, payload) if offset else (payload, t.half)
+                t.half_offset = -1
+                chunk = ((first << WORD_TAG_SHIFT) | second).to_bytes(2 * WORD_PAYLOAD_BYTES, "big")
+            else:
+                chunk = payload.to_bytes(WORD_PAYLOAD_BYTES, "big")
+            reply = ack_symbol(word >> 1)
+        else:
+            step = 1
+            chunk = payload.to_bytes(WORD_PAYLOAD_BYTES, "big")
+            reply = ack_symbol(word)
+        self._word_arrived(t, now)
+        stats.signals_sent += 1
+        word += step
         t.word = word
         if word < t.words:
             t.payload += chunk
@@ -373,7 +435,26 @@ class Server:
             t.payload += chunk[: t.length - len(t.payload)]
             t.in_words = False
             t.index = PAYLOAD_START_INDEX + 8 * t.length  # the 1-bit tail follows
-        return ack_symbol(word - 1)
+        return reply
+
+    @staticmethod
+    def _signals_arrived(t: _Transfer, times: list[float]) -> None:
+        """The gaps of signals that arrived at ``times`` in a run (as many as are kept)."""
+        gaps = t.stats.gaps
+        room = MAX_GAP_SAMPLES - len(gaps)
+        if room > 0:
+            previous = t.last_at
+            for at in times[:room]:
+                gaps.append(at - previous)
+                previous = at
+        t.last_at = times[-1]
+
+    @staticmethod
+    def _word_arrived(t: _Transfer, now: float) -> None:
+        gaps = t.stats.gaps
+        if len(gaps) < MAX_GAP_SAMPLES:
+            gaps.append(now - t.last_at)
+        t.last_at = now
 
     def tick(self, now: float) -> None:
         """Expire a silent session, stale queue entries and old dedup records."""
@@ -484,6 +565,8 @@ class Server:
             acc = (t.acc << 1) | symbol
             if index & 7:  # byte not complete yet (bytes end at indexes 8, 16, ...)
                 t.acc = acc
+                if index == PAIRS_CHECK_INDEX and t.pairs:
+                    return index & 1  # "yes, two words per round trip"
                 return (index & 1) ^ 1
             t.acc = 0
             if index >= PAYLOAD_START_INDEX + 7 and index < PAYLOAD_START_INDEX + 8 * t.length:
@@ -509,6 +592,7 @@ class Server:
                 return ack_symbol(index) ^ 1
             if index == TURBO_CHECK_INDEX and byte & FLAG_TURBO and self.turbo:
                 t.turbo = t.stats.turbo = self.turbo_session = True
+                t.pairs = t.stats.pairs = bool(byte & FLAG_PAIRS)  # answered at the next index
                 return ack_symbol(index) ^ 1  # "yes, send words"
             if index == LENGTH_CHECK_INDEX:
                 _, _, t.attempt, t.message_id, t.length = HEADER.unpack(t.header)

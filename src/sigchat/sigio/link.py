@@ -71,11 +71,15 @@ class PeerLink:
         """``sigtimedwait``'s result as ``wait`` returns it."""
         if info is None:
             return None
-        if info.si_pid != self.pid or info.si_code not in KERNEL_FILLED:
+        return self.symbol_from(info.si_signo, info.si_code, info.si_pid)
+
+    def symbol_from(self, signo: int, code: int, pid: int) -> int:
+        """A signal taken some other way (``Words.taker``) as ``wait`` returns it."""
+        if pid != self.pid or code not in KERNEL_FILLED:
             self.foreign_signals += 1
             return FOREIGN
         self.answered = True
-        return 0 if info.si_signo == signal.SIGUSR1 else 1
+        return 0 if signo == signal.SIGUSR1 else 1
 
     def drain(self) -> None:
         """Discard the signals already pending (late replies that must not count)."""

@@ -24,6 +24,7 @@ from sigchat.proto.base import Record
 from sigchat.proto.classic.server import NUDGE_AFTER, warm_up
 from sigchat.proto.events import ServerEvent
 from sigchat.proto.server import Server
+from sigchat.proto.wire import WORD_TAG_SHIFT
 from sigchat.sigio import procfs
 from sigchat.sigio.cpus import last_cpu, pin_to_one_cpu, place_other_threads
 from sigchat.sigio.masks import KERNEL_FILLED, SI_QUEUE, SIGNAL_OF_SYMBOL, SIGNALS
@@ -108,6 +109,7 @@ class Receiver:
         self._wide = False  # unpinned while a classic client streams
         self._joined: int | None = None  # the acked classic client whose CPU the thread joined
         self._words: Words | None = None  # reads si_value during turbo sessions
+        self._take_second = self._take_first = None  # its takers for word pairs (Words.taker)
 
     # ------------------------------------------------------------------ thread control
     def start(self) -> threading.Thread:
@@ -138,6 +140,9 @@ class Receiver:
             if self.server.turbo:
                 self._words, unavailable = open_words()
                 self.server.turbo = self._words is not None  # else 1-bit only: the fallback
+                if self._words is not None:
+                    self._take_second = self._words.taker(self.poll_interval, second_only=True)
+                    self._take_first = self._words.taker(0.0)
                 if unavailable is not None and self.on_note is not None:
                     self.on_note(f"turbo words unavailable ({unavailable}): --turbo senders send 1 bit per signal")
             # Named last: servers announce themselves once this name shows in /proc (senders look
@@ -170,16 +175,16 @@ class Receiver:
         signal_of = SIGNAL_OF_SYMBOL
         # Per signal, this loop costs about as much Python as the whole raw ping-pong
         # partner does: keep it lean (see issue #6's notes before adding to it).
-        pending = None  # a signal that ended a bit run, still to handle
+        pending: list[tuple] = []  # (signo, code, pid, uid, value) of signals that ended a run, still to handle
         while not self._stopping:
             timeout = max(0.0, policy.check_at() - clock()) if held else poll
             nudge_at = server.classic_nudge_at() if classic else None
             if nudge_at is not None:
                 timeout = max(0.0, min(timeout, nudge_at - clock()))
             value = None
-            if pending is not None:
-                got, pending = pending, None
-                signo, code, pid, uid = got.si_signo, got.si_code, got.si_pid, got.si_uid
+            if pending:
+                got = pending.pop(0)
+                signo, code, pid, uid, value = got
             elif words is not None and server.turbo_session:
                 got = words.wait(timeout)
                 if got is not None:
@@ -220,15 +225,20 @@ class Receiver:
                     run = server.bit_run()
                     if run is not None and run[0] in safe:
                         until = next_tick if self.on_progress is None else min(next_tick, next_progress)
-                        pending, now = self._exchange_run(*run, until)
-                if pending is None and pid == server.classic_holder and not held:
+                        now = self._exchange_run(*run, until, pending)
+                    elif words is not None and server.turbo_session:
+                        pairs = server.word_run()
+                        if pairs is not None and pairs[0] in safe:
+                            until = next_tick if self.on_progress is None else min(next_tick, next_progress)
+                            now = self._exchange_word_run(*pairs, until, pending)
+                if not pending and pid == server.classic_holder and not held:
                     # Acked (its reply went) or paced (none goes): answered alike to the message end.
                     classic_run = server.classic_bit_run()
                     if classic_run is not None and classic_run[1] == reply and (reply is None or policy.verdict(pid, reply)):
                         if follow and reply is not None and self._joined != pid:
                             self._join_classic_client(pid)
                         until = next_tick if self.on_progress is None else min(next_tick, next_progress)
-                        pending, now = self._classic_run(*classic_run, until)
+                        now = self._classic_run(*classic_run, until, pending)
                         if server.events:
                             self._dispatch()
                         if server.outbox:
@@ -254,12 +264,13 @@ class Receiver:
                     if snapshot is not None:
                         self.on_snapshot(watch, snapshot)
 
-    def _exchange_run(self, pid: int, replies: bytes, until: float) -> tuple[object | None, float]:
+    def _exchange_run(self, pid: int, replies: bytes, until: float, pending: list[tuple]) -> float:
         """Answer ``pid``'s payload bits from ``Server.bit_run``'s replies, then ``receive_run``.
 
-        Ends early at a signal the run cannot take (returned, to be handled the
-        usual way), at a poll interval of silence, or once ``until`` has passed.
-        Per signal this is the raw ping-pong plus a few checks (issue #6).
+        Ends early at a signal the run cannot take (added to ``pending``, to be
+        handled the usual way), at a poll interval of silence, or once ``until``
+        has passed; returns the time. Per signal this is the raw ping-pong plus a
+        few checks (issue #6).
         """
         wait, kill, clock, signals = signal.sigtimedwait, os.kill, self.clock, SIGNALS
         signal_of, usr1, allowed, kernel_filled = SIGNAL_OF_SYMBOL, signal.SIGUSR1, self.allowed_uids, KERNEL_FILLED
@@ -285,7 +296,53 @@ class Receiver:
         self.server.receive_run(pid, symbols, times)
         if failed is not None:
             self._kill_failed(pid, failed, now)
-        return got, clock()
+        if got is not None:
+            pending.append((got.si_signo, got.si_code, got.si_pid, got.si_uid, None))
+        return clock()
+
+    def _exchange_word_run(self, pid: int, evens: list[int], odds: list[int], replies: bytes, until: float, pending: list[tuple]) -> float:
+        """Answer ``pid``'s word pairs from ``Server.word_run``, then ``receive_word_run``.
+
+        Per pair: wait for its SIGUSR2 word alone (``Words.taker``), take the
+        SIGUSR1 word that is already pending, check both (SI_QUEUE, pid, uid,
+        tag), answer. Ends as ``_exchange_run`` does; a pair taken in part goes
+        to ``pending`` (its words in the order taken), as does any other signal.
+        """
+        second, first = self._take_second, self._take_first
+        kill, clock, allowed, signum = os.kill, self.clock, self.allowed_uids, SIGNAL_OF_SYMBOL
+        usr1, usr2 = signal.SIGUSR1, signal.SIGUSR2
+        values: list[int] = []
+        times: list[float] = []
+        failed = None
+        now = clock()
+        try:
+            for even, odd, reply in zip(evens, odds, replies):
+                got = second()
+                if got is None:
+                    break
+                if got[4] >> WORD_TAG_SHIFT != odd or got[2] != pid or got[0] != usr2 or got[1] != SI_QUEUE or got[3] not in allowed:
+                    pending.append(got)
+                    break
+                other = first()
+                if other is None or other[4] >> WORD_TAG_SHIFT != even or other[2] != pid or other[0] != usr1 or other[1] != SI_QUEUE or other[3] not in allowed:
+                    pending.append(got)
+                    if other is not None:
+                        pending.append(other)
+                    break
+                now = clock()
+                values.append(other[4])
+                values.append(got[4])
+                times.append(now)  # (for both: they were taken within a microsecond)
+                times.append(now)
+                kill(pid, signum[reply])
+                if now >= until:
+                    break
+        except OSError as error:  # (the pair was received; its reply could not be sent)
+            failed = error
+        self.server.receive_word_run(pid, values, times)
+        if failed is not None:
+            self._kill_failed(pid, failed, now)
+        return clock()
 
     def _nudge(self, now: float) -> None:
         """Send a classic client its reply again if it may have missed it (``ClassicServer.overdue``).
@@ -307,15 +364,17 @@ class Receiver:
             self.server.classic_nudged(due[0])
 
     def _classic_run(
-        self, pid: int, ack: int | None, limit: int | None, in_byte: int, zeros: bool, zero: int, until: float
-    ) -> tuple[object | None, float]:
+        self, pid: int, ack: int | None, limit: int | None, in_byte: int, zeros: bool, zero: int, until: float,
+        pending: list[tuple],
+    ) -> float:
         """Answer the classic line holder's bits with ``ack`` (``None``: read them only, a client
         that paces itself) (``Server.classic_bit_run``), then ``classic_receive_run``: per
         signal, a raw ping-pong, as ``_exchange_run`` for native bits.
 
         Ends after ``limit`` signals or, without one, a byte of zero bits (the decoder then ends
         the header or the message), early at a signal the run cannot take (returned), after
-        ``NUDGE_AFTER`` of silence (the main loop may then send the ack again), or once ``until`` passed.
+        ``NUDGE_AFTER`` of silence (the main loop may then send the ack again), or once ``until``
+        passed; a signal the run cannot take goes to ``pending``, as in ``_exchange_run``. Returns the time.
         """
         wait, kill, clock, signals = signal.sigtimedwait, os.kill, self.clock, SIGNALS
         usr1, allowed, kernel_filled = signal.SIGUSR1, self.allowed_uids, KERNEL_FILLED
@@ -351,7 +410,9 @@ class Receiver:
         self.server.classic_receive_run(pid, bytes(symbols), times)
         if failed is not None:
             self._kill_failed(pid, failed, now)
-        return got, clock()
+        if got is not None:
+            pending.append((got.si_signo, got.si_code, got.si_pid, got.si_uid, None))
+        return clock()
 
     def _dispatch(self) -> None:
         events = self.server.events

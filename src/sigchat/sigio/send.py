@@ -11,8 +11,8 @@ import os
 import time
 
 from sigchat.proto.base import Record
-from sigchat.proto.sender import BitRun, Outcome, Sender, SenderState, SenderStats
-from sigchat.proto.wire import DEFAULT_TIMEOUT, RETRY_INITIAL
+from sigchat.proto.sender import BitRun, Outcome, Sender, SenderState, SenderStats, WordRun
+from sigchat.proto.wire import DEFAULT_TIMEOUT, ONE, RETRY_INITIAL
 from sigchat.sigio import procfs
 from sigchat.sigio.link import FOREIGN, PeerLink
 from sigchat.sigio.masks import KERNEL_FILLED, SIGNAL_OF_SYMBOL, SIGNALS
@@ -25,6 +25,9 @@ if TYPE_CHECKING:
 
 PRECISE_RETRY = 0.01
 """Seconds before a sender checks /proc for a lost signal (when it can; else RETRY_INITIAL)."""
+PRECISE_WORD_RETRY = 0.002
+"""The same while turbo words are in flight: a resent word is never a duplicate, and a pair
+lost to a foreign signal in the server's slot (another sender's hello, say) costs this."""
 IN_FLIGHT_POLL = 0.005
 """Seconds between checks while the last signal is still pending or being handled."""
 
@@ -55,9 +58,11 @@ def send_message(
 ) -> SendResult:
     """Send ``data`` to the sigchat server ``pid``; signals must already be blocked.
 
-    ``turbo``: ask for turbo words (rule 7). Without ctypes support here, or
-    when the server declines, the message goes 1 bit per signal;
-    ``result.stats.turbo`` tells which, and ``result.extra["turbo"]`` why not.
+    ``turbo``: ask for turbo words (rule 7), two per round trip. Without ctypes
+    support here, or when the server declines, the message goes 1 bit per
+    signal; ``result.stats.turbo`` tells which, and ``result.extra["turbo"]``
+    why not. A server of the previous version takes one word per round trip:
+    ``result.stats.pairs`` is false and ``result.extra["pairs"]`` says so.
 
     When no reply comes in time, ``/proc`` tells a lost signal (resend it) from
     one that is still pending or being handled (wait: a resend would arrive
@@ -77,6 +82,7 @@ def send_message(
         int.from_bytes(os.urandom(4), "big") if message_id is None else message_id,
         timeout=timeout,
         retry_initial=PRECISE_RETRY if precise else RETRY_INITIAL,
+        word_retry=PRECISE_WORD_RETRY if precise else None,
         turbo=words is not None,
     )
     link = PeerLink(pid, clock, words)
@@ -88,16 +94,17 @@ def send_message(
     next_progress = 0.0
     while sender.outcome is None:
         run = sender.bit_run()
-        info = None
+        pairs = sender.word_run() if run is None and words is not None else None
+        reply = None  # the signal that ended a run, as a symbol
         if run is not None:
             try:
-                info, now = _exchange_run(link, run, sender)
+                reply, now = _exchange_run(link, run, sender)
             except ProcessLookupError:
                 return _gone(result, link, clock())
-        if info is None:  # no run, all of it sent (a reply is due), or no reply in time
+        elif pairs is not None:
+            reply, now = _exchange_word_run(link, pairs, sender)
+        if reply is None:  # no run, all of it sent (a reply is due), or no reply in time
             reply, now = link.wait(sender.deadline)
-        else:
-            reply = link.symbol_of(info)
         if reply == FOREIGN:
             continue
         symbol = None
@@ -126,13 +133,17 @@ def send_message(
             if sender.drain:
                 sender.drain = False
                 link.drain()
-        if symbol is not None and not link.send(symbol, sender.value):
+        if symbol is not None and not (
+            link.send(symbol, sender.value) and (sender.pair_value is None or link.send(ONE, sender.pair_value))
+        ):  # (in word pairs, the SIGUSR2 word right after the SIGUSR1 one)
             return _gone(result, link, clock())
         if on_progress is not None and now >= next_progress:
             next_progress = now + progress_interval
             on_progress(sender)
     if turbo and unsupported is None and not sender.stats.turbo:
         result.extra["turbo"] = "the server declined turbo words"
+    elif sender.stats.turbo and not sender.stats.pairs:
+        result.extra["pairs"] = "the server takes one word per round trip (a sigchat-server before word pairs)"
     result.outcome = sender.outcome
     return _ended(result, link)
 
@@ -149,11 +160,11 @@ def _gone(result: SendResult, link: PeerLink, now: float) -> SendResult:
     return _ended(result, link)
 
 
-def _exchange_run(link: PeerLink, run: BitRun, sender: Sender) -> tuple[object | None, float]:
+def _exchange_run(link: PeerLink, run: BitRun, sender: Sender) -> tuple[int | None, float]:
     """Exchange ``run`` with the server (see ``proto.sender.BitRun``), then ``sender.ran()``.
 
-    Returns the signal that ended the run early (to handle the usual way) or
-    ``None``, and the time. Per signal this is the raw ping-pong plus a few
+    Returns the signal that ended the run early (as ``PeerLink.wait`` returns
+    it, to handle the usual way) or ``None``, and the time. Per signal this is the raw ping-pong plus a few
     checks: neither the state machine nor ``PeerLink`` is called (issue #6).
     """
     wait, kill, signals, kernel_filled = signal.sigtimedwait, os.kill, SIGNALS, KERNEL_FILLED
@@ -185,4 +196,39 @@ def _exchange_run(link: PeerLink, run: BitRun, sender: Sender) -> tuple[object |
         if sent:
             link.answered = True
             link.last_signal = signal_of[run.send[sent - 1]]
-    return info, now
+    return link.symbol_of(info), now
+
+
+def _exchange_word_run(link: PeerLink, run: WordRun, sender: Sender) -> tuple[int | None, float]:
+    """Exchange ``run``'s word pairs with the server (see ``proto.sender.WordRun``), then ``sender.word_ran()``.
+
+    As ``_exchange_run``. A pair that ``sigqueue`` could not send (the server
+    exited, or the queue limit) counts as sent and lost: the sender's timeout
+    finds out which.
+    """
+    kernel_filled, queue, usr1, usr2 = KERNEL_FILLED, link.words.raw_sigqueue, signal.SIGUSR1, signal.SIGUSR2
+    timeout, clock, pid = run.timeout, link.clock, link.pid
+    # Every wait may take the run's timeout: a reply later than the deadline ends the run anyway.
+    wait = link.words.taker(timeout)
+    deadline = sender.deadline
+    now = last_sent = clock()
+    sent = 0
+    got = None
+    try:
+        for expected, first, second in zip(run.expect, run.firsts, run.seconds):
+            got = wait() if now < deadline else None
+            now = clock()
+            if got is None or now > deadline or got[2] != pid or got[1] not in kernel_filled or (got[0] != usr1) != expected:
+                break
+            got = None
+            sent += 1
+            last_sent = now
+            deadline = now + timeout
+            if queue(pid, usr1, first) < 0 or queue(pid, usr2, second) < 0:
+                break
+    finally:
+        sender.word_ran(sent, last_sent)
+        if sent:
+            link.answered = True
+            link.last_signal = usr2
+    return None if got is None else link.symbol_from(got[0], got[1], got[2]), now

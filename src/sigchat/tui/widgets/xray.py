@@ -545,6 +545,7 @@ REPLIES = {
     F.SIGNATURE_REPLY: "the classic-style ack of a signature bit",
     F.GO_REPLY: "GO: the session is this sender's",
     F.TURBO_YES: "the NAK symbol here means yes to turbo words",
+    F.PAIRS_YES: "the NAK symbol here means yes to two words per round trip",
     F.NAK: "a NAK: the session ended",
     F.ECHO: "the echo: the same bit while every CRC bit matched",
     F.VERDICT: "the last echo, the verdict: intact (sent after the delivery)",
@@ -593,6 +594,8 @@ def describe(rebuilt: F.Rebuilt, stats: TransferStats, position: int, resent: Se
     second: list[str | tuple[str, str]] = []
     if what == F.NO_REPLY:
         second.append(("no reply (the profile has no acks)", MUTED_STYLE))
+    elif what == F.WITH_ITS_PAIR:
+        second.append(("no reply of its own: the pair is answered after its SIGUSR2 word", MUTED_STYLE))
     elif what == F.END_ACK:
         profile = rebuilt.profile
         second.append(f"answered {signal_name(profile.ack_symbol) if profile.ack else 'nothing'}, then the end ack {signal_name(reply)}")
