@@ -409,6 +409,48 @@ def sender_startup(send_cmd: str, repeats: int = 5) -> float:
     return statistics.median(times)
 
 
+SPEED_CONVENTION = "K"
+"""The speed rows' convention: its client waits for each ack correctly and its C server acks from
+its handler at once, so neither side waits on purpose (A, G and I's servers sleep before acking)."""
+
+
+def speed_rows(args: argparse.Namespace) -> int:
+    """Issue 16's classic rows, interleaved: the same C client and message to its C server and to
+    sigchat-server; sigchat-send to the C server, its transfer (``-v``) against the C client's wall
+    time (the C client starts in ~1 ms, sigchat-send in ~50-100: start-up is not transfer)."""
+    if shutil.which("gcc") is None:
+        sys.exit("bench_classic: gcc is needed to build the C peers")
+    count = args.messages or 5
+    convention = conventions.CONVENTIONS[SPEED_CONVENTION]
+    workdir = tempfile.mkdtemp(prefix="sigchat-bench-classic-")
+    try:
+        bench = Bench(args, conventions.build(workdir, [SPEED_CONVENTION]))
+        times: dict[str, list[float]] = {cell: [] for cell in CELLS}
+        for _ in range(count):
+            for cell in CELLS:
+                result = bench.run(convention, cell, "1000")
+                if not result.ok:
+                    print(f"({cell}) {CELL_TITLES[cell]}: {result.reason}", file=sys.stderr)
+                    continue
+                seconds = result.transfer if cell == "c" and result.transfer else result.elapsed
+                times[cell].append(result.bytes / seconds)
+    finally:
+        shutil.rmtree(workdir, ignore_errors=True)
+    speed = {cell: statistics.median(values) if values else None for cell, values in times.items()}
+    load = os.getloadavg()
+    print(f"classic speed: convention {SPEED_CONVENTION} ({convention.profile}), 1,000 characters, "
+          f"median of {count}, load average {load[0]:.2f}, {os.cpu_count()} CPUs")
+    rows = [
+        ("C client -> C server (wall)", speed["a"], None),
+        ("C client -> sigchat-server (wall)", speed["b"], speed["a"]),
+        ("sigchat-send -> C server (transfer, -v)", speed["c"], speed["a"]),
+    ]
+    for title, value, base in rows:
+        ratio = f"{value / base:.2f}x the C pair (goal >= 0.80x)" if value and base else ""
+        print(f"  {title:42} {speed_text(value):>10}  {ratio}")
+    return 0
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--messages", type=int, default=None, help="messages per cell (default 10; --quick: 2)")
@@ -416,7 +458,12 @@ def main() -> int:
     parser.add_argument("--conventions", default="", help="comma-separated names (default: all), e.g. A,B,C-200")
     parser.add_argument("--timeout", type=float, default=10.0, help="seconds before a client counts as hung (default 10)")
     parser.add_argument("--json", metavar="FILE", help="write every result and the summary as JSON")
+    parser.add_argument("--speed", action="store_true",
+                        help="only issue 16's classic speed rows: convention K (acked, its server acks at once), "
+                             "1,000 characters, --messages times per cell (default 5), medians")
     args = parser.parse_args()
+    if args.speed:
+        return speed_rows(args)
     names = [name.strip() for name in args.conventions.split(",") if name.strip()] or list(conventions.CONVENTIONS)
     unknown = [name for name in names if name not in conventions.CONVENTIONS]
     if unknown:

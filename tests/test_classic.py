@@ -868,3 +868,37 @@ def test_the_policy_refuses_only_a_client_that_does_not_wait(after, in_signal_wa
         assert pid == PID and reason.startswith("it sent its next signal without waiting for a reply")
     else:
         assert policy.due() == [(PID, USR1)] and policy.verdict(PID, USR1) is None  # checked, then answered
+
+
+@pytest.mark.parametrize("text", ["", "ack=none", "ack=none,end-ack=usr1", "len32,ack=none,end-ack=usr1", "end-ack=usr2", "lsb,dec10+nul"])
+def test_bit_runs_read_as_the_decoder_does(text: str) -> None:
+    """Feeding a whole message through ``bit_run``/``receive_run`` (as the receiver's runs do, each
+    run up to its limit or a zero byte) gives the same events, replies and end ack as ``receive``."""
+    profile = parse_profile(text)
+    symbols = encode("héllo, runs".encode(), profile)
+    plain, runs = ClassicServer(profile), ClassicServer(profile)
+    replies, _ = feed(plain, symbols, 1.0)
+    sent = [runs.receive(PID, symbols[0], 1.0 + STEP)]
+    at = 1
+    while at < len(symbols):
+        run = runs.bit_run()
+        assert run is not None and run[0] == PID
+        _, ack, limit, in_byte, zeros, zero = run
+        take = []
+        while at < len(symbols) and (limit is None or len(take) < limit):
+            take.append(symbols[at])
+            at += 1
+            if limit is None:
+                zeros, in_byte = zeros and take[-1] == zero, in_byte + 1
+                if in_byte == 8:
+                    if zeros:
+                        break
+                    in_byte, zeros = 0, True
+        runs.receive_run(PID, bytes(take), [1.0 + STEP * (at - len(take) + k + 1) for k in range(len(take))])
+        sent += [ack] * len(take)
+    assert delivered(runs.events) == delivered(plain.events) == ["héllo, runs".encode()]
+    # What the client got, in order: the same signals either way (the end ack of an unacked
+    # profile is the last bit's reply in one, the outbox in the other).
+    got_plain = [r for r in replies if r is not None] + [r for _, r in plain.outbox]
+    got_runs = [r for r in sent if r is not None] + [r for _, r in runs.outbox]
+    assert got_runs == got_plain

@@ -256,12 +256,19 @@ class ClassicServer:
         return pid, ack, limit, d.nbits, d.acc == 0, self._flip
 
     def receive_run(self, pid: int, symbols: bytes, times: list[float]) -> None:
-        """The signals of ``bit_run``'s run, each answered with its ack (if any): ``receive`` for each, in order."""
-        d = self.decoders[pid]
-        ack = self._ack if self._acked(d) else None
-        for symbol, at in zip(symbols, times):
-            if self.receive(pid, symbol, at) != ack:
-                raise LocalProtocolError("receive_run: a signal of the run needed another reply than the ack")
+        """The signals of ``bit_run``'s run, each answered with its ack (if any): ``receive`` for each, in order.
+
+        The run's last signal may end the message; without acks its reply is then the end ack,
+        which goes to ``outbox`` (the run sent nothing for it)."""
+        d = self.decoders.get(pid)
+        ack = self._ack if d is not None and self._acked(d) else None
+        last = len(symbols) - 1
+        for index, (symbol, at) in enumerate(zip(symbols, times)):
+            reply = self.receive(pid, symbol, at)
+            if reply != ack:
+                if index != last or ack is not None:
+                    raise LocalProtocolError("receive_run: a signal of the run needed another reply than the ack")
+                self.outbox.append((pid, reply))
 
     def overdue(self, now: float) -> tuple[int, int] | None:
         """``(pid, reply)`` to send again: the line's holder was answered ``NUDGE_AFTER`` ago and has
