@@ -221,6 +221,10 @@ class Server:
         self.counters.signals += len(symbols)
         self._from_line(self.classic.receive_run(pid, symbols, times))
 
+    def classic_paced_streaming(self, now: float, within: float) -> bool:
+        """Whether a classic client that paces itself is mid-message and sent a bit less than ``within`` ago."""
+        return self.classic is not None and self.classic.paced_streaming(now, within)
+
     def classic_overdue(self, now: float) -> tuple[int, int] | None:
         """A classic reply to send again (``ClassicServer.overdue``), if one is due."""
         return self.classic.overdue(now) if self.classic is not None else None

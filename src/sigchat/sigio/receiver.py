@@ -34,6 +34,10 @@ from sigchat.sigio.words import Words, open_words
 
 QUEUE_CHECK_INTERVAL = 0.5
 """Seconds between checks that queued senders still exist."""
+PACED_QUIET = 0.02
+"""The tick waits while a classic client that paces itself streams, until it has been silent this
+long: a tick takes up to ~0.5 ms, longer than such a client's pause between two bits, and the bits
+it sends meanwhile merge. (It exited, or went silent: the tick then comes within this time.)"""
 
 
 class ReceiverCounters(Record):
@@ -247,7 +251,7 @@ class Receiver:
                 self._nudge(now)
             if held and now >= policy.check_at():
                 self._send_held(now)
-            if now >= next_tick:
+            if now >= next_tick and not (classic and server.classic_paced_streaming(now, PACED_QUIET)):
                 if stop.is_set():  # set directly rather than by stop()
                     break
                 next_tick = now + poll

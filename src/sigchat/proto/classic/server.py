@@ -253,7 +253,18 @@ class ClassicServer:
             limit = 8 * d.remaining - d.nbits
         else:
             limit = None
+        if ack is None:
+            # A paced client's bits come one pause apart whether read or not: runs of one byte at
+            # most, so that decoding a run never takes longer than that pause (a run of 50 ms of
+            # bits took ~0.7 ms to decode, and the client's next signals merged meanwhile).
+            limit = 8 - d.nbits if limit is None else min(limit, 8 - d.nbits)
         return pid, ack, limit, d.nbits, d.acc == 0, self._flip
+
+    def paced_streaming(self, now: float, within: float) -> bool:
+        """Whether the line's holder paces itself and sent its last bit less than ``within`` ago."""
+        pid = self.holder
+        d = self.decoders.get(pid) if pid is not None else None
+        return d is not None and d.stats is not None and not self._acked(d) and now - d.last_at < within
 
     def receive_run(self, pid: int, symbols: bytes, times: list[float]) -> None:
         """The signals of ``bit_run``'s run, each answered with its ack (if any): ``receive`` for each, in order.
