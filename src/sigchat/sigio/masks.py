@@ -72,3 +72,8 @@ def discard_pending() -> None:
     """Take every SIGUSR1/SIGUSR2 pending for this process, unread."""
     while signal.sigtimedwait(SIGNALS, 0) is not None:
         pass
+
+
+def signals_pending() -> bool:
+    """Whether a SIGUSR1/SIGUSR2 is pending for this process (not yet taken by ``sigtimedwait``)."""
+    return bool(signal.sigpending() & SIGNALS)

@@ -1,0 +1,305 @@
+"""``sigchat-check client CMD [ARG...]``: the student's client against sigchat's own server.
+
+Each case runs ``CMD ARG... PID MESSAGE`` against a fresh in-process server
+(``trace.TracingServer`` on ``sigio.receiver.Receiver``: the receiver thread
+of this process, which has SIGUSR1/SIGUSR2 blocked since ``command.main``
+started), so every signal the client sent is at hand for the diagnosis. The
+"server gone" case needs a server that can die: a ``sigchat-server`` child.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import subprocess
+import time
+from collections.abc import Callable, Iterator
+
+from sigchat.check import cases as c
+from sigchat.check import diagnosis
+from sigchat.check.processes import Catcher, LineReader, ProcessResult, reap, run, sigchat_server, spawn, start_sleep
+from sigchat.check.report import CaseResult
+from sigchat.check.trace import TICK, TracingServer
+from sigchat.format import human_duration, number, plural
+from sigchat.proto.classic.infer import infer_client
+from sigchat.proto.classic.profile import DEFAULT_IDLE_TIMEOUT, Profile, parse_profile
+from sigchat.proto.events import MessageDelivered, ServerEvent, TransferAborted
+from sigchat.sigio.masks import signals_pending
+from sigchat.sigio.receiver import Receiver
+
+DETECT_TIMEOUT = 1.5
+"""Seconds a probe run may take: the probe is ~100 bits."""
+ARGUMENT_TIMEOUT = 3.0
+"""Seconds a client with bad arguments (or the PID of a ``sleep``) may take to give up."""
+SETTLE_TIMEOUT = 3.0
+"""Seconds for the server to finish reading what an exited client sent."""
+SERVER_GONE_QUICK = 3.0
+"""Seconds a client may take to give up once its server died, with ``--quick``."""
+WAITS_FOR_NOTHING = "without waiting"
+"""In the reply policy's refusal of a client that does not wait for acks."""
+
+
+class LocalServer:
+    """One in-process sigchat server for one case: the events, the refusals and the trace of each client."""
+
+    def __init__(self, profile: Profile) -> None:
+        self.server = TracingServer(profile, idle_timeout=DEFAULT_IDLE_TIMEOUT)
+        self.events: list[ServerEvent] = []
+        self.refusals: dict[int, str] = {}
+        self.receiver = Receiver(self.server, self.events.append, on_refused=self._refused, poll_interval=TICK)
+        self.pid = os.getpid()
+
+    def _refused(self, pid: int, reason: str) -> None:
+        self.refusals.setdefault(pid, reason)
+
+    def __enter__(self) -> LocalServer:
+        self.receiver.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.receiver.stop()
+
+    def settle(self, pid: int) -> None:
+        """Until everything ``pid`` sent was read and its message ended (at most ``SETTLE_TIMEOUT``)."""
+        server = self.server
+        deadline = time.monotonic() + SETTLE_TIMEOUT
+        while time.monotonic() < deadline and self.receiver.alive:
+            decoder = server.classic.decoders.get(pid)
+            busy = decoder is not None and decoder.stats is not None
+            if not busy and not signals_pending() and not any(held[0] == pid for held in server.held):
+                return
+            time.sleep(TICK)
+
+    def delivered(self, pid: int) -> list[bytes]:
+        return [e.data for e in list(self.events) if isinstance(e, MessageDelivered) and e.pid == pid]
+
+    def aborted(self, pid: int) -> list[TransferAborted]:
+        return [e for e in list(self.events) if isinstance(e, TransferAborted) and e.pid == pid]
+
+    def waits(self, pid: int) -> bool:
+        return WAITS_FOR_NOTHING not in self.refusals.get(pid, "")
+
+
+@dataclasses.dataclass
+class Sent:
+    """One client run against a ``LocalServer``: what it did and what arrived."""
+
+    run: ProcessResult
+    delivered: list[bytes]
+    aborted: list[TransferAborted]
+    symbols: list[int]
+    times: list[float]
+    waits: bool
+    released: float | None
+    """When the server sent the (held) ack of the message's last bit."""
+
+    @property
+    def exited_before_last_ack(self) -> bool:
+        return self.run.returncode is not None and self.released is not None and self.run.exited_at < self.released
+
+
+def send(local: LocalServer, command: list[str], message: bytes, timeout: float = c.CLIENT_TIMEOUT) -> Sent:
+    result = run([*command, str(local.pid), os.fsdecode(message)], timeout)
+    local.settle(result.pid)
+    trace = local.server.trace.get(result.pid, [])
+    return Sent(
+        result,
+        local.delivered(result.pid),
+        local.aborted(result.pid),
+        [symbol for symbol, _ in trace],
+        [at for _, at in trace],
+        local.waits(result.pid),
+        local.server.released.get(result.pid),
+    )
+
+
+# --------------------------------------------------------------------------- profile detection
+
+
+def detect(command: list[str]) -> tuple[Profile | None, str]:
+    """Run the client with ``cases.PROBE`` and read its profile from its signals: ``(profile, how sure)``."""
+    sent = None
+    for ack in ("usr1", "usr2"):
+        with LocalServer(parse_profile(f"ack={ack}")) as local:
+            sent = send(local, command, c.PROBE, DETECT_TIMEOUT)
+        if not (sent.run.hung and len(sent.symbols) < 8):
+            break  # (else it waits for another ack after its first bit)
+    if not sent.symbols:
+        return None, f"the client sent no signal for the probe message ({sent.run.status})"
+    matches = infer_client(sent.symbols, c.PROBE)
+    best = matches[0]
+    if best.errors:
+        return None, (
+            f"its {plural(len(sent.symbols), 'signal')} for {c.PROBE.decode()!r} match no known profile "
+            f"(nearest: {best.profile}, {plural(best.errors, 'signal')} off); pass --profile"
+        )
+    profile = dataclasses.replace(best.profile, ack=ack if sent.waits else None)
+    if sent.run.hung:
+        # It sent the whole probe and waits: for an end ack.
+        for end in ("usr2", "usr1") if profile.ack != "usr2" else ("usr1",):
+            trial = dataclasses.replace(profile, end_ack=end)
+            with LocalServer(trial) as local:
+                if not send(local, command, c.PROBE, DETECT_TIMEOUT).run.hung:
+                    profile = trial
+                    break
+    sure = f"{best.confidence:.0%} sure" if best.confidence < 1 else "certain"
+    return profile, f"detected from its {number(len(sent.symbols))} signals for a probe message: {sure}"
+
+
+# --------------------------------------------------------------------------- the cases
+
+
+def message_case(command: list[str], profile: Profile, case: c.MessageCase) -> tuple[CaseResult, list[Sent]]:
+    began = time.monotonic()
+    runs = []
+    verdict = None
+    with LocalServer(profile) as local:
+        for attempt in range(case.repeat):
+            sent = send(local, command, case.message)
+            runs.append(sent)
+            verdict = judge(case.message, profile, sent)
+            if verdict is not None:
+                if case.repeat > 1:
+                    verdict = f"message {attempt + 1} of {case.repeat}: {verdict}"
+                break
+    seconds = time.monotonic() - began
+    if verdict is None:
+        took = sum(s.run.seconds for s in runs)
+        rate = 8 * len(case.message) * case.repeat / took if took else 0
+        verdict = f"intact in {human_duration(took)}" + (f" ({rate:,.0f} bits/s)" if case.message else "")
+        if case.timed:
+            verdict += f"; fast (under {c.FAST_1000:g} s)" if took < c.FAST_1000 else f"; slow (over {c.FAST_1000:g} s)"
+        return CaseResult(case.name, True, seconds, verdict), runs
+    return CaseResult(case.name, False, seconds, verdict), runs
+
+
+def judge(message: bytes, profile: Profile, sent: Sent) -> str | None:
+    """``None`` when ``message`` arrived intact, once, and the client behaved; else what went wrong."""
+    if sent.delivered == [message] and not sent.aborted:
+        if sent.run.hung:
+            return f"delivered intact, but your client was still running {human_duration(sent.run.seconds)} later: it waits for something (an end ack?)"
+        if sent.exited_before_last_ack:
+            return (
+                "delivered intact, but your client exited before the last ack: it does not wait for the ack of its "
+                "last bit (a server still reading that bit finds its client gone)"
+            )
+        return None
+    if len(sent.delivered) > 1 or (sent.delivered and sent.delivered[0] != message and sent.symbols and message in sent.delivered):
+        return f"delivered {len(sent.delivered)} times"
+    return diagnosis.client_message(
+        message, profile, sent.symbols, sent.times, waits=sent.waits, hung=sent.run.hung, returncode=sent.run.returncode
+    )
+
+
+def exit_code_case(runs: list[tuple[str, Sent]]) -> CaseResult:
+    bad = [(name, sent) for name, sent in runs if sent.run.returncode != 0]
+    seconds = 0.0
+    if not bad:
+        return CaseResult("exit code 0", True, seconds, f"0 after each of {plural(len(runs), 'message')}")
+    name, sent = bad[0]
+    return CaseResult("exit code 0", False, seconds, f"{sent.run.status} after {name!r}" + (f" (and {len(bad) - 1} more)" if len(bad) > 1 else ""))
+
+
+def bad_argument_case(command: list[str], name: str, arguments: list[str]) -> CaseResult:
+    began = time.monotonic()
+    catcher = Catcher()
+    try:
+        args = [arg.format(group=catcher.group) for arg in arguments]
+        result = run([*command, *args], ARGUMENT_TIMEOUT, group=catcher.group)
+        caught = catcher.caught()
+    finally:
+        catcher.close()
+    shown = " ".join(args) if args else "(none)"
+    problems = []
+    if caught:
+        signals = sorted({line.split()[0] for line in caught})
+        problems.append(f"your client sent {' and '.join(signals)} to its process group (kill() with PID {args[0] if args else '?'}): every process in it gets them")
+    if result.returncode is not None and result.returncode < 0:
+        problems.append(f"your client was {result.status}")
+    if result.hung:
+        problems.append(f"your client did not exit within {ARGUMENT_TIMEOUT:g} s")
+    seconds = time.monotonic() - began
+    if problems:
+        return CaseResult(f"bad arguments: {name}", False, seconds, f"given {shown}: " + "; ".join(problems))
+    return CaseResult(f"bad arguments: {name}", True, seconds, f"given {shown}: no signal sent, {result.status}")
+
+
+def innocent_case(command: list[str]) -> CaseResult:
+    began = time.monotonic()
+    sleeper = start_sleep()
+    try:
+        result = run([*command, str(sleeper.pid), "hello"], ARGUMENT_TIMEOUT)
+        died = sleeper.poll()
+    finally:
+        reap(sleeper)
+    seconds = time.monotonic() - began
+    if died is not None:
+        how = f"it died of signal {-died}" if died < 0 else f"it exited {died}"
+        return CaseResult(
+            "PID of an innocent process", False, seconds,
+            f"your client killed PID {sleeper.pid}, which was not a server (a 'sleep' the checker started: {how}); "
+            "check the target before you signal it (/proc/PID/status: SigCgt)",
+        )  # fmt: skip
+    return CaseResult("PID of an innocent process", True, seconds, f"the 'sleep' survived; your client: {result.status}")
+
+
+def server_gone_case(command: list[str], profile: Profile, limit: float) -> CaseResult:
+    """A sigchat-server child is killed once the client's message has started: the client must give up."""
+    began = time.monotonic()
+    name = "server gone mid-message"
+    server = sigchat_server("--classic", str(profile))
+    try:
+        out, err = LineReader(server.stdout), LineReader(server.stderr)
+        first = out.wait_for(lambda data: b"\n" in data, 20.0)
+        if not first:
+            return CaseResult(name, False, time.monotonic() - began, "could not start a sigchat-server to kill")
+        pid = server.pid
+        client = run_killing(command, pid, c.art(4_000), lambda: err.wait_for(lambda data: b"started" in data, 10.0), server, limit)
+    finally:
+        reap(server)
+    seconds = time.monotonic() - began
+    if client.hung:
+        return CaseResult(name, False, seconds, f"your client was still running {limit:g} s after its server died: it waits for an ack for ever (give up when kill() fails or after a timeout)")
+    return CaseResult(name, True, seconds, f"your client gave up {human_duration(client.seconds)} after the server died ({client.status})")
+
+
+def run_killing(command: list[str], pid: int, message: bytes, started: Callable[[], object], server: subprocess.Popen, limit: float) -> ProcessResult:
+    """Run the client to ``pid``, kill ``server`` once ``started()``; the client's end, timed from the kill."""
+    client = spawn([*command, str(pid), os.fsdecode(message)])
+    try:
+        started()
+        reap(server)
+        killed = time.monotonic()
+        try:
+            out, err = client.communicate(timeout=limit)
+            returncode = client.returncode
+        except subprocess.TimeoutExpired:
+            returncode, out, err = None, b"", b""
+        exited = time.monotonic()
+        return ProcessResult(client.pid, returncode, exited - killed, exited, out, err)
+    finally:
+        reap(client)
+
+
+def client_cases(
+    command: list[str], profile: Profile, quick: bool, progress: Callable[[str], None], wanted: Callable[[str], bool]
+) -> Iterator[CaseResult]:
+    runs = []
+    for case in c.message_cases(quick):
+        if wanted(case.name):
+            progress(case.name)
+            result, sent = message_case(command, profile, case)
+            runs += [(case.name, s) for s in sent]
+            yield result
+    if runs:
+        yield exit_code_case(runs)
+    for name, arguments in c.BAD_ARGUMENTS.items():
+        if wanted(f"bad arguments: {name}"):
+            progress(f"bad arguments: {name}")
+            yield bad_argument_case(command, name, arguments)
+    if wanted("PID of an innocent process"):
+        progress("PID of an innocent process")
+        yield innocent_case(command)
+    if wanted("server gone"):
+        progress("server gone mid-message")
+        yield server_gone_case(command, profile, SERVER_GONE_QUICK if quick else c.CLIENT_TIMEOUT)

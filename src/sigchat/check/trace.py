@@ -1,0 +1,69 @@
+"""The server a student's client talks to: sigchat's own, keeping every signal it was sent. Sans-IO.
+
+``TracingServer`` is a ``proto.server.Server`` that serves classic clients
+only (nothing native talks to a checker) and
+
+* keeps each pid's signals as they arrived (``trace``): the diagnosis compares
+  them with what the client should have sent;
+* holds back the ack of a message's last bit (and its end ack) for
+  ``HOLD_LAST_ACK``: a client that waits for it is still there when it is
+  sent, one that exits after its last bit is gone (``released`` tells when it
+  went out). Short enough for clients that take a 10 ms sleep without an ack
+  as a timeout.
+
+The receiver (``sigio.receiver.Receiver``) drives it like any server: its
+``tick`` releases the held acks through ``outbox``.
+"""
+
+from __future__ import annotations
+
+from sigchat.proto.classic.profile import Profile
+from sigchat.proto.events import MessageDelivered
+from sigchat.proto.server import Server
+
+HOLD_LAST_ACK = 0.004
+"""Seconds the last bit's ack waits (the receiver ticks every ``TICK``)."""
+TICK = 0.001
+"""The receiver's poll interval for a tracing server: its held acks go out on time."""
+
+
+class TracingServer(Server):
+    def __init__(self, profile: Profile, *, idle_timeout: float, hold_last_ack: float = HOLD_LAST_ACK) -> None:
+        super().__init__(classic=profile, classic_timeout=idle_timeout)
+        self.classic.native = False  # every pid is a classic client (see ClassicServer.native)
+        self.hold_last_ack = hold_last_ack
+        self.trace: dict[int, list[tuple[int, float]]] = {}
+        """pid -> ``(symbol, arrival time)`` of every signal, in order."""
+        self.held: list[tuple[int, int, float]] = []
+        """``(pid, symbol, due)``: last acks held back."""
+        self.released: dict[int, float] = {}
+        """pid -> when the last ack of its latest message went out."""
+
+    def receive(self, pid: int, symbol: int, now: float) -> int | None:
+        self.trace.setdefault(pid, []).append((symbol, now))
+        events, outbox = len(self.events), len(self.outbox)
+        reply = super().receive(pid, symbol, now)
+        if not any(isinstance(event, MessageDelivered) and event.pid == pid for event in self.events[events:]):
+            return reply
+        due = now + self.hold_last_ack
+        if reply is not None:
+            self.held.append((pid, reply, due))
+        later = self.outbox[outbox:]
+        self.outbox[outbox:] = [entry for entry in later if entry[0] != pid]
+        self.held += [(pid, end, due) for to, end in later if to == pid]  # its end ack
+        return None
+
+    def tick(self, now: float) -> None:
+        super().tick(now)
+        if self.held and self.held[0][2] <= now:
+            keep = []
+            for pid, symbol, due in self.held:
+                if due <= now:
+                    self.outbox.append((pid, symbol))
+                    self.released[pid] = now
+                else:
+                    keep.append((pid, symbol, due))
+            self.held = keep
+
+    def symbols(self, pid: int) -> list[int]:
+        return [symbol for symbol, _ in self.trace.get(pid, ())]
