@@ -184,8 +184,6 @@ def judge(message: bytes, profile: Profile, sent: Sent) -> str | None:
                 "last bit (a server still reading that bit finds its client gone)"
             )
         return None
-    if len(sent.delivered) > 1 or (sent.delivered and sent.delivered[0] != message and sent.symbols and message in sent.delivered):
-        return f"delivered {len(sent.delivered)} times"
     return diagnosis.client_message(
         message, profile, sent.symbols, sent.times, waits=sent.waits, hung=sent.run.hung, returncode=sent.run.returncode
     )

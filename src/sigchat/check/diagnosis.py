@@ -89,7 +89,7 @@ def client_message(
     whether it waited for acks (``None``: unknown); ``hung``: still running at the timeout."""
     expected = expected_symbols(message, profile)
     gap = median_gap(times)
-    pace = f" and sends a bit every {human_duration(gap)}" if gap is not None else ""
+    pace = f" (its signals came every {human_duration(gap)})" if gap is not None else ""
     unacked = waits is False or (waits is None and gap is not None and gap < UNACKED_GAP)
     if not got:
         if hung:
@@ -125,18 +125,21 @@ def client_message(
             f"your client stopped at {at} after {number(len(got))} of {number(len(expected))} signals "
             f"(exit status {returncode})\n" + around(expected, got, index)
         )
-    if kind == "lost":
-        cause = (
-            f": your client does not wait for acks{pace}; two {signal_of(difference.expected)} sent that close "
-            "merge into one (standard signals do not queue)"
-            if unacked
-            else ": two signals merged (standard signals do not queue)"
+    merged = (
+        f"your client does not wait for acks{pace}, and standard signals sent that close merge (they do not queue)"
+    )
+    if unacked and kind != "lost" and len(got) < len(expected):
+        return (
+            f"only {number(len(got))} of {number(len(expected))} signals arrived, the first wrong at {at}: {merged}\n"
+            + around(expected, got, index)
         )
+    if kind == "lost":
+        cause = f": {merged}" if unacked else ": two signals merged (standard signals do not queue)"
         return f"one {signal_of(difference.expected)} lost at {at}{cause}\n" + around(expected, got, index)
     if kind == "long":
         return f"your client sent {plural(len(got) - len(expected), 'signal')} too many after the message ends\n" + around(expected, got, index)
     what = {"extra": "one signal too many", "flipped": "one signal flipped"}.get(kind, "the signals go wrong")
-    cause = f" (your client does not wait for acks{pace})" if unacked else ""
+    cause = f" ({merged})" if unacked else ""
     return (
         f"{what} at {at}: {signal_of(difference.got)} arrived instead of {signal_of(difference.expected)}{cause}\n"
         + around(expected, got, index)

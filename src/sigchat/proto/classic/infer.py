@@ -141,9 +141,10 @@ def infer_server_acks(replies: Sequence[Sequence[int]]) -> ServerAcks:
 class Difference:
     """Where ``got`` first differs from ``expected``, and how (``kind``).
 
-    ``kind``: ``same``; ``lost`` (one signal missing at ``index``, the rest
-    matches once it is put back), ``extra`` (one signal too many at
-    ``index``), ``flipped`` (one signal is the other one), ``short`` (``got``
+    ``kind``: ``same``; ``lost`` (one signal missing at ``index``: what
+    follows matches once it is put back, to the end or for ``WINDOW``
+    signals), ``extra`` (one signal too many at ``index``), ``flipped`` (one
+    signal is the other one), ``short`` (``got``
     stops at ``index``, what came matches), ``long`` (all of ``expected``, then
     more), ``garbled`` (none of these).
     """
@@ -152,6 +153,10 @@ class Difference:
     index: int
     expected: int | None
     got: int | None
+
+
+WINDOW = 32
+"""Signals after a fault that must match for it to be named (a lost signal is rarely the only one)."""
 
 
 def compare(expected: Sequence[int], got: Sequence[int]) -> Difference:
@@ -163,17 +168,24 @@ def compare(expected: Sequence[int], got: Sequence[int]) -> Difference:
         if len(expected) == len(got):
             return Difference("same", index, None, None)
         return Difference("short" if len(got) < len(expected) else "long", index, want, have)
-    if list(got[index:]) == list(expected[index + 1 :]):
+    if _agree(got[index:], expected[index + 1 :]):
         # A signal lost in a merge went missing from a run of equal signals: name the run's start.
         start = index
         while start > 0 and expected[start - 1] == want:
             start -= 1
         return Difference("lost", start, want, None)
-    if list(got[index + 1 :]) == list(expected[index:]):
+    if _agree(got[index + 1 :], expected[index:]):
         return Difference("extra", index, want, have)
-    if list(got[index + 1 :]) == list(expected[index + 1 :]):
+    if _agree(got[index + 1 :], expected[index + 1 :]):
         return Difference("flipped", index, want, have)
     return Difference("garbled", index, want, have)
+
+
+def _agree(got: Sequence[int], expected: Sequence[int]) -> bool:
+    """The same to the end, or for ``WINDOW`` signals (a second fault may follow)."""
+    if len(got) < WINDOW or len(expected) < WINDOW:
+        return list(got) == list(expected)
+    return list(got[:WINDOW]) == list(expected[:WINDOW])
 
 
 def bit_position(index: int, profile: Profile, message_length: int) -> tuple[str, int, int]:
