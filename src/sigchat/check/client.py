@@ -24,19 +24,21 @@ from sigchat.format import human_duration, number, plural
 from sigchat.proto.classic.infer import infer_client
 from sigchat.proto.classic.profile import DEFAULT_IDLE_TIMEOUT, Profile, parse_profile
 from sigchat.proto.events import MessageDelivered, ServerEvent, TransferAborted
-from sigchat.sigio.masks import signals_pending
+from sigchat.proto.wire import ZERO
+from sigchat.sigio import procfs
+from sigchat.sigio.masks import SIGNAL_OF_SYMBOL, signals_pending
 from sigchat.sigio.receiver import Receiver
 
 DETECT_TIMEOUT = 1.5
 """Seconds a probe run may take: the probe is ~100 bits."""
+PROBE_RETRIES = 2
+"""More probes for a client that does not wait for acks, when its signals matched no profile exactly."""
 ARGUMENT_TIMEOUT = 3.0
 """Seconds a client with bad arguments (or the PID of a ``sleep``) may take to give up."""
 SETTLE_TIMEOUT = 3.0
 """Seconds for the server to finish reading what an exited client sent."""
 SERVER_GONE_QUICK = 3.0
 """Seconds a client may take to give up once its server died, with ``--quick``."""
-WAITS_FOR_NOTHING = "without waiting"
-"""In the reply policy's refusal of a client that does not wait for acks."""
 
 
 class LocalServer:
@@ -54,21 +56,35 @@ class LocalServer:
 
     def __enter__(self) -> LocalServer:
         self.receiver.start()
+        # It warms up first, and an unacked client's bits would pile up meanwhile.
+        self._wait(self._idle)
         return self
+
+    def _wait(self, condition: Callable[[], bool]) -> None:
+        """Until ``condition()`` (at most ``SETTLE_TIMEOUT``)."""
+        deadline = time.monotonic() + SETTLE_TIMEOUT
+        while time.monotonic() < deadline and self.receiver.alive and not condition():
+            time.sleep(TICK)
+
+    def _idle(self) -> bool:
+        """The receiver thread waits for the next signal: it has handed on all it made of the last."""
+        tid = procfs.receiver_tid(self.pid)
+        return tid is not None and procfs.signal_in_flight(self.pid, tid, SIGNAL_OF_SYMBOL[ZERO]) is False
 
     def __exit__(self, *exc: object) -> None:
         self.receiver.stop()
 
     def settle(self, pid: int) -> None:
-        """Until everything ``pid`` sent was read and its message ended (at most ``SETTLE_TIMEOUT``)."""
+        """Until everything ``pid`` sent was read, its message ended and reported (at most ``SETTLE_TIMEOUT``)."""
         server = self.server
-        deadline = time.monotonic() + SETTLE_TIMEOUT
-        while time.monotonic() < deadline and self.receiver.alive:
+
+        def ended() -> bool:
             decoder = server.classic.decoders.get(pid)
             busy = decoder is not None and decoder.stats is not None
-            if not busy and not signals_pending() and not any(held[0] == pid for held in server.held):
-                return
-            time.sleep(TICK)
+            return not busy and not signals_pending() and not any(held[0] == pid for held in server.held)
+
+        self._wait(ended)
+        self._wait(self._idle)
 
     def delivered(self, pid: int) -> list[bytes]:
         return [e.data for e in list(self.events) if isinstance(e, MessageDelivered) and e.pid == pid]
@@ -77,7 +93,9 @@ class LocalServer:
         return [e for e in list(self.events) if isinstance(e, TransferAborted) and e.pid == pid]
 
     def waits(self, pid: int) -> bool:
-        return WAITS_FOR_NOTHING not in self.refusals.get(pid, "")
+        """Whether ``pid`` waited for acks: not without acks in the profile, and a client refused them (they would
+        kill it, or it did not wait for the first) that sent its bits anyway did not."""
+        return self.server.classic.profile.ack is not None and pid not in self.refusals
 
 
 @dataclasses.dataclass
@@ -127,8 +145,16 @@ def detect(command: list[str]) -> tuple[Profile | None, str]:
     if not sent.symbols:
         return None, f"the client sent no signal for the probe message ({sent.run.status})"
     matches = infer_client(sent.symbols, c.PROBE)
+    for _ in range(PROBE_RETRIES if not sent.waits else 0):
+        if matches[0].errors == 0:
+            break
+        with LocalServer(parse_profile(f"ack={ack}")) as local:  # its signals may have merged: another try
+            again = send(local, command, c.PROBE, DETECT_TIMEOUT)
+        retry = infer_client(again.symbols, c.PROBE)
+        if retry and retry[0].errors < matches[0].errors:
+            sent, matches = again, retry
     best = matches[0]
-    if best.errors:
+    if best.errors > len(sent.symbols) // 10:
         return None, (
             f"its {plural(len(sent.symbols), 'signal')} for {c.PROBE.decode()!r} match no known profile "
             f"(nearest: {best.profile}, {plural(best.errors, 'signal')} off); pass --profile"
@@ -143,7 +169,8 @@ def detect(command: list[str]) -> tuple[Profile | None, str]:
                     profile = trial
                     break
     sure = f"{best.confidence:.0%} sure" if best.confidence < 1 else "certain"
-    return profile, f"detected from its {number(len(sent.symbols))} signals for a probe message: {sure}"
+    near = f", {plural(best.errors, 'signal')} lost or wrong" if best.errors else ""
+    return profile, f"detected from its {number(len(sent.symbols))} signals for a probe message{near}: {sure}"
 
 
 # --------------------------------------------------------------------------- the cases

@@ -17,9 +17,6 @@ from sigchat.proto.wire import ZERO
 
 CONTEXT = 16
 """Signals shown on each side of a fault."""
-UNACKED_GAP = 0.001
-"""A client whose median gap between bits is under this does not wait for acks (an acked round trip
-through sigchat's receiver takes longer than a paced usleep, but not this little)."""
 
 
 def signal_of(symbol: int | None) -> str:
@@ -81,16 +78,17 @@ def client_message(
     got: Sequence[int],
     times: Sequence[float],
     *,
-    waits: bool | None,
+    waits: bool,
     hung: bool,
     returncode: int | None,
 ) -> str:
     """Why a client's message did not arrive intact: ``got`` is what it sent (arrival ``times``); ``waits``:
-    whether it waited for acks (``None``: unknown); ``hung``: still running at the timeout."""
+    whether it waited for acks; ``hung``: still running at the timeout."""
     expected = expected_symbols(message, profile)
     gap = median_gap(times)
     pace = f" (its signals came every {human_duration(gap)})" if gap is not None else ""
-    unacked = waits is False or (waits is None and gap is not None and gap < UNACKED_GAP)
+    # A client that waits for each ack cannot finish while fewer signals arrived than it sent: one ack each.
+    unacked = not waits or (not hung and returncode == 0 and len(got) < len(expected))
     if not got:
         if hung:
             return "your client sent no signal at all and was still running at the timeout"

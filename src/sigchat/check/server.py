@@ -29,7 +29,11 @@ from sigchat.sigio.send_classic import ClassicSendResult, send_classic
 
 START_TIMEOUT = 5.0
 """Seconds for the server's first line (its PID)."""
-QUIET = 0.5
+PRINT_WAIT = 1.0
+"""Seconds a server may take to print a message it acked to the end (a C server prints at once)."""
+PROBE_PRINT_WAIT = 0.3
+"""The same for a detection probe: a wrong guess must cost little."""
+QUIET = 0.2
 """Seconds of silence on its stdout after which a server is taken to have printed all it will."""
 PROBE_ACK_TIMEOUT = 0.05
 """Seconds a detection probe waits for each ack (a wrong guess must cost little)."""
@@ -82,10 +86,11 @@ class StudentServer:
     def body(self) -> bytes:
         return self.out.snapshot()[len(self.header) :]
 
-    def wait_body(self, size: int, timeout: float) -> bytes:
-        """Its output after the PID line, once it holds ``size`` bytes or has been quiet for ``QUIET``."""
+    def wait_body(self, size: int, timeout: float = PRINT_WAIT) -> bytes:
+        """Its output after the PID line, once it holds ``size`` bytes (at most ``timeout``), then quiet for ``QUIET``
+        (it may print more than it should)."""
         self.out.wait_for(lambda data: len(data) - len(self.header) >= size, timeout)
-        return self.out.wait_quiet(QUIET if len(self.body()) < size else 0.05, timeout)[len(self.header) :]
+        return self.out.wait_quiet(QUIET, QUIET)[len(self.header) :]
 
     def status(self) -> str | None:
         code = self.proc.poll()
@@ -106,7 +111,7 @@ def send(pid: int, message: bytes, profile: Profile, ack_timeout: float = 0.2) -
 
 def detect(command: list[str]) -> tuple[Profile | None, str]:
     """Send ``cases.PROBE`` in each candidate profile to a fresh server until one prints it."""
-    acked_most: tuple[int, Profile | None] = (0, None)
+    acked_most: tuple[float, Profile | None] = (0.0, None)
     for text in CANDIDATES:
         profile = parse_profile(text)
         try:
@@ -115,12 +120,12 @@ def detect(command: list[str]) -> tuple[Profile | None, str]:
             return None, str(error)
         try:
             result = send(server.pid, c.PROBE, profile, PROBE_ACK_TIMEOUT)
-            body = server.wait_body(len(c.PROBE) + 1, 2.0)
+            body = server.wait_body(len(c.PROBE) + 1, PROBE_PRINT_WAIT)
         finally:
             server.close()
         stats = result.stats
-        if stats.acks > acked_most[0]:
-            acked_most = (stats.acks, profile)
+        if stats.bits_sent and stats.acks / stats.bits_sent > acked_most[0]:
+            acked_most = (stats.acks / stats.bits_sent, profile)  # (the most common of the best, on a tie)
         if c.PROBE in body:
             ack = "usr1"
             if stats.acks == 0:
@@ -156,7 +161,7 @@ def message_case(command: list[str], profile: Profile, case: c.MessageCase) -> C
             except LocalProtocolError as error:
                 return CaseResult(case.name, False, time.monotonic() - began, f"cannot send it in {profile}: {error}")
             took += time.monotonic() - started
-            body = server.wait_body(mark + len(case.message) + 1, c.CLIENT_TIMEOUT)[mark:]
+            body = server.wait_body(mark + len(case.message) + 1)[mark:]
             verdict = judge(case.message, body, result, server.status())
             if verdict is not None:
                 if case.repeat > 1:
@@ -268,7 +273,7 @@ def two_clients_case(command: list[str], profile: Profile) -> CaseResult:
             except subprocess.TimeoutExpired:
                 pass
             reap(sender)
-        body = server.wait_body(sum(len(m) + 1 for m in messages), c.CLIENT_TIMEOUT)
+        body = server.wait_body(sum(len(m) + 1 for m in messages))
     finally:
         server.close()
     lines = body.split(b"\n")

@@ -65,33 +65,52 @@ class ClientMatch:
 
 
 def infer_client(symbols: Sequence[int], message: bytes, *, most: int = 3) -> list[ClientMatch]:
-    """The profiles that explain ``symbols`` as ``message`` best, best first (at most ``most``)."""
+    """The profiles that explain ``symbols`` as ``message`` best, best first (at most ``most``).
+
+    Exact matches first; without one, the nearest by edit distance (signals
+    lost or merged on the way shift everything after them).
+    """
     got = list(symbols)
-    scored = []
+    expected = []
     for profile in client_candidates():
         try:
-            expected = expected_symbols(message, profile)
+            expected.append((profile, expected_symbols(message, profile)))
         except LocalProtocolError:
             continue
-        scored.append((mismatches(expected, got), str(profile), profile, len(expected)))
-    scored.sort(key=lambda item: (item[0], item[1]))
-    if not scored:
+    if not expected:
         return []
-    best = scored[0][0]
-    ties = sum(1 for item in scored if item[0] == best)
-    matches = []
-    for errors, _, profile, length in scored[:most]:
-        share = 1 / ties if errors == best else 0.0
-        confidence = max(0.0, 1 - errors / max(length, 1)) * (share if errors == best else 0.5)
-        if errors > best:
-            confidence = min(confidence, 0.5 * max(0.0, 1 - errors / max(length, 1)))
-        matches.append(ClientMatch(profile, errors, round(confidence, 3)))
-    return matches
+    exact = [profile for profile, want in expected if want == got]
+    if exact:
+        return [ClientMatch(profile, 0, round(1 / len(exact), 3)) for profile in exact[:most]]
+    scored = sorted(
+        ((edit_distance(want, got), str(profile), profile, len(want)) for profile, want in expected), key=lambda item: item[:2]
+    )
+    return [
+        ClientMatch(profile, errors, round(0.9 * max(0.0, 1 - errors / max(length, 1)) * (1 if rank == 0 else 0.5), 3))
+        for rank, (errors, _, profile, length) in enumerate(scored[:most])
+    ]
 
 
-def mismatches(expected: Sequence[int], got: Sequence[int]) -> int:
-    """How many symbols differ, position by position, plus the difference in length."""
-    return sum(a != b for a, b in zip(expected, got)) + abs(len(expected) - len(got))
+BAND = 24
+"""The most lost or extra signals ``edit_distance`` tells apart (beyond, it only says "far")."""
+
+
+def edit_distance(a: Sequence[int], b: Sequence[int]) -> int:
+    """Signals to delete, insert or change to make ``a`` into ``b`` (Levenshtein, within a band of ``BAND``)."""
+    if abs(len(a) - len(b)) > BAND:
+        return max(len(a), len(b))
+    far = max(len(a), len(b))
+    previous = {j: j for j in range(min(len(b), BAND) + 1)}
+    for i in range(1, len(a) + 1):
+        current = {}
+        for j in range(max(0, i - BAND), min(len(b), i + BAND) + 1):
+            if j == 0:
+                current[j] = i
+                continue
+            cost = previous.get(j - 1, far) + (a[i - 1] != b[j - 1])
+            current[j] = min(cost, previous.get(j, far) + 1, current.get(j - 1, far) + 1)
+        previous = current
+    return min(previous.get(len(b), far), far)
 
 
 # --------------------------------------------------------------------------- server replies
