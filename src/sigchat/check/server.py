@@ -31,10 +31,12 @@ START_TIMEOUT = 5.0
 """Seconds for the server's first line (its PID)."""
 PRINT_WAIT = 1.0
 """Seconds a server may take to print a message it acked to the end (a C server prints at once)."""
-PROBE_PRINT_WAIT = 0.3
+PROBE_PRINT_WAIT = 0.2
 """The same for a detection probe: a wrong guess must cost little."""
 QUIET = 0.2
 """Seconds of silence on its stdout after which a server is taken to have printed all it will."""
+SETTLE = 0.02
+"""The same once it printed as much as expected (anything more comes at once)."""
 PROBE_ACK_TIMEOUT = 0.05
 """Seconds a detection probe waits for each ack (a wrong guess must cost little)."""
 CANDIDATES = (
@@ -86,11 +88,11 @@ class StudentServer:
     def body(self) -> bytes:
         return self.out.snapshot()[len(self.header) :]
 
-    def wait_body(self, size: int, timeout: float = PRINT_WAIT) -> bytes:
-        """Its output after the PID line, once it holds ``size`` bytes (at most ``timeout``), then quiet for ``QUIET``
-        (it may print more than it should)."""
-        self.out.wait_for(lambda data: len(data) - len(self.header) >= size, timeout)
-        return self.out.wait_quiet(QUIET, QUIET)[len(self.header) :]
+    def wait_body(self, size: int, timeout: float = PRINT_WAIT, quiet: float = QUIET) -> bytes:
+        """Its output after the PID line once it holds ``size`` bytes (at most ``timeout``) and then was quiet
+        for ``quiet`` (it may print more than it should), or a moment if it has them all."""
+        reached = self.out.wait_for(lambda data: len(data) - len(self.header) >= size, timeout)
+        return self.out.wait_quiet(SETTLE if reached else quiet, quiet)[len(self.header) :]
 
     def status(self) -> str | None:
         code = self.proc.poll()
@@ -120,7 +122,7 @@ def detect(command: list[str]) -> tuple[Profile | None, str]:
             return None, str(error)
         try:
             result = send(server.pid, c.PROBE, profile, PROBE_ACK_TIMEOUT)
-            body = server.wait_body(len(c.PROBE) + 1, PROBE_PRINT_WAIT)
+            body = server.wait_body(len(c.PROBE) + 1, PROBE_PRINT_WAIT, SETTLE)
         finally:
             server.close()
         stats = result.stats
