@@ -37,6 +37,7 @@ bench: $(VENV)/.installed
 
 screenshots: $(VENV)/.installed-test
 	$(BIN)/python scripts/make_screenshots.py
+	$(BIN)/python scripts/make_check_screenshot.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache .hypothesis

@@ -70,6 +70,25 @@ def message_cases(quick: bool) -> list[MessageCase]:
     ]
 
 
+EXIT_CODE = "exit code 0"
+INNOCENT = "PID of an innocent process"
+SERVER_GONE = "server gone mid-message"
+PID_LINE = "prints its PID"
+TWO_CLIENTS = "two clients at once"
+
+
+def bad_arguments(name: str) -> str:
+    return f"bad arguments: {name}"
+
+
+def planned(target: str, quick: bool) -> list[str]:
+    """Every case's name, in the order a ``target`` (``client``/``server``) check runs them."""
+    messages = [case.name for case in message_cases(quick)]
+    if target == "client":
+        return [*messages, EXIT_CODE, *map(bad_arguments, BAD_ARGUMENTS), INNOCENT, SERVER_GONE]
+    return [PID_LINE, *messages, TWO_CLIENTS]
+
+
 BAD_ARGUMENTS = {
     "no arguments": [],
     "PID not a number": ["abc", "hello"],

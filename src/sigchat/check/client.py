@@ -28,6 +28,7 @@ from sigchat.proto.wire import ZERO
 from sigchat.sigio import procfs
 from sigchat.sigio.masks import SIGNAL_OF_SYMBOL, signals_pending
 from sigchat.sigio.receiver import Receiver
+from sigchat.sigio.sigapi import signal_name
 
 DETECT_TIMEOUT = 1.5
 """Seconds a probe run may take: the probe is ~100 bits."""
@@ -220,9 +221,9 @@ def exit_code_case(runs: list[tuple[str, Sent]]) -> CaseResult:
     bad = [(name, sent) for name, sent in runs if sent.run.returncode != 0]
     seconds = 0.0
     if not bad:
-        return CaseResult("exit code 0", True, seconds, f"0 after each of {plural(len(runs), 'message')}")
+        return CaseResult(c.EXIT_CODE, True, seconds, f"0 after each of {plural(len(runs), 'message')}")
     name, sent = bad[0]
-    return CaseResult("exit code 0", False, seconds, f"{sent.run.status} after {name!r}" + (f" (and {len(bad) - 1} more)" if len(bad) > 1 else ""))
+    return CaseResult(c.EXIT_CODE, False, seconds, f"{sent.run.status} after {name!r}" + (f" (and {len(bad) - 1} more)" if len(bad) > 1 else ""))
 
 
 def bad_argument_case(command: list[str], name: str, arguments: list[str]) -> CaseResult:
@@ -245,8 +246,8 @@ def bad_argument_case(command: list[str], name: str, arguments: list[str]) -> Ca
         problems.append(f"your client did not exit within {ARGUMENT_TIMEOUT:g} s")
     seconds = time.monotonic() - began
     if problems:
-        return CaseResult(f"bad arguments: {name}", False, seconds, f"given {shown}: " + "; ".join(problems))
-    return CaseResult(f"bad arguments: {name}", True, seconds, f"given {shown}: no signal sent, {result.status}")
+        return CaseResult(c.bad_arguments(name), False, seconds, f"given {shown}: " + "; ".join(problems))
+    return CaseResult(c.bad_arguments(name), True, seconds, f"given {shown}: no signal sent, {result.status}")
 
 
 def innocent_case(command: list[str]) -> CaseResult:
@@ -259,19 +260,19 @@ def innocent_case(command: list[str]) -> CaseResult:
         reap(sleeper)
     seconds = time.monotonic() - began
     if died is not None:
-        how = f"it died of signal {-died}" if died < 0 else f"it exited {died}"
+        how = f"it died of {signal_name(-died)}" if died < 0 else f"it exited {died}"
         return CaseResult(
-            "PID of an innocent process", False, seconds,
+            c.INNOCENT, False, seconds,
             f"your client killed PID {sleeper.pid}, which was not a server (a 'sleep' the checker started: {how}); "
             "check the target before you signal it (/proc/PID/status: SigCgt)",
         )  # fmt: skip
-    return CaseResult("PID of an innocent process", True, seconds, f"the 'sleep' survived; your client: {result.status}")
+    return CaseResult(c.INNOCENT, True, seconds, f"the 'sleep' survived; your client: {result.status}")
 
 
 def server_gone_case(command: list[str], profile: Profile, limit: float) -> CaseResult:
     """A sigchat-server child is killed once the client's message has started: the client must give up."""
     began = time.monotonic()
-    name = "server gone mid-message"
+    name = c.SERVER_GONE
     server = sigchat_server("--classic", str(profile))
     try:
         out, err = LineReader(server.stdout), LineReader(server.stderr)
@@ -319,12 +320,12 @@ def client_cases(
     if runs:
         yield exit_code_case(runs)
     for name, arguments in c.BAD_ARGUMENTS.items():
-        if wanted(f"bad arguments: {name}"):
-            progress(f"bad arguments: {name}")
+        if wanted(c.bad_arguments(name)):
+            progress(c.bad_arguments(name))
             yield bad_argument_case(command, name, arguments)
-    if wanted("PID of an innocent process"):
-        progress("PID of an innocent process")
+    if wanted(c.INNOCENT):
+        progress(c.INNOCENT)
         yield innocent_case(command)
-    if wanted("server gone"):
-        progress("server gone mid-message")
+    if wanted(c.SERVER_GONE):
+        progress(c.SERVER_GONE)
         yield server_gone_case(command, profile, SERVER_GONE_QUICK if quick else c.CLIENT_TIMEOUT)

@@ -13,15 +13,16 @@ import argparse
 import shutil
 import sys
 import time
+from collections.abc import Callable
 
 from sigchat import CHECK_COMMAND, exit_codes
 from sigchat.check import cases
 from sigchat.check.client import client_cases
 from sigchat.check.client import detect as detect_client
-from sigchat.check.report import CaseResult, PlainOutput, Report, RichOutput, write_json
+from sigchat.check.report import CaseResult, Output, PlainOutput, Report, RichOutput, write_json
 from sigchat.check.server import detect as detect_server
 from sigchat.check.server import server_cases
-from sigchat.proto.classic.profile import SYNTAX, ProfileError, parse_profile
+from sigchat.proto.classic.profile import SYNTAX, Profile, ProfileError, parse_profile
 from sigchat.sigio.masks import block_signals
 
 PROG = CHECK_COMMAND
@@ -34,6 +35,13 @@ class UsageError(Exception):
 class _Parser(argparse.ArgumentParser):
     def error(self, message: str) -> None:
         raise UsageError(message.removeprefix("argument "))
+
+
+def profile_argument(text: str) -> Profile:
+    try:
+        return parse_profile(text)
+    except ProfileError as error:
+        raise argparse.ArgumentTypeError(str(error)) from None
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -49,7 +57,9 @@ def build_parser() -> argparse.ArgumentParser:
         ),
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    parser.add_argument("--profile", metavar="PROFILE", help=f"the classic profile, no detection (options: {SYNTAX})")
+    parser.add_argument(
+        "--profile", type=profile_argument, metavar="PROFILE", help=f"the classic profile, no detection (options: {SYNTAX})"
+    )
     parser.add_argument("--quick", action="store_true", help="a short run: every case, shorter long messages")
     parser.add_argument("--json", metavar="FILE", help="also write the report to FILE as JSON")
     parser.add_argument(
@@ -70,20 +80,12 @@ def main(argv: list[str] | None = None) -> int:
             raise UsageError(f"the {args.target} command is missing: {PROG} {args.target} CMD [ARG...]")
         if shutil.which(args.command[0]) is None:
             raise UsageError(f"cannot run {args.command[0]!r}: no such program (a path, or a command on PATH)")
-        profile = parse_profile(args.profile) if args.profile is not None else None
-    except ProfileError as error:
-        print(f"{PROG}: --profile: {error} (see --help)", file=sys.stderr)
-        return exit_codes.USAGE
     except UsageError as error:
         print(f"{PROG}: {error} (see --help)", file=sys.stderr)
         return exit_codes.USAGE
     except SystemExit as exit_:  # --help
         return int(exit_.code or 0)
-    report = Report(args.target, " ".join(args.command))
-    output = RichOutput() if sys.stdout.isatty() else PlainOutput()
-    output.start(report, total=0)
-    run_checks(report, args, profile, output)
-    output.finish(report)
+    report = check(args, RichOutput() if sys.stdout.isatty() else PlainOutput())
     if args.json:
         try:
             write_json(report, args.json)
@@ -93,7 +95,18 @@ def main(argv: list[str] | None = None) -> int:
     return exit_codes.OK if report.passed else exit_codes.FAILURE
 
 
-def run_checks(report: Report, args: argparse.Namespace, profile, output) -> None:
+def check(args: argparse.Namespace, output: Output) -> Report:
+    """The whole check that ``args`` asks for, told to ``output`` as it runs."""
+    report = Report(args.target, " ".join(args.command))
+    wanted = selected(args.only)
+    output.start(report, total=sum(map(wanted, cases.planned(args.target, args.quick))))
+    run_checks(report, args, args.profile, output, wanted)
+    output.finish(report)
+    return report
+
+
+def run_checks(report: Report, args: argparse.Namespace, profile: Profile | None, output: Output, wanted: Callable[[str], bool]) -> None:
+    """Detect the profile unless given, then run the cases ``wanted`` picks, each into ``report`` and ``output``."""
     began = time.monotonic()
     if profile is None:
         detect = detect_client if args.target == "client" else detect_server
@@ -107,12 +120,12 @@ def run_checks(report: Report, args: argparse.Namespace, profile, output) -> Non
         report.cases.append(CaseResult("profile detection", False, time.monotonic() - began, note))
         return
     run = client_cases if args.target == "client" else server_cases
-    for result in run(args.command, profile, args.quick, output.running, selected(args.only)):
+    for result in run(args.command, profile, args.quick, output.running, wanted):
         report.cases.append(result)
         output.case(result)
 
 
-def selected(prefixes: list[str]):
+def selected(prefixes: list[str]) -> Callable[[str], bool]:
     """The case-name filter of ``--only``: everything without it."""
     if not prefixes:
         return lambda name: True
@@ -123,5 +136,3 @@ def entry_point() -> None:
     block_signals()
     sys.exit(main())
 
-
-__all__ = ["main", "entry_point", "cases"]

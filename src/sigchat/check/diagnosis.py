@@ -30,7 +30,7 @@ def digits(symbols: Sequence[int]) -> str:
 def around(expected: Sequence[int], got: Sequence[int], index: int) -> str:
     """Two lines, expected over received, from ``CONTEXT`` signals before ``index``, and a caret."""
     start = max(0, index - CONTEXT)
-    end = index + CONTEXT
+    end = min(index + CONTEXT, max(len(expected), len(got)))
     return (
         f"signals {number(start)}-{number(end - 1)} (1 = SIGUSR1, 2 = SIGUSR2):\n"
         f"  expected {digits(expected[start:end])}\n"

@@ -16,6 +16,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from sigchat.sigio.masks import unblock_signals
+from sigchat.sigio.sigapi import signal_name
 
 
 @dataclass
@@ -40,7 +41,7 @@ class ProcessResult:
         if self.returncode is None:
             return "still running at the timeout"
         if self.returncode < 0:
-            return f"killed by signal {-self.returncode}"
+            return f"killed by {signal_name(-self.returncode)}"
         return f"exit status {self.returncode}"
 
 

@@ -13,7 +13,7 @@ from __future__ import annotations
 import json
 import sys
 from dataclasses import dataclass, field
-from typing import TextIO
+from typing import Protocol, TextIO
 
 from rich.console import Console
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
@@ -84,6 +84,20 @@ def headline(report: Report) -> str:
 # --------------------------------------------------------------------------- the two outputs
 
 
+class Output(Protocol):
+    """What a check tells as it runs: ``PlainOutput`` or ``RichOutput``."""
+
+    def start(self, report: Report, total: int) -> None: ...
+
+    def profile(self, report: Report) -> None: ...
+
+    def running(self, name: str) -> None: ...
+
+    def case(self, case: CaseResult) -> None: ...
+
+    def finish(self, report: Report) -> None: ...
+
+
 class PlainOutput:
     """One line per case as it ends; the diagnosis of a failure below it, indented."""
 
@@ -132,7 +146,7 @@ class RichOutput:
         self.task = self.progress.add_task("detecting the profile", total=total)
 
     def profile(self, report: Report) -> None:
-        self.console.print(f"profile: [bold]{report.profile or 'unknown'}[/] ({report.profile_note})")
+        self.console.print(profile_line(report))
 
     def running(self, name: str) -> None:
         self.progress.update(self.task, description=name)
@@ -142,9 +156,24 @@ class RichOutput:
 
     def finish(self, report: Report) -> None:
         self.progress.stop()
-        self.console.print(table(report))
-        style = "bold green" if report.passed else "bold red"
-        self.console.print(Text(report.summary(), style=style))
+        for renderable in outcome(report):
+            self.console.print(renderable)
+
+
+def outcome(report: Report) -> list:
+    """What ends a terminal's report: the table and the summary line."""
+    return [table(report), Text(report.summary(), style="bold green" if report.passed else "bold red")]
+
+
+def whole(report: Report) -> list:
+    """The whole report as a terminal shows it once the progress bar is gone (the README's screenshot)."""
+    return [Text(headline(report), style="bold"), profile_line(report), *outcome(report)]
+
+
+def profile_line(report: Report) -> Text:
+    line = Text("profile: ")
+    line.append(report.profile or "unknown", style="bold")
+    return line.append(f" ({report.profile_note})")
 
 
 def table(report: Report) -> Table:

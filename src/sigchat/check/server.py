@@ -249,16 +249,16 @@ def pid_line_case(command: list[str]) -> CaseResult:
     try:
         server = StudentServer(command)
     except StartError as error:
-        return CaseResult("prints its PID", False, time.monotonic() - began, str(error))
+        return CaseResult(c.PID_LINE, False, time.monotonic() - began, str(error))
     server.close()
     line = server.header.rstrip(b"\n")
-    return CaseResult("prints its PID", True, time.monotonic() - began, f"first line: {shown(line, 60)}")
+    return CaseResult(c.PID_LINE, True, time.monotonic() - began, f"first line: {shown(line, 60)}")
 
 
 def two_clients_case(command: list[str], profile: Profile) -> CaseResult:
     """Optional: two ``sigchat-send --classic`` children at once; both messages must be printed whole."""
     began = time.monotonic()
-    name = "two clients at once"
+    name = c.TWO_CLIENTS
     try:
         server = StudentServer(command)
     except StartError as error:
@@ -289,13 +289,13 @@ def two_clients_case(command: list[str], profile: Profile) -> CaseResult:
 def server_cases(
     command: list[str], profile: Profile, quick: bool, progress: Callable[[str], None], wanted: Callable[[str], bool]
 ) -> Iterator[CaseResult]:
-    if wanted("prints its PID"):
-        progress("prints its PID")
+    if wanted(c.PID_LINE):
+        progress(c.PID_LINE)
         yield pid_line_case(command)
     for case in c.message_cases(quick):
         if wanted(case.name):
             progress(case.name)
             yield message_case(command, profile, case)
-    if wanted("two clients"):
-        progress("two clients at once")
+    if wanted(c.TWO_CLIENTS):
+        progress(c.TWO_CLIENTS)
         yield two_clients_case(command, profile)
