@@ -113,16 +113,24 @@ def case_line(output: str, name: str) -> str:
     return "\n".join(lines[start:end])
 
 
+def check_json(tmp_path: Path, *args: str) -> tuple[int, str, dict]:
+    """``check("--json", FILE, *args)``: its exit code, its output, and the report, checked to have the issue's shape."""
+    path = tmp_path / "report.json"
+    code, output = check("--json", str(path), *args)
+    report = json.loads(path.read_text())
+    assert set(report) == {"target", "profile", "passed", "cases"}, report
+    for case in report["cases"]:
+        assert set(case) == {"name", "passed", "seconds", "diagnosis"}, case
+        assert isinstance(case["seconds"], float) and isinstance(case["diagnosis"], str), case
+    return code, output, report
+
+
 @needs_gcc
 def test_a_correct_client_passes_every_case_and_the_json_has_the_issues_shape(peers, tmp_path):
-    report = tmp_path / "report.json"
-    code, output = check("--quick", "--json", str(report), "client", str(peers / "client"))
+    code, output, data = check_json(tmp_path, "--quick", "client", str(peers / "client"))
     assert code == 0, output
-    data = json.loads(report.read_text())
-    assert set(data) == {"target", "profile", "passed", "cases"}
     assert (data["target"], data["profile"], data["passed"]) == ("client", "msb,usr2=1,nul,ack=usr1", True)
-    for case in data["cases"]:
-        assert set(case) == {"name", "passed", "seconds", "diagnosis"} and case["passed"], case
+    assert all(case["passed"] for case in data["cases"]), data
     names = [case["name"] for case in data["cases"]]
     for expected in ("empty message", "1 char", "100 chars", "1,000 chars (timed)", "15 in a row, no restart",
                      "exit code 0", "bad arguments: PID 0", "bad arguments: negative PID", "PID of an innocent process",
@@ -174,10 +182,8 @@ SERVER_FINDINGS = {
 
 @needs_gcc
 def test_a_correct_server_is_detected_and_passes(peers, tmp_path):
-    report = tmp_path / "report.json"
-    code, output = check("--quick", "--json", str(report), "server", str(peers / "server"))
+    code, output, data = check_json(tmp_path, "--quick", "server", str(peers / "server"))
     assert code == 0, output
-    data = json.loads(report.read_text())
     assert (data["target"], data["profile"], data["passed"]) == ("server", "msb,usr2=1,nul,ack=usr1", True)
     assert {case["name"] for case in data["cases"] if not case["passed"]} <= {"two clients at once"}  # optional
 

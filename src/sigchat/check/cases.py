@@ -85,7 +85,7 @@ def planned(target: str, quick: bool) -> list[str]:
     """Every case's name, in the order a ``target`` (``client``/``server``) check runs them."""
     messages = [case.name for case in message_cases(quick)]
     if target == "client":
-        return [*messages, EXIT_CODE, *map(bad_arguments, BAD_ARGUMENTS), INNOCENT, SERVER_GONE]
+        return [*messages, EXIT_CODE, *map(bad_arguments, BAD_ARGUMENTS), INNOCENT, SERVER_GONE, TWO_CLIENTS]
     return [PID_LINE, *messages, TWO_CLIENTS]
 
 

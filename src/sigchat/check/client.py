@@ -46,7 +46,7 @@ class LocalServer:
     """One in-process sigchat server for one case: the events, the refusals and the trace of each client."""
 
     def __init__(self, profile: Profile) -> None:
-        self.server = TracingServer(profile, idle_timeout=DEFAULT_IDLE_TIMEOUT)
+        self.server = TracingServer(profile, idle_timeout=DEFAULT_IDLE_TIMEOUT, alive=procfs.is_alive)
         self.events: list[ServerEvent] = []
         self.refusals: dict[int, str] = {}
         self.receiver = Receiver(self.server, self.events.append, on_refused=self._refused, poll_interval=TICK)
@@ -109,12 +109,7 @@ class Sent:
     symbols: list[int]
     times: list[float]
     waits: bool
-    released: float | None
-    """When the server sent the (held) ack of the message's last bit."""
-
-    @property
-    def exited_before_last_ack(self) -> bool:
-        return self.run.returncode is not None and self.released is not None and self.run.exited_at < self.released
+    exited_before_last_ack: bool
 
 
 def send(local: LocalServer, command: list[str], message: bytes, timeout: float = c.CLIENT_TIMEOUT) -> Sent:
@@ -128,7 +123,7 @@ def send(local: LocalServer, command: list[str], message: bytes, timeout: float 
         [symbol for symbol, _ in trace],
         [at for _, at in trace],
         local.waits(result.pid),
-        local.server.released.get(result.pid),
+        result.pid in local.server.exited_early,
     )
 
 
@@ -302,9 +297,32 @@ def run_killing(command: list[str], pid: int, message: bytes, started: Callable[
         except subprocess.TimeoutExpired:
             returncode, out, err = None, b"", b""
         exited = time.monotonic()
-        return ProcessResult(client.pid, returncode, exited - killed, exited, out, err)
+        return ProcessResult(client.pid, returncode, exited - killed, out, err)
     finally:
         reap(client)
+
+
+def two_clients_case(command: list[str], profile: Profile) -> CaseResult:
+    """Optional: two clients at once to one server; sigchat's line lets one stream at a time, if they wait for acks."""
+    began = time.monotonic()
+    messages = [c.prose(300), c.art(300)]
+    with LocalServer(profile) as local:
+        clients = [spawn([*command, str(local.pid), os.fsdecode(m)]) for m in messages]
+        for client in clients:
+            try:
+                client.communicate(timeout=c.CLIENT_TIMEOUT)
+            except subprocess.TimeoutExpired:
+                pass
+            reap(client)
+        for client in clients:
+            local.settle(client.pid)
+        arrived = [local.delivered(client.pid) == [m] for client, m in zip(clients, messages)]
+        waits = all(local.waits(client.pid) for client in clients)
+    seconds = time.monotonic() - began
+    if all(arrived):
+        return CaseResult(c.TWO_CLIENTS, True, seconds, "both intact", mandatory=False)
+    why = "" if waits else ": your client does not wait for acks, so its signals and the other's merge"
+    return CaseResult(c.TWO_CLIENTS, False, seconds, f"{arrived.count(False)} of 2 messages damaged{why}", mandatory=False)
 
 
 def client_cases(
@@ -329,3 +347,6 @@ def client_cases(
     if wanted(c.SERVER_GONE):
         progress(c.SERVER_GONE)
         yield server_gone_case(command, profile, SERVER_GONE_QUICK if quick else c.CLIENT_TIMEOUT)
+    if wanted(c.TWO_CLIENTS):
+        progress(c.TWO_CLIENTS)
+        yield two_clients_case(command, profile)

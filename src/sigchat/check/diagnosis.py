@@ -113,7 +113,7 @@ def client_message(
         return "every signal was right, yet nothing was delivered"
     if kind == "short":
         if profile.nul and len(expected) - len(got) == 8 and index == len(expected) - 8:
-            return f"your client never sent the NUL (its last 8 bits): the message never ended\n" + around(expected, got, index)
+            return "your client never sent the NUL (its last 8 bits): the message never ended\n" + around(expected, got, index)
         if hung:
             return (
                 f"your client stopped at {at}, {number(len(got))} of {number(len(expected))} signals, and hung: "

@@ -27,8 +27,6 @@ class ProcessResult:
     returncode: int | None
     """``None``: still running at the timeout (then killed)."""
     seconds: float
-    exited_at: float
-    """``time.monotonic()`` once its exit was seen."""
     stdout: bytes
     stderr: bytes
 
@@ -63,7 +61,7 @@ def run(argv: list[str], timeout: float, *, group: int | None = None, started: C
         proc = spawn(argv, group=group)
     except OSError as error:
         now = time.monotonic()
-        return ProcessResult(0, 127, now - began, now, b"", f"cannot run {argv[0]}: {error.strerror or error}".encode())
+        return ProcessResult(0, 127, now - began, b"", f"cannot run {argv[0]}: {error.strerror or error}".encode())
     if started is not None:
         started(proc.pid)
     try:
@@ -74,7 +72,7 @@ def run(argv: list[str], timeout: float, *, group: int | None = None, started: C
         out, err = proc.communicate()
         returncode = None
     exited = time.monotonic()
-    return ProcessResult(proc.pid, returncode, exited - began, exited, out, err)
+    return ProcessResult(proc.pid, returncode, exited - began, out, err)
 
 
 class LineReader(threading.Thread):

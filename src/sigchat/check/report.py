@@ -62,6 +62,8 @@ class Report:
     def summary(self) -> str:
         mandatory = [case for case in self.cases if case.mandatory]
         failed = self.failed()
+        if not mandatory:
+            return "PASSED: no mandatory case was run"
         if not failed:
             return f"PASSED: all {plural(len(mandatory), 'mandatory case')} passed"
         return f"FAILED: {len(failed)} of {plural(len(mandatory), 'mandatory case')} failed"

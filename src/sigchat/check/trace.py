@@ -7,15 +7,18 @@ only (nothing native talks to a checker) and
   them with what the client should have sent;
 * holds back the ack of a message's last bit (and its end ack) for
   ``HOLD_LAST_ACK``: a client that waits for it is still there when it is
-  sent, one that exits after its last bit is gone (``released`` tells when it
-  went out). Short enough for clients that take a 10 ms sleep without an ack
-  as a timeout.
+  sent, one that exits after its last bit is gone (``alive``, asked then,
+  says so: ``exited_early``). Short enough for clients that take a 10 ms
+  sleep without an ack as a timeout.
 
 The receiver (``sigio.receiver.Receiver``) drives it like any server: its
-``tick`` releases the held acks through ``outbox``.
+``tick`` releases the held acks through ``outbox``. Sans-IO but for
+``alive``, which the caller passes in (``sigio.procfs.is_alive``).
 """
 
 from __future__ import annotations
+
+from collections.abc import Callable
 
 from sigchat.proto.classic.profile import Profile
 from sigchat.proto.events import MessageDelivered
@@ -28,16 +31,19 @@ TICK = 0.001
 
 
 class TracingServer(Server):
-    def __init__(self, profile: Profile, *, idle_timeout: float, hold_last_ack: float = HOLD_LAST_ACK) -> None:
+    def __init__(
+        self, profile: Profile, *, idle_timeout: float, alive: Callable[[int], bool], hold_last_ack: float = HOLD_LAST_ACK
+    ) -> None:
         super().__init__(classic=profile, classic_timeout=idle_timeout)
+        self.alive = alive
         self.classic.native = False  # every pid is a classic client (see ClassicServer.native)
         self.hold_last_ack = hold_last_ack
         self.trace: dict[int, list[tuple[int, float]]] = {}
         """pid -> ``(symbol, arrival time)`` of every signal, in order."""
         self.held: list[tuple[int, int, float]] = []
         """``(pid, symbol, due)``: last acks held back."""
-        self.released: dict[int, float] = {}
-        """pid -> when the last ack of its latest message went out."""
+        self.exited_early: set[int] = set()
+        """Clients that had exited when the last ack of their message was due."""
 
     def receive(self, pid: int, symbol: int, now: float) -> int | None:
         self.trace.setdefault(pid, []).append((symbol, now))
@@ -60,7 +66,8 @@ class TracingServer(Server):
             for pid, symbol, due in self.held:
                 if due <= now:
                     self.outbox.append((pid, symbol))
-                    self.released[pid] = now
+                    if not self.alive(pid):
+                        self.exited_early.add(pid)
                 else:
                     keep.append((pid, symbol, due))
             self.held = keep
