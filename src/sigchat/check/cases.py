@@ -9,6 +9,7 @@ whitespace. ``--quick`` keeps every case but shortens the long messages.
 
 from __future__ import annotations
 
+import sys
 from dataclasses import dataclass
 
 PROBE = "sigchat ✓ 42".encode()
@@ -75,6 +76,10 @@ INNOCENT = "PID of an innocent process"
 SERVER_GONE = "server gone mid-message"
 PID_LINE = "prints its PID"
 TWO_CLIENTS = "two clients at once"
+SPEED = "speed"
+SPOOFER = "a spoofer sending random signals"
+SEND_COMMAND = [sys.executable, "-m", "sigchat", "send"]
+"""sigchat's own sender, the speed case's yardstick (this interpreter, whatever installed it)."""
 
 
 def bad_arguments(name: str) -> str:
@@ -85,8 +90,8 @@ def planned(target: str, quick: bool) -> list[str]:
     """Every case's name, in the order a ``target`` (``client``/``server``) check runs them."""
     messages = [case.name for case in message_cases(quick)]
     if target == "client":
-        return [*messages, EXIT_CODE, *map(bad_arguments, BAD_ARGUMENTS), INNOCENT, SERVER_GONE, TWO_CLIENTS]
-    return [PID_LINE, *messages, TWO_CLIENTS]
+        return [*messages, EXIT_CODE, *map(bad_arguments, BAD_ARGUMENTS), INNOCENT, SERVER_GONE, TWO_CLIENTS, SPEED]
+    return [PID_LINE, *messages, TWO_CLIENTS, SPOOFER]
 
 
 BAD_ARGUMENTS = {

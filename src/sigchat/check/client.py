@@ -302,6 +302,24 @@ def run_killing(command: list[str], pid: int, message: bytes, started: Callable[
         reap(client)
 
 
+def speed_case(profile: Profile, timed: Sent | None, message: bytes) -> CaseResult:
+    """Optional: the timed case's client against "fast" (``cases.FAST_1000``) and against ``sigchat-send --classic``
+    sending the same message to the same kind of server (its start-up included)."""
+    began = time.monotonic()
+    with LocalServer(profile) as local:
+        ours = run([*c.SEND_COMMAND, f"--classic={profile}", str(local.pid), os.fsdecode(message)], c.CLIENT_TIMEOUT)
+        local.settle(ours.pid)
+        sigchat_ok = local.delivered(ours.pid) == [message]
+    seconds = time.monotonic() - began
+    sigchat = f"sigchat-send --classic: {human_duration(ours.seconds)}" + ("" if sigchat_ok else " (not intact)")
+    if timed is None or timed.delivered != [message]:
+        return CaseResult(c.SPEED, False, seconds, f"your client's 1,000 chars did not arrive intact; {sigchat}", mandatory=False)
+    took = timed.run.seconds
+    fast = took < c.FAST_1000
+    verdict = f"1,000 chars in {human_duration(took)}: {'fast' if fast else 'slow'} (fast: under {c.FAST_1000:g} s); {sigchat}"
+    return CaseResult(c.SPEED, fast, seconds, verdict, mandatory=False)
+
+
 def two_clients_case(command: list[str], profile: Profile) -> CaseResult:
     """Optional: two clients at once to one server; sigchat's line lets one stream at a time, if they wait for acks."""
     began = time.monotonic()
@@ -329,11 +347,14 @@ def client_cases(
     command: list[str], profile: Profile, quick: bool, progress: Callable[[str], None], wanted: Callable[[str], bool]
 ) -> Iterator[CaseResult]:
     runs = []
+    timed = None
     for case in c.message_cases(quick):
         if wanted(case.name):
             progress(case.name)
             result, sent = message_case(command, profile, case)
             runs += [(case.name, s) for s in sent]
+            if case.timed:
+                timed = (case.message, sent[0])
             yield result
     if runs:
         yield exit_code_case(runs)
@@ -350,3 +371,6 @@ def client_cases(
     if wanted(c.TWO_CLIENTS):
         progress(c.TWO_CLIENTS)
         yield two_clients_case(command, profile)
+    if wanted(c.SPEED) and timed is not None:
+        progress(c.SPEED)
+        yield speed_case(profile, timed[1], timed[0])

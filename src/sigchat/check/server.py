@@ -266,7 +266,7 @@ def two_clients_case(command: list[str], profile: Profile) -> CaseResult:
     messages = [c.prose(200), c.art(200)]
     try:
         senders = [
-            spawn([sys.executable, "-m", "sigchat", "send", f"--classic={profile}", str(server.pid), m.decode()])
+            spawn([*c.SEND_COMMAND, f"--classic={profile}", str(server.pid), m.decode()])
             for m in messages
         ]
         for sender in senders:
@@ -286,6 +286,37 @@ def two_clients_case(command: list[str], profile: Profile) -> CaseResult:
     return CaseResult(name, True, seconds, "both printed whole", mandatory=False)
 
 
+def spoofer_case(command: list[str], profile: Profile) -> CaseResult:
+    """Optional: random signals from another process while a message comes; it must still be printed whole."""
+    began = time.monotonic()
+    try:
+        server = StudentServer(command)
+    except StartError as error:
+        return CaseResult(c.SPOOFER, False, time.monotonic() - began, str(error), mandatory=False)
+    message = c.prose(1_000)
+    spoofer = spawn([sys.executable, "-m", "sigchat.sigio.spoofer", str(server.pid)], stdin=subprocess.PIPE)
+    try:
+        spoofer.stdout.readline()  # "spoofing": its signals are on their way
+        send(server.pid, message, profile)
+    finally:
+        spoofer.stdin.close()
+        spoofer.wait(10)
+        reap(spoofer)
+    body = server.wait_body(len(message) + 1)
+    status = server.status()
+    server.close()
+    seconds = time.monotonic() - began
+    if message in body.split(b"\n"):
+        return CaseResult(c.SPOOFER, True, seconds, "printed whole: it reads only its client's signals (si_pid)", mandatory=False)
+    said = f"it died ({status})" if status else f"it printed {shown(body)}" if body else "it printed nothing"
+    return CaseResult(
+        c.SPOOFER, False, seconds,
+        f"a message sent while another process sent random signals was not printed whole ({said}): "
+        "take bits only from the client whose message is in progress (si_pid)",
+        mandatory=False,
+    )  # fmt: skip
+
+
 def server_cases(
     command: list[str], profile: Profile, quick: bool, progress: Callable[[str], None], wanted: Callable[[str], bool]
 ) -> Iterator[CaseResult]:
@@ -299,3 +330,6 @@ def server_cases(
     if wanted(c.TWO_CLIENTS):
         progress(c.TWO_CLIENTS)
         yield two_clients_case(command, profile)
+    if wanted(c.SPOOFER):
+        progress(c.SPOOFER)
+        yield spoofer_case(command, profile)
