@@ -12,6 +12,8 @@ from __future__ import annotations
 import sys
 from dataclasses import dataclass
 
+from sigchat.format import number
+
 PROBE = "sigchat ✓ 42".encode()
 """The known first message that profile detection sends (or has a client send): asymmetric bits, a
 length no byte order reads the same way, and a multi-byte character."""
@@ -64,7 +66,7 @@ def message_cases(quick: bool) -> list[MessageCase]:
         MessageCase("1 char", b"x"),
         MessageCase("100 chars", prose(100)),
         MessageCase("1,000 chars (timed)", prose(1_000), timed=True),
-        MessageCase(f"{len(long_art):,} chars: newlines, quotes, \\ and `", long_art),
+        MessageCase(f"{number(len(long_art))} chars: newlines, quotes, \\ and `", long_art),
         MessageCase(f"{REPEATS} in a row, no restart", prose(40), repeat=REPEATS),
         MessageCase("Unicode (CJK, RTL, emoji, combining)", UNICODE.encode()),
         MessageCase("leading/trailing whitespace", WHITESPACE.encode()),

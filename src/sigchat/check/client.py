@@ -20,7 +20,7 @@ from sigchat.check import diagnosis
 from sigchat.check.processes import Catcher, LineReader, ProcessResult, reap, run, sigchat_server, spawn, start_sleep
 from sigchat.check.report import CaseResult
 from sigchat.check.trace import TICK, TracingServer
-from sigchat.format import human_duration, number, plural
+from sigchat.format import human_duration, human_rate, number, percent, plural
 from sigchat.proto.classic.infer import infer_client
 from sigchat.proto.classic.profile import DEFAULT_IDLE_TIMEOUT, Profile, parse_profile
 from sigchat.proto.events import MessageDelivered, ServerEvent, TransferAborted
@@ -164,7 +164,7 @@ def detect(command: list[str]) -> tuple[Profile | None, str]:
                 if not send(local, command, c.PROBE, DETECT_TIMEOUT).run.hung:
                     profile = trial
                     break
-    sure = f"{best.confidence:.0%} sure" if best.confidence < 1 else "certain"
+    sure = f"{percent(best.confidence)} sure" if best.confidence < 1 else "certain"
     near = f", {plural(best.errors, 'signal')} lost or wrong" if best.errors else ""
     return profile, f"detected from its {number(len(sent.symbols))} signals for a probe message{near}: {sure}"
 
@@ -189,7 +189,7 @@ def message_case(command: list[str], profile: Profile, case: c.MessageCase) -> t
     if verdict is None:
         took = sum(s.run.seconds for s in runs)
         rate = 8 * len(case.message) * case.repeat / took if took else 0
-        verdict = f"intact in {human_duration(took)}" + (f" ({rate:,.0f} bits/s)" if case.message else "")
+        verdict = f"intact in {human_duration(took)}" + (f" ({human_rate(rate)})" if case.message else "")
         if case.timed:
             verdict += f"; fast (under {c.FAST_1000:g} s)" if took < c.FAST_1000 else f"; slow (over {c.FAST_1000:g} s)"
         return CaseResult(case.name, True, seconds, verdict), runs

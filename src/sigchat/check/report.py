@@ -20,7 +20,7 @@ from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 from rich.text import Text
 
-from sigchat.format import plural
+from sigchat.format import human_duration, plural
 
 
 @dataclass
@@ -120,7 +120,7 @@ class PlainOutput:
     def case(self, case: CaseResult) -> None:
         mark = "ok  " if case.passed else ("FAIL" if case.mandatory else "warn")
         lines = _labelled(case).split("\n")
-        self.out.write(f"{mark} {case.name} ({case.seconds:.2f} s): {lines[0]}\n")
+        self.out.write(f"{mark} {case.name} ({human_duration(case.seconds)}): {lines[0]}\n")
         for line in lines[1:]:
             self.out.write(f"       {line}\n")
         self.out.flush()
@@ -189,5 +189,5 @@ def table(report: Report) -> Table:
             mark = Text("✓", style="green")
         else:
             mark = Text("✗", style="red") if case.mandatory else Text("!", style="yellow")
-        grid.add_row(mark, case.name, f"{case.seconds:.2f} s", Text(_labelled(case), style="" if case.passed else "bold"))
+        grid.add_row(mark, case.name, human_duration(case.seconds), Text(_labelled(case), style="" if case.passed else "bold"))
     return grid
