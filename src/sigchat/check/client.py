@@ -49,7 +49,8 @@ class LocalServer:
         self.server = TracingServer(profile, idle_timeout=DEFAULT_IDLE_TIMEOUT, alive=procfs.is_alive)
         self.events: list[ServerEvent] = []
         self.refusals: dict[int, str] = {}
-        self.receiver = Receiver(self.server, self.events.append, on_refused=self._refused, poll_interval=TICK)
+        # Not pinned: no sender joins its CPU here, and pinned it cannot flee a CPU that other work keeps busy.
+        self.receiver = Receiver(self.server, self.events.append, on_refused=self._refused, poll_interval=TICK, pin_cpu=False)
         self.pid = os.getpid()
 
     def _refused(self, pid: int, reason: str) -> None:

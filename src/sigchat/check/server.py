@@ -37,6 +37,8 @@ QUIET = 0.2
 """Seconds of silence on its stdout after which a server is taken to have printed all it will."""
 SETTLE = 0.02
 """The same once it printed as much as expected (anything more comes at once)."""
+SPOOFED_ACK_TIMEOUT = 0.02
+"""Seconds to wait for each ack with a spoofer about (the server may ack the spoofer instead)."""
 PROBE_ACK_TIMEOUT = 0.05
 """Seconds a detection probe waits for each ack (a wrong guess must cost little)."""
 CANDIDATES = (
@@ -293,11 +295,11 @@ def spoofer_case(command: list[str], profile: Profile) -> CaseResult:
         server = StudentServer(command)
     except StartError as error:
         return CaseResult(c.SPOOFER, False, time.monotonic() - began, str(error), mandatory=False)
-    message = c.prose(1_000)
+    message = c.prose(300)
     spoofer = spawn([sys.executable, "-m", "sigchat.sigio.spoofer", str(server.pid)], stdin=subprocess.PIPE)
     try:
         spoofer.stdout.readline()  # "spoofing": its signals are on their way
-        send(server.pid, message, profile)
+        send(server.pid, message, profile, SPOOFED_ACK_TIMEOUT)
     finally:
         spoofer.stdin.close()
         spoofer.wait(10)
