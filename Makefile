@@ -5,7 +5,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 ARGS ?=
 
-.PHONY: run test bench screenshots clean venv
+.PHONY: run test bench bench-classic screenshots clean venv
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -34,6 +34,10 @@ test: $(VENV)/.installed-test
 bench: $(VENV)/.installed
 	$(BIN)/python -m compileall -q src
 	$(BIN)/python scripts/bench.py $(ARGS)
+
+# Every classic convention's C peers (tests/peers/conventions.py) against sigchat; needs gcc.
+bench-classic: $(VENV)/.installed
+	$(BIN)/python scripts/bench_classic.py $(ARGS)
 
 screenshots: $(VENV)/.installed-test
 	$(BIN)/python scripts/make_screenshots.py

@@ -1422,3 +1422,24 @@ def test_real_receiver_and_real_senders(blocked_signals, tmp_path):
     log.close()
     logged = [json.loads(line)["text"] for line in (tmp_path / "log.jsonl").read_text().splitlines()]
     assert sorted(logged) == sorted(m.decode() for m in messages)
+
+
+@pytest.mark.parametrize(
+    ("integrity", "note", "verdict", "headline"),
+    [
+        ("acked", "", "○ classic: every bit acked", "hey"),
+        ("unverified", "the NUL's last 2 bits never came: completed", "○ classic, unverified", "hey"),
+        ("damaged", "bit lost at byte 1", "✗ classic, damaged (bit lost at byte 1)", "✗ DAMAGED (bit lost at byte 1) hey"),
+    ],
+)
+def test_a_classic_entry_says_what_it_is_worth(integrity, note, verdict, headline) -> None:
+    from sigchat.tui.model import Entry
+    from sigchat.tui.widgets.chat_log import headline as headline_of, integrity as integrity_of
+
+    stats = protocol.TransferStats(pid=4242, started_at=0.0, ended_at=1.0, length=3, bits=32)
+    event = protocol.MessageDelivered(4242, b"hey", stats, False, "classic", "msb,usr2=1,nul,ack=none", integrity, note)
+    entry = Entry(0, Kind.DELIVERED, 4242, None, 0.0, b"hey", stats, event=event, mode="classic", profile=event.profile)
+    text, _ = integrity_of(entry)
+    assert text.startswith(verdict) and (note in text)
+    assert str(headline_of(entry, None)) == headline
+    assert entry.damaged == (integrity == "damaged")

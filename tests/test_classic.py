@@ -7,6 +7,7 @@ tests against independent C peers are in test_classic_e2e.py).
 from __future__ import annotations
 
 import itertools
+import json
 
 import pytest
 from hypothesis import given, settings
@@ -51,6 +52,12 @@ def test_default_profile_is_the_common_convention() -> None:
         ("ack=usr2,end-ack=usr1", "msb,usr2=1,nul,ack=usr2,end-ack=usr1"),
         ("end-ack=usr2,handshake", "msb,usr2=1,nul,ack=usr1,end-ack=usr2,handshake"),
         ("end-ack=none", "msb,usr2=1,nul,ack=usr1"),
+        ("lsb,usr1=1,len-typed+nul,nul-counted,end-ack=usr2,handshake",
+         "lsb,usr1=1,len-typed+nul,le,nul-counted,ack=usr1,end-ack=usr2,handshake"),
+        ("lsb,dec10+nul", "lsb,usr2=1,dec10+nul,ack=usr1"),
+        ("dec10", "msb,usr2=1,dec10,ack=usr1"),
+        ("ack=usr2,handshake=usr2", "msb,usr2=1,nul,ack=usr2,handshake=usr2"),
+        ("handshake=usr1", "msb,usr2=1,nul,ack=usr1,handshake"),
     ],
 )
 def test_parse_and_canonical_form(text: str, canonical: str) -> None:
@@ -65,7 +72,11 @@ def test_parse_and_canonical_form(text: str, canonical: str) -> None:
         ("msb,lsb", "conflicting options 'msb' and 'lsb'"),
         ("usr1=1,usr2=1", "conflicting"),
         ("len32,len64", "conflicting options 'len32' and 'len64'"),
-        ("be", "needs a length"),
+        ("be", "needs a binary length"),
+        ("dec10,be", "needs a binary length"),
+        ("len32,dec10", "conflicting options 'dec10' and 'len32'"),
+        ("len-typed+len64", "conflicting options 'len-typed' and 'len64'"),
+        ("handshake=usr3", "unknown profile option 'handshake=usr3'"),
         ("nul-counted", "needs both a length and a NUL"),
         ("len32,nul-counted", "needs both a length and a NUL"),
         ("ack=usr3", "ack must be usr1, usr2 or none"),
@@ -126,6 +137,18 @@ def test_encode_known_vectors() -> None:
     assert encode(b"A", parse_profile("lsb,len32")) == [1] + [0] * 31 + [1, 0, 0, 0, 0, 0, 1, 0]
 
 
+def test_new_length_headers() -> None:
+    """``dec10`` sends the length as ASCII digits; ``len-typed`` sends a width signal, then the length."""
+    assert classic.message_bytes(b"hi", parse_profile("lsb,dec10+nul")) == b"0000000002hi\0"
+    typed = parse_profile("lsb,usr1=1,len-typed+nul,nul-counted")
+    assert classic.message_bytes(b"hi", typed) == b"\3\0\0\0hi\0"
+    symbols = classic.encode(b"hi", typed)
+    assert symbols[0] == ZERO and len(symbols) == 1 + 8 * 7  # SIGUSR1: a 32-bit length follows
+    assert typed.length_header(1 << 32) == (ONE, (1 << 32).to_bytes(8, "little"))
+    assert typed.header_length(b"\3\0\0\0") == 3
+    assert parse_profile("dec10").header_length(b"00000000x1") is None
+
+
 def test_message_bytes_framing() -> None:
     assert classic.message_bytes(b"hi", parse_profile("len32+nul")) == b"\0\0\0\2hi\0"
     assert classic.message_bytes(b"hi", parse_profile("len32+nul,nul-counted")) == b"\0\0\0\3hi\0"
@@ -161,6 +184,7 @@ def aborted(events: list) -> list[protocol.TransferAborted]:
 PROFILE_TEXTS = [
     "", "lsb", "usr1=1", "lsb,usr1=1", "len32", "lsb,len32", "len32,le", "lsb,len32,be", "len64", "len32+nul",
     "lsb,len64+nul,nul-counted", "ack=none", "ack=usr2,end-ack=usr1", "end-ack=usr2", "handshake", "handshake,ack=none",
+    "lsb,usr1=1,len-typed+nul,nul-counted,end-ack=usr2,handshake", "lsb,dec10+nul", "ack=usr2,handshake=usr2",
 ]
 
 
@@ -170,7 +194,7 @@ def test_decoder_round_trip_several_messages(text: str) -> None:
     server = ClassicServer(profile)
     now = 10.0
     messages = [b"", b"x", "héllo 😀 日本語".encode(), b'line1\nline2 "q" \'s\' \\', bytes(range(1, 256))]
-    if not profile.length_bits:
+    if not profile.has_length:
         messages.append(b"z" * 1000)
     else:
         messages.append(bytes(1000))
@@ -179,7 +203,7 @@ def test_decoder_round_trip_several_messages(text: str) -> None:
         replies, now = feed(server, symbols, now)
         expected_ack = profile.ack_symbol
         if profile.handshake:
-            assert replies[0] == classic.HANDSHAKE
+            assert replies[0] == profile.handshake_symbol
             replies = replies[1:]
         assert replies[:-1] == [expected_ack] * (len(replies) - 1)
     assert delivered(server.events) == messages
@@ -193,13 +217,14 @@ def test_decoder_round_trip_several_messages(text: str) -> None:
 @given(
     bit_order=st.sampled_from(["msb", "lsb"]),
     one=st.sampled_from(["usr1", "usr2"]),
-    framing=st.sampled_from(["nul", "len32", "len64", "len32+nul", "len64+nul"]),
+    framing=st.sampled_from(["nul", "len32", "len64", "len32+nul", "len64+nul", "len-typed", "len-typed+nul", "dec10", "dec10+nul"]),
     order=st.sampled_from(["", "be", "le"]),
     counted=st.booleans(),
     data=st.binary(max_size=64),
 )
 def test_decoder_round_trip_any_profile(bit_order, one, framing, order, counted, data) -> None:
-    text = f"{bit_order},{one}=1,{framing}" + (f",{order}" if order and framing != "nul" else "")
+    binary_length = framing.startswith("len")
+    text = f"{bit_order},{one}=1,{framing}" + (f",{order}" if order and binary_length else "")
     if counted and framing.endswith("+nul"):
         text += ",nul-counted"
     profile = parse_profile(text)
@@ -652,3 +677,186 @@ def test_sender_handshake_unanswered_carries_on() -> None:
         now = sender.deadline
         sender.timeout(now)
     assert sender.outcome is SendOutcome.ACKS_MISSING and sender.stats.handshake_answered is False
+
+
+# --------------------------------------------------------------------------- what a classic message is worth
+
+
+def feed_timed(server: ClassicServer, symbols: list[int], times: list[float], pid: int = PID) -> None:
+    for symbol, at in zip(symbols, times):
+        server.receive(pid, symbol, at)
+
+
+def test_an_acked_client_gets_acked_and_a_paced_one_unverified() -> None:
+    acked = ClassicServer(Profile())
+    feed(acked, encode(b"ok", acked.profile), 1.0)
+    paced = ClassicServer(parse_profile("ack=none"))
+    feed(paced, encode(b"ok", paced.profile), 1.0)
+    muted = ClassicServer(Profile())
+    muted.receive(PID, USR1, 1.0)
+    muted.mute(PID, USR1)  # the reply policy found it does not wait for acks
+    feed(muted, encode(b"ok", muted.profile)[1:], 1.0)
+    assert [(e.integrity, e.note) for e in acked.events + paced.events + muted.events if isinstance(e, protocol.MessageDelivered)] == [
+        ("acked", ""), ("unverified", ""), ("unverified", "")
+    ]
+
+
+def test_a_lost_bit_is_reported_as_damage_at_its_byte() -> None:
+    """One SIGUSR1 of byte 5 merged with the next while the server was late: the message is shifted
+    from there, no longer UTF-8, and the long wait names the byte."""
+    profile = parse_profile("ack=none")
+    message = b"hello world, classic"
+    symbols = encode(message, profile)
+    lost = 8 * 5 + 3
+    assert symbols[lost] == symbols[lost + 1] == USR1
+    del symbols[lost]
+    times = [1.0 + i * STEP for i in range(len(symbols))]
+    times[lost:] = [t + 5 * STEP for t in times[lost:]]  # the server came back late
+    server = ClassicServer(profile)
+    feed_timed(server, symbols + encode(b"", profile), times + [times[-1] + (i + 1) * STEP for i in range(8)])
+    events = [e for e in server.events if isinstance(e, (protocol.MessageDelivered, protocol.TransferAborted))]
+    assert events, "the shifted bits still end at some zero byte"
+    first = events[0]
+    assert isinstance(first, protocol.MessageDelivered) and first.data != message
+    assert (first.integrity, first.note) == ("damaged", "bit lost at byte 5")
+    assert not first.believed_intact
+    assert records.delivered_record(first, 0.0)["integrity"] == "damaged"
+
+
+def test_valid_text_from_a_paced_client_stays_unverified_whatever_the_gaps() -> None:
+    profile = parse_profile("ack=none")
+    symbols = encode("héllo".encode(), profile)
+    times = [1.0 + i * STEP * (1 + 9 * (i % 7 == 0)) for i in range(len(symbols))]
+    server = ClassicServer(profile)
+    feed_timed(server, symbols, times)
+    (event,) = server.events[1:]
+    assert (event.data, event.integrity, event.note) == ("héllo".encode(), "unverified", "")
+
+
+@pytest.mark.parametrize("how", ["exited", "went silent"])
+@pytest.mark.parametrize("text", ["", "len32+nul", "lsb"])
+def test_a_nul_cut_short_by_a_paced_client_is_completed(how: str, text: str) -> None:
+    profile = parse_profile(f"{text},ack=none" if text else "ack=none")
+    server = ClassicServer(profile, timeout=0.5)
+    _, now = feed(server, encode(b"bye", profile)[:-3], 1.0)  # the NUL's last 3 SIGUSR1 merged
+    if how == "exited":
+        server.sender_gone(PID, now + 0.01)
+    else:
+        server.tick(now + 0.6)
+    (event,) = server.events[1:]
+    assert isinstance(event, protocol.MessageDelivered), event
+    assert (event.data, event.integrity) == (b"bye", "unverified")
+    assert event.note == "the NUL's last 3 bits never came: completed"
+    assert records.delivered_record(event, 0.0)["note"] == event.note
+
+
+@pytest.mark.parametrize(
+    ("text", "symbols_of"),
+    [
+        ("ack=none", lambda s: s[:-9]),  # the NUL never started: the message may go on
+        ("", lambda s: s[:-3]),  # an acked client cannot lose bits: it was stopped
+        ("ack=none", lambda s: s[:-8] + [USR2, USR1]),  # a 1 bit where the NUL belongs
+        ("len32,ack=none", lambda s: s[:-3]),  # no NUL in the profile: the last byte is unknown
+    ],
+)
+def test_anything_else_cut_short_is_still_incomplete(text, symbols_of) -> None:
+    profile = parse_profile(text)
+    server = ClassicServer(profile)
+    _, now = feed(server, symbols_of(encode(b"bye", profile)), 1.0)
+    server.sender_gone(PID, now)
+    (event,) = server.events[1:]
+    assert isinstance(event, protocol.TransferAborted) and event.reason is AbortReason.SENDER_GONE
+
+
+def test_a_decimal_length_with_a_non_digit_is_a_framing_error() -> None:
+    profile = parse_profile("dec10+nul")
+    server = ClassicServer(profile)
+    feed(server, encode(b"12345x7890", Profile())[:80], 1.0)  # the same bit order, no header
+    (event,) = server.events[1:]
+    assert isinstance(event, protocol.TransferAborted) and event.reason is AbortReason.FRAMING
+
+
+@pytest.mark.parametrize("json_lines", [False, True])
+def test_plain_stdout_never_prints_a_damaged_message(json_lines: bool, capsys) -> None:
+    import io
+
+    from sigchat.server.plain import PlainOutput
+    from sigchat.server.sink import Kind
+
+    output = PlainOutput(json_lines=json_lines, max_bytes=1 << 20)
+    output.out = io.BytesIO()
+    stats = protocol.TransferStats(pid=PID, started_at=0.0, ended_at=1.0, length=3, bits=32)
+    for integrity, note in [("unverified", ""), ("damaged", "bit lost at byte 1"), ("acked", "")]:
+        event = protocol.MessageDelivered(PID, integrity[:3].encode(), stats, False, "classic", "msb", integrity, note)
+        output.on_event(event, Kind.DELIVERED, 0.0)
+    written = output.out.getvalue()
+    if json_lines:
+        lines = [json.loads(line) for line in written.splitlines()]
+        assert [(r["text"], r["integrity"], r.get("note")) for r in lines] == [
+            ("unv", "unverified", None), ("dam", "damaged", "bit lost at byte 1"), ("ack", "acked", None)
+        ]
+    else:
+        assert written == b"unv\nack\n"
+    assert f"classic message from {PID} is damaged (bit lost at byte 1): not printed" in capsys.readouterr().err
+
+
+def test_an_ack_is_sent_again_to_a_client_that_goes_on_waiting() -> None:
+    """A client that misses its ack (``pause()`` entered after the ack was handled) gets it again
+    after 2, 4, 8 and 16 ms of silence, then no more; a new signal starts over."""
+    from sigchat.proto.classic.server import MAX_NUDGES, NUDGE_AFTER
+
+    server = ClassicServer(Profile())
+    assert server.overdue(1.0) is None and server.nudge_at() is None
+    assert server.receive(PID, USR1, 1.0) == USR1
+    assert server.nudge_at() == pytest.approx(1.0 + NUDGE_AFTER)
+    assert server.overdue(1.0 + NUDGE_AFTER / 2) is None
+    sent = []
+    now = 1.0
+    while (at := server.nudge_at()) is not None:
+        now = at
+        due = server.overdue(now)
+        assert due == (PID, USR1)
+        server.nudged(PID)
+        sent.append(round(now - 1.0, 6))
+    assert sent == [NUDGE_AFTER * (1 << n) for n in range(MAX_NUDGES)]
+    assert server.counters.nudges == MAX_NUDGES
+    assert server.receive(PID, USR1, now + 0.001) == USR1
+    assert server.nudge_at() == pytest.approx(now + 0.001 + NUDGE_AFTER)
+
+
+@pytest.mark.parametrize("text", ["ack=none", "end-ack=usr2"])
+def test_nothing_is_sent_again_without_a_reply_or_between_messages(text: str) -> None:
+    server = ClassicServer(parse_profile(text))
+    _, now = feed(server, encode(b"ok", server.profile), 1.0)
+    assert server.nudge_at() is None and server.overdue(now + 1) is None  # done, or never acked
+    server.receive(PID, USR1, now)
+    server.mute(PID, USR1)
+    assert server.overdue(now + 1) is None or text == "ack=none"
+
+
+# --------------------------------------------------------------------------- the reply policy
+
+
+@pytest.mark.parametrize(
+    ("after", "in_signal_wait", "refused"),
+    [
+        (0.0002, False, True),  # its next bit, and it is not waiting: it paces itself
+        (0.0002, None, True),  # /proc not readable: the timing decides
+        (0.012, True, False),  # a sigchat sender that resent while its reply was held (a late receiver)
+        (0.060, False, False),  # it waited longer than a paced client ever does
+    ],
+)
+def test_the_policy_refuses_only_a_client_that_does_not_wait(after, in_signal_wait, refused) -> None:
+    from sigchat.proto.classic.policy import ReplyPolicy
+
+    policy = ReplyPolicy(ClassicServer(Profile()))
+    assert policy.hold(PID, USR1, 1.0)
+    policy.sent_again(PID, 1.0 + after, in_signal_wait)
+    assert (PID in policy.held_pids) is not refused
+    if refused:
+        assert policy.verdict(PID, USR1) is False
+        stats = protocol.TransferStats(pid=PID, started_at=1.0, ended_at=1.1)
+        pid, reason = policy.refusal_after(protocol.MessageDelivered(PID, b"x", stats))
+        assert pid == PID and reason.startswith("it sent its next signal without waiting for a reply")
+    else:
+        assert policy.due() == [(PID, USR1)] and policy.verdict(PID, USR1) is None  # checked, then answered

@@ -11,7 +11,6 @@ view, and two snapshots (look at the SVGs before accepting them).
 from __future__ import annotations
 
 import asyncio
-import time
 from array import array
 
 import pytest
@@ -205,7 +204,8 @@ def test_turbo_words_carry_the_tag_of_wire_turbo_key():
 
 
 @pytest.mark.parametrize(
-    "profile", ["default", "lsb,len32", "len32,nul,handshake,end-ack=usr2", "usr1=1,len64+nul,nul-counted,le", "msb,nul,ack=usr2,handshake"]
+    "profile", ["default", "lsb,len32", "len32,nul,handshake,end-ack=usr2", "usr1=1,len64+nul,nul-counted,le", "msb,nul,ack=usr2,handshake",
+                "lsb,usr1=1,len-typed+nul,nul-counted,end-ack=usr2,handshake", "lsb,dec10+nul", "ack=usr2,handshake=usr2"]
 )
 def test_a_classic_message_is_rebuilt_signal_for_signal(profile):
     profile = C.parse_profile(profile)
@@ -215,9 +215,14 @@ def test_a_classic_message_is_rebuilt_signal_for_signal(profile):
     rebuilt = F.rebuild(event.data, event.stats, mode="classic", profile=event.profile)
     assert rebuilt.symbols() == sent
     fields = [span.field for span in rebuilt.spans]
-    assert fields == [f for f, present in [(F.HANDSHAKE_FIELD, profile.handshake), (F.LENGTH, profile.length_bits), (F.MESSAGE, True), (F.NUL, profile.nul)] if present]
-    if profile.length_bits:
-        assert rebuilt.spans[fields.index(F.LENGTH)].number() == len(data) + profile.nul_counted
+    assert fields == [f for f, present in [(F.HANDSHAKE_FIELD, profile.handshake), (F.LENGTH_WIDTH, profile.length_typed),
+                                           (F.LENGTH, profile.has_length), (F.MESSAGE, True), (F.NUL, profile.nul)] if present]
+    if profile.has_length:
+        length = rebuilt.spans[fields.index(F.LENGTH)]
+        number = profile.header_length(length.source) if profile.length_digits else length.number()
+        assert number == len(data) + profile.nul_counted
+    if profile.handshake:
+        assert rebuilt.reply(0) == (profile.handshake_symbol, F.ACK)
     last = rebuilt.reply(rebuilt.signals - 1)
     assert last == ((profile.end_ack_symbol, F.END_ACK) if profile.end_ack else (profile.ack_symbol, F.ACK))
 
@@ -345,31 +350,28 @@ def test_left_and_right_step_bit_by_bit_and_the_lens_and_detail_follow():
     run_screen(lambda: InspectorScreen(entry), body)
 
 
-def test_a_mebibyte_transfer_opens_at_once_and_renders_only_what_is_visible():
+def test_a_mebibyte_transfer_is_rebuilt_lazily_and_renders_only_what_is_visible():
+    """How fast it opens is for a benchmark, not a timed assert: what makes it fast is checked here
+    (a few spans, not one object per signal; only the rows on screen drawn)."""
     data = bytes(range(256)) * 4096
     stats = demo.make_stats(PID, 0, demo.MONO0)
     stats.length, stats.bits = len(data), wire.frame_bit_count(len(data))
     stats.gaps = array("f", [45e-6]) * wire.MAX_GAP_SAMPLES
     entry = Entry(0, Kind.DELIVERED, PID, None, demo.WALL0, data, stats)
-    started = time.perf_counter()
     rendered = []
 
     async def body(app, pilot, screen):
-        opened = time.perf_counter() - started
         xray = screen.query_one(FrameXRay)
         assert xray.rebuilt.signals == 8 + 8 * len(data) + 137
         assert xray.virtual_size.height > 100_000
+        assert len(xray.rebuilt.spans) < 12  # fields, not signals
         original = xray.render_line
         xray.render_line = lambda y: rendered.append(y) or original(y)
-        moved = time.perf_counter()
         await pilot.press("end", "left", "pageup")
         await pilot.pause()
         assert "CRC-32" in str(screen.query_one("#xray-detail").content) or xray.position < xray.rebuilt.signals - 1
-        assert time.perf_counter() - moved < 1.0
-        return opened
 
-    opened = run_screen(lambda: InspectorScreen(entry), body)
-    assert opened < 1.5, f"the inspector took {opened:.2f} s to open"
+    run_screen(lambda: InspectorScreen(entry), body)
     assert 0 < len(rendered) < 200  # only rows on screen are drawn (thousands of rows exist)
 
 

@@ -8,22 +8,61 @@
  *                                        MS ms, then send the whole message;
  *                                        MS < 0: exit after the N bits
  *
- * Conventions (compile-time, like a student's fixed choices):
+ * A whole convention of ../shared/notes/minitalk-conventions.md is one flag,
+ * -DCONV_A ... -DCONV_L (conventions.h maps it to the flags below).
+ *
+ * Wire conventions (compile-time, like a student's fixed choices):
  *   -DLSB_FIRST          bits of a byte least significant first (default: most)
  *   -DONE_IS_USR1        SIGUSR1 = 1, SIGUSR2 = 0 (default: SIGUSR2 = 1)
+ *   -DSIG_PLUS_BIT       send kill(pid, SIGUSR1 + bit), as code written on
+ *                        macOS does (there SIGUSR1 + 1 is SIGUSR2; on Linux it
+ *                        is SIGSEGV)
  *   -DLEN_BITS=32|64     send the length first, as one integer, bit by bit in
  *                        the same bit order; -DWITH_NUL sends the NUL too and
  *                        -DLEN_COUNTS_NUL counts it in the length
  *                        (default: no length, NUL-terminated)
+ *   -DLEN_LE_BYTES       the length as its little-endian bytes (raw memory of
+ *                        an x86 size_t), each byte in the bit order
+ *   -DLEN_TYPED          first one signal that says how wide the length is
+ *                        (SIGUSR1: 32 bits, SIGUSR2: 64 bits), then the length
+ *   -DLEN_DEC10          the length as 10 ASCII decimal digits (zero padded),
+ *                        one byte each
  *   -DACK_SIG=SIGUSR1    wait for this signal after every bit (the default)
  *   -DNO_ACK -DPACE_US=N no ack: usleep(N) after every bit and no signal
  *                        handler at all (an ack would kill this client)
- *   -DEND_ACK_SIG=S      after the last bit, wait up to 5 s for S
- *   -DHANDSHAKE          start with SIGUSR1 and wait for SIGUSR1
+ *   -DEND_ACK_SIG=S      after the last bit, wait up to -DEND_WAIT_MS=N
+ *                        (default 5000) for S (-DEND_ACK_UNWAITED: do not
+ *                        wait for it)
+ *   -DHANDSHAKE          start with SIGUSR1 and wait for the answer:
+ *                        -DHANDSHAKE_REPLY=S (default SIGUSR1), up to
+ *                        -DHANDSHAKE_WAIT_MS=N (default 5000) each of
+ *                        -DHANDSHAKE_TRIES=N tries (default 1); with
+ *                        -DHANDSHAKE_REFUSE=S that answer means "busy": exit 1
+ *   -DERROR_SIG=S        S from the server means an error: exit 1
+ *   -DIGNORE_KILL_ERRORS kill() failures are not checked
  *   -DLINGER_MS=N        stay N ms after the message (signal dispositions
  *                        unchanged: a signal it does not catch kills it)
  *
- * Exit status: 0 sent, 1 usage, 2 kill() failed, 3 no end ack within 5 s.
+ * How it waits for an ack (default: the signals are blocked except inside
+ * sigsuspend/pselect, so an ack can never slip in before the wait). The other
+ * styles leave the signals unblocked, as most students do, so an ack may be
+ * handled before the wait starts:
+ *   -DWAIT_SLEEP_US=N    usleep(N) unless the ack is already there; the ack's
+ *                        handler cuts the sleep short; still no ack after it:
+ *                        "server timed out", exit 1
+ *   -DWAIT_SLEEP_S=N     sleep(N) after every signal; the ack must interrupt
+ *                        it: a sleep that returns 0 is a lost ack, exit 1
+ *                        (an ack handled before the sleep starts is lost too)
+ *   -DWAIT_PAUSE         pause() after every signal (an ack handled before it
+ *                        leaves the client hanging); -DAFTER_ACK_US=N usleep(N)
+ *                        after each ack
+ *   -DRESEND_MS=N        usleep(N ms) cut short by the ack; without an ack
+ *                        send the same bit again (-DRESEND_TRIES, default 10,
+ *                        then exit 1)
+ *   -DPOLL_US=N          while (!acked) usleep(N); no timeout
+ *
+ * Exit status: 0 sent, 1 usage or a failure the client reports itself (timed
+ * out, busy, error signal), 2 kill() failed, 3 no end ack in time.
  * alarm(30) ends a stuck client (killed by SIGALRM).
  */
 #define _DEFAULT_SOURCE
@@ -33,8 +72,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/select.h>
 #include <time.h>
 #include <unistd.h>
+
+#include "conventions.h"
 
 #ifdef ONE_IS_USR1
 # define ONE_SIG SIGUSR1
@@ -49,52 +91,230 @@
 #ifndef PACE_US
 # define PACE_US 100
 #endif
-#if !defined(LEN_BITS) && !defined(WITH_NUL)
+#if !defined(LEN_BITS) && !defined(LEN_TYPED) && !defined(LEN_DEC10) && !defined(WITH_NUL)
 # define WITH_NUL
 #endif
-#if defined(ACK_SIG) || defined(END_ACK_SIG) || defined(HANDSHAKE)
+#ifndef HANDSHAKE_REPLY
+# define HANDSHAKE_REPLY SIGUSR1
+#endif
+#ifndef HANDSHAKE_TRIES
+# define HANDSHAKE_TRIES 1
+#endif
+#ifndef HANDSHAKE_WAIT_MS
+# define HANDSHAKE_WAIT_MS 5000
+#endif
+#ifndef END_WAIT_MS
+# define END_WAIT_MS 5000
+#endif
+#ifndef RESEND_TRIES
+# define RESEND_TRIES 10
+#endif
+#if defined(ACK_SIG) || defined(END_ACK_SIG) || defined(HANDSHAKE) || defined(ERROR_SIG)
 # define HAS_HANDLER
 #endif
+#if defined(WAIT_SLEEP_US) || defined(WAIT_SLEEP_S) || defined(WAIT_PAUSE) || defined(RESEND_MS) || defined(POLL_US)
+# define UNBLOCKED_WAIT
+#endif
+#if defined(END_ACK_SIG) && !defined(END_ACK_UNWAITED)
+# define WAITS_FOR_END
+#endif
+#if defined(HANDSHAKE) || defined(WAITS_FOR_END)
+# define USES_WAIT_FLAG
+#endif
+#if defined(HANDSHAKE) || defined(RESEND_MS) || defined(WAIT_SLEEP_US) || defined(WAIT_SLEEP_S)
+# define USES_FAIL
+#endif
+#if defined(END_ACK_SIG) && defined(ACK_SIG) && END_ACK_SIG == ACK_SIG
+# define END_IS_ACK /* the end ack is the signal after the last bit's ack */
+#endif
+
+enum { PHASE_HANDSHAKE, PHASE_MESSAGE, PHASE_END };
 
 static volatile sig_atomic_t g_acked;
 static volatile sig_atomic_t g_ended;
+static volatile sig_atomic_t g_phase = PHASE_MESSAGE;
 static pid_t g_server;
-#ifdef HAS_HANDLER
+#if defined(HAS_HANDLER) && !defined(UNBLOCKED_WAIT)
 static sigset_t g_wait_mask;
 #endif
 static long g_budget = -1; /* bits left to send before a stall; -1: no limit */
 
+#ifdef USES_FAIL
+static void fail(const char *why)
+{
+	fprintf(stderr, "%s\n", why);
+	exit(1);
+}
+#endif
+
 #ifdef HAS_HANDLER
+# if defined(ERROR_SIG) || defined(HANDSHAKE_REFUSE)
+/* Only write() and _exit() in here: a handler may interrupt printf. */
+static void fail_now(const char *why)
+{
+	write(2, why, strlen(why));
+	_exit(1);
+}
+# endif
+
 static void on_signal(int sig, siginfo_t *info, void *context)
 {
 	(void)context;
 	if (info->si_pid != g_server)
 		return;
-# ifdef END_ACK_SIG
-	if (sig == END_ACK_SIG)
-		g_ended = 1;
+# ifdef HANDSHAKE
+	if (g_phase == PHASE_HANDSHAKE) {
+		if (sig == HANDSHAKE_REPLY)
+			g_acked = 1;
+#  ifdef HANDSHAKE_REFUSE
+		else if (sig == HANDSHAKE_REFUSE)
+			fail_now("server busy\n");
+#  endif
+		return;
+	}
 # endif
-	if (sig == SIGUSR1 || sig == SIGUSR2)
+# ifdef ERROR_SIG
+	if (sig == ERROR_SIG)
+		fail_now("server reported an error\n");
+# endif
+# ifdef END_ACK_SIG
+	/* When the end ack is the ack signal too (G), it is the one after the last
+	 * bit's ack: PHASE_END. */
+#  ifdef END_IS_ACK
+	if (sig == END_ACK_SIG && g_phase == PHASE_END) {
+#  else
+	if (sig == END_ACK_SIG) {
+#  endif
+		g_ended = 1;
+		return;
+	}
+# endif
+# ifdef ACK_SIG
+	if (sig == ACK_SIG)
 		g_acked = 1;
+# endif
 }
 #endif
 
 static void send_signal(int sig)
 {
+#ifdef IGNORE_KILL_ERRORS
+	kill(g_server, sig);
+#else
 	if (kill(g_server, sig) != 0) {
 		perror("kill");
 		exit(2);
 	}
+#endif
 }
 
-#ifdef HAS_HANDLER
-static void wait_ack(void)
+#ifdef USES_WAIT_FLAG
+# if !defined(UNBLOCKED_WAIT) || defined(POLL_US)
+static long elapsed_us(const struct timespec *since)
 {
-	while (!g_acked)
-		sigsuspend(&g_wait_mask);
-	g_acked = 0;
+	struct timespec now;
+
+	clock_gettime(CLOCK_MONOTONIC, &now);
+	return (now.tv_sec - since->tv_sec) * 1000000L + (now.tv_nsec - since->tv_nsec) / 1000;
+}
+# endif
+
+/* Wait up to timeout_us for *flag (set by the handler), in this client's
+ * style; whether it was set. Used for the handshake answer and the end ack. */
+static int wait_flag(volatile sig_atomic_t *flag, long timeout_us)
+{
+# if !defined(UNBLOCKED_WAIT)
+	struct timespec start;
+
+	/* Blocked signals: pselect unblocks them only while it sleeps. */
+	clock_gettime(CLOCK_MONOTONIC, &start);
+	while (!*flag) {
+		long left = timeout_us - elapsed_us(&start);
+		struct timespec wait_for;
+
+		if (left <= 0)
+			return 0;
+		wait_for.tv_sec = left / 1000000L;
+		wait_for.tv_nsec = (left % 1000000L) * 1000L;
+		pselect(0, NULL, NULL, NULL, &wait_for, &g_wait_mask);
+	}
+	return 1;
+# elif defined(POLL_US)
+	struct timespec start;
+
+	clock_gettime(CLOCK_MONOTONIC, &start);
+	while (!*flag && elapsed_us(&start) < timeout_us)
+		usleep(POLL_US);
+	return *flag;
+# elif defined(WAIT_PAUSE)
+	(void)timeout_us;
+	while (!*flag)
+		pause();
+	return 1;
+# else
+	/* One sleep, cut short by the signal's handler. */
+	if (!*flag) {
+		struct timespec wait_for = {timeout_us / 1000000L, (timeout_us % 1000000L) * 1000L};
+
+		nanosleep(&wait_for, NULL);
+	}
+	return *flag;
+# endif
 }
 #endif
+
+/* Send one signal the server answers with an ack (or, unacked, pace it). */
+static void transmit(int sig)
+{
+#if defined(NO_ACK)
+	send_signal(sig);
+	usleep(PACE_US);
+#elif defined(RESEND_MS)
+	int tries;
+
+	for (tries = 0;; tries++) {
+		g_acked = 0;
+		send_signal(sig);
+		if (!g_acked)
+			usleep(RESEND_MS * 1000);
+		if (g_acked)
+			break;
+		if (tries == RESEND_TRIES)
+			fail("server not responding");
+		/* no ack in time: the same bit again (if the ack was only late, the
+		 * server now has it twice) */
+	}
+#elif defined(WAIT_SLEEP_US)
+	g_acked = 0;
+	send_signal(sig);
+	if (!g_acked)
+		usleep(WAIT_SLEEP_US);
+	if (!g_acked)
+		fail("server timed out");
+#elif defined(WAIT_SLEEP_S)
+	g_acked = 0;
+	send_signal(sig);
+	if (sleep(WAIT_SLEEP_S) == 0)
+		fail("no ack from the server");
+#elif defined(WAIT_PAUSE)
+	g_acked = 0;
+	send_signal(sig);
+	pause();
+# ifdef AFTER_ACK_US
+	usleep(AFTER_ACK_US);
+# endif
+#elif defined(POLL_US)
+	g_acked = 0;
+	send_signal(sig);
+	while (!g_acked)
+		usleep(POLL_US);
+#else
+	g_acked = 0;
+	send_signal(sig);
+	while (!g_acked)
+		sigsuspend(&g_wait_mask);
+#endif
+}
 
 static void send_bit(int bit)
 {
@@ -102,12 +322,10 @@ static void send_bit(int bit)
 		return;
 	if (g_budget > 0)
 		g_budget--;
-	g_acked = 0;
-	send_signal(bit ? ONE_SIG : ZERO_SIG);
-#ifdef ACK_SIG
-	wait_ack();
+#ifdef SIG_PLUS_BIT
+	transmit(SIGUSR1 + bit);
 #else
-	usleep(PACE_US);
+	transmit(bit ? ONE_SIG : ZERO_SIG);
 #endif
 }
 
@@ -124,22 +342,65 @@ static void send_bits(uint64_t value, int count)
 	}
 }
 
+static void handshake(void)
+{
+#ifdef HANDSHAKE
+	int tries;
+
+	g_phase = PHASE_HANDSHAKE;
+	for (tries = 1;; tries++) {
+		g_acked = 0;
+		send_signal(SIGUSR1);
+		if (wait_flag(&g_acked, HANDSHAKE_WAIT_MS * 1000L))
+			break;
+		if (tries >= HANDSHAKE_TRIES)
+			fail("no answer to the handshake");
+	}
+	g_acked = 0;
+	g_phase = PHASE_MESSAGE;
+#endif
+}
+
+static void send_length(uint64_t length)
+{
+#if defined(LEN_DEC10)
+	char digits[24];
+	int i;
+
+	snprintf(digits, sizeof(digits), "%010llu", (unsigned long long)length);
+	for (i = 0; i < 10; i++)
+		send_bits((unsigned char)digits[i], 8);
+#elif defined(LEN_BITS) || defined(LEN_TYPED)
+# ifdef LEN_TYPED
+	int width = (length >> 32) ? 64 : 32;
+
+	transmit(width == 64 ? SIGUSR2 : SIGUSR1);
+# else
+	int width = LEN_BITS;
+# endif
+# ifdef LEN_LE_BYTES
+	int i;
+
+	for (i = 0; i < width / 8; i++)
+		send_bits((length >> (8 * i)) & 0xff, 8);
+# else
+	send_bits(length, width);
+# endif
+#else
+	(void)length;
+#endif
+}
+
 static void send_message(const unsigned char *data, size_t length)
 {
 	size_t i;
+	uint64_t counted = length;
 
-#ifdef HANDSHAKE
-	g_acked = 0;
-	send_signal(SIGUSR1);
-	wait_ack();
+#ifdef LEN_COUNTS_NUL
+	counted += 1;
 #endif
-#ifdef LEN_BITS
-# ifdef LEN_COUNTS_NUL
-	send_bits((uint64_t)length + 1, LEN_BITS);
-# else
-	send_bits((uint64_t)length, LEN_BITS);
-# endif
-#endif
+	handshake();
+	send_length(counted);
 	for (i = 0; i < length; i++)
 		send_bits(data[i], 8);
 #ifdef WITH_NUL
@@ -158,6 +419,47 @@ static int hex_value(char c)
 	return 0;
 }
 
+#ifdef HAS_HANDLER
+static void install_handler(void)
+{
+	struct sigaction action;
+	sigset_t block;
+
+	memset(&action, 0, sizeof(action));
+	action.sa_sigaction = on_signal;
+	action.sa_flags = SA_SIGINFO; /* no SA_RESTART: the ack must cut sleeps short */
+	sigemptyset(&action.sa_mask);
+	sigemptyset(&block);
+# ifdef ACK_SIG
+	sigaction(ACK_SIG, &action, NULL);
+	sigaddset(&block, ACK_SIG);
+# endif
+# ifdef END_ACK_SIG
+	sigaction(END_ACK_SIG, &action, NULL);
+	sigaddset(&block, END_ACK_SIG);
+# endif
+# ifdef HANDSHAKE
+	sigaction(HANDSHAKE_REPLY, &action, NULL);
+	sigaddset(&block, HANDSHAKE_REPLY);
+#  ifdef HANDSHAKE_REFUSE
+	sigaction(HANDSHAKE_REFUSE, &action, NULL);
+	sigaddset(&block, HANDSHAKE_REFUSE);
+#  endif
+# endif
+# ifdef ERROR_SIG
+	sigaction(ERROR_SIG, &action, NULL);
+	sigaddset(&block, ERROR_SIG);
+# endif
+# ifndef UNBLOCKED_WAIT
+	/* Blocked except inside sigsuspend/pselect: an ack can never slip in
+	 * between kill() and the wait (the classic minitalk race). */
+	sigprocmask(SIG_BLOCK, &block, &g_wait_mask);
+	sigdelset(&g_wait_mask, SIGUSR1);
+	sigdelset(&g_wait_mask, SIGUSR2);
+# endif
+}
+#endif
+
 int main(int argc, char **argv)
 {
 	unsigned char *data;
@@ -175,6 +477,8 @@ int main(int argc, char **argv)
 	if (argc == 4 && strcmp(argv[2], "-x") == 0) {
 		length = strlen(argv[3]) / 2;
 		data = malloc(length + 1);
+		if (data == NULL)
+			return 1;
 		for (i = 0; i < length; i++)
 			data[i] = (unsigned char)(hex_value(argv[3][2 * i]) * 16 + hex_value(argv[3][2 * i + 1]));
 	} else {
@@ -187,33 +491,7 @@ int main(int argc, char **argv)
 	}
 	alarm(30);
 #ifdef HAS_HANDLER
-	{
-		struct sigaction action;
-		sigset_t block;
-
-		memset(&action, 0, sizeof(action));
-		action.sa_sigaction = on_signal;
-		action.sa_flags = SA_SIGINFO;
-		sigemptyset(&action.sa_mask);
-		sigemptyset(&block);
-# if defined(ACK_SIG)
-		sigaction(ACK_SIG, &action, NULL);
-		sigaddset(&block, ACK_SIG);
-# endif
-# if defined(END_ACK_SIG)
-		sigaction(END_ACK_SIG, &action, NULL);
-		sigaddset(&block, END_ACK_SIG);
-# endif
-# if defined(HANDSHAKE)
-		sigaction(SIGUSR1, &action, NULL);
-		sigaddset(&block, SIGUSR1);
-# endif
-		/* Blocked except inside sigsuspend: an ack can never slip in between
-		 * kill() and the wait (the classic minitalk race). */
-		sigprocmask(SIG_BLOCK, &block, &g_wait_mask);
-		sigdelset(&g_wait_mask, SIGUSR1);
-		sigdelset(&g_wait_mask, SIGUSR2);
-	}
+	install_handler();
 #endif
 	if (g_budget >= 0) {
 		struct timespec pause_for;
@@ -228,21 +506,10 @@ int main(int argc, char **argv)
 		g_budget = -1;
 	}
 	send_message(data, length);
-#ifdef END_ACK_SIG
-	{
-		sigset_t end_set;
-		siginfo_t info;
-		struct timespec left = {5, 0};
-
-		sigemptyset(&end_set);
-		sigaddset(&end_set, END_ACK_SIG);
-		while (!g_ended) {
-			if (sigtimedwait(&end_set, &info, &left) < 0)
-				return 3;
-			if (info.si_pid == g_server)
-				g_ended = 1;
-		}
-	}
+#ifdef WAITS_FOR_END
+	g_phase = PHASE_END;
+	if (!wait_flag(&g_ended, END_WAIT_MS * 1000L))
+		return 3;
 #endif
 #ifdef LINGER_MS
 	{

@@ -82,7 +82,8 @@ class TransferStats(Timing):
 class ServerCounters:
     """Totals since a server started. ``held``: native session signals ignored while a
     classic client was mid-message (the sender resends them; docs/PROTOCOL.md,
-    "Classic minitalk clients")."""
+    "Classic minitalk clients"). ``nudges``: classic acks sent again to a client that
+    went on waiting (``ClassicServer.overdue``)."""
 
     signals: int = 0
     stray: int = 0
@@ -91,12 +92,13 @@ class ServerCounters:
     aborted: int = 0
     bytes: int = 0
     held: int = 0
+    nudges: int = 0
 
     def plus(self, other: ServerCounters) -> ServerCounters:
         return ServerCounters(*(a + b for a, b in zip(self.values(), other.values())))
 
     def values(self) -> tuple[int, ...]:
-        return (self.signals, self.stray, self.delivered, self.duplicates, self.aborted, self.bytes, self.held)
+        return (self.signals, self.stray, self.delivered, self.duplicates, self.aborted, self.bytes, self.held, self.nudges)
 
 
 # --------------------------------------------------------------------------- events
@@ -143,9 +145,23 @@ class HeaderReceived:
     turbo: bool = False
 
 
+INTACT = "intact"
+"""``MessageDelivered.integrity`` of a native message: its CRC-32 matched (rule 2)."""
+ACKED = "acked"
+"""A classic message whose every bit was acked, the client waiting for each ack (believed intact)."""
+UNVERIFIED = "unverified"
+"""A classic message from a client that paces itself: nothing tells whether two signals merged."""
+DAMAGED = "damaged"
+"""An unverified classic message known to have lost a bit (``proto.classic.integrity``)."""
+
+
 @dataclass(frozen=True, slots=True)
 class MessageDelivered:
-    """A whole message arrived (native: intact, rule 2). ``duplicate``: it was delivered before (rule 3)."""
+    """A whole message arrived (native: intact, rule 2). ``duplicate``: it was delivered before (rule 3).
+
+    ``integrity``: ``INTACT`` (native), or for a classic message ``ACKED``, ``UNVERIFIED`` or
+    ``DAMAGED``; ``note`` says more (e.g. ``bit lost at byte 12``), or is empty.
+    """
 
     pid: int
     data: bytes
@@ -153,6 +169,13 @@ class MessageDelivered:
     duplicate: bool = False
     mode: str = NATIVE
     profile: str | None = None
+    integrity: str = INTACT
+    note: str = ""
+
+    @property
+    def believed_intact(self) -> bool:
+        """Whether an output may show it as the message that was sent (plain stdout prints only these)."""
+        return self.integrity != DAMAGED
 
 
 @dataclass(frozen=True, slots=True)

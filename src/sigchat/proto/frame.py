@@ -74,6 +74,7 @@ RETRANSMISSIONS = "retransmissions"
 CRC = "CRC-32"
 # Classic minitalk (a classic length header is ``LENGTH`` too):
 HANDSHAKE_FIELD = "handshake"
+LENGTH_WIDTH = "length width"
 MESSAGE = "message"
 NUL = "NUL"
 
@@ -239,7 +240,7 @@ class Rebuilt:
         if self.mode == CLASSIC:
             profile = self.profile
             if span.field == HANDSHAKE_FIELD:
-                return HANDSHAKE, ACK
+                return profile.handshake_symbol, ACK
             if last and self.outcome == DELIVERED and profile.end_ack is not None:
                 return profile.end_ack_symbol, END_ACK
             return (profile.ack_symbol, ACK) if profile.ack is not None else (None, NO_REPLY)
@@ -378,16 +379,28 @@ def classic_message(
         b.add(HANDSHAKE_FIELD, 1, -1, bytes([HANDSHAKE]), known=1, arrived=1)
     style = {"lsb": profile.bit_order == "lsb", "one": profile.one_symbol}
     order = "big" if profile.length_order == "be" else "little"
-    header_bits = profile.length_bits
     delivered = outcome == DELIVERED
     if delivered:
         length = len(data)
-    came = (8 * length + header_bits + 8 * profile.nul) if arrived is None else arrived
+    width_signal, header = None, b""
+    if length is not None and profile.has_length:
+        width_signal, header = profile.length_header(length + profile.nul_counted)
+    header_bits = 8 * len(header) if header else 8 * profile.header_size()
+    came = None if arrived is None else arrived
+    if profile.length_typed:
+        # One signal picks the length's width: SIGUSR1 32 bits, SIGUSR2 64 (unknown until it came).
+        if came is None or came:
+            b.add(LENGTH_WIDTH, 1, 0, b"" if width_signal is None else bytes([width_signal]),
+                  known=0 if width_signal is None else 1, arrived=1, lsb=True)  # bit 0 is the symbol
+        header_index = 1
+    else:
+        header_index = 0
+    if came is None:
+        came = header_index + header_bits + 8 * length + 8 * profile.nul
     if header_bits:
-        header = b""
-        if length is not None:
-            header = (length + profile.nul_counted).to_bytes(header_bits // 8, order)
-        b.add(LENGTH, header_bits, 0, header, known=header_bits if header else 0, arrived=came, byteorder=order, **style)
+        b.add(LENGTH, header_bits, header_index, header, known=header_bits if header else 0, arrived=came - header_index,
+              byteorder=order, **style)
+    header_bits += header_index
     if length is None:
         # The end is not known yet (a NUL-only message, or the length header never completed).
         if not header_bits:

@@ -205,6 +205,17 @@ class Server:
         """The classic client that holds the line (is mid-message), if any."""
         return self.classic.holder if self.classic is not None else None
 
+    def classic_overdue(self, now: float) -> tuple[int, int] | None:
+        """A classic reply to send again (``ClassicServer.overdue``), if one is due."""
+        return self.classic.overdue(now) if self.classic is not None else None
+
+    def classic_nudged(self, pid: int) -> None:
+        self.classic.nudged(pid)
+
+    def classic_nudge_at(self) -> float | None:
+        """When ``classic_overdue`` may next have one (``ClassicServer.nudge_at``)."""
+        return self.classic.nudge_at() if self.classic is not None else None
+
     def waiting_pids(self) -> list[int]:
         """Senders waiting for their turn: queued native senders and paused classic clients."""
         return [*self._queue, *(self.classic.waiting if self.classic is not None else ())]

@@ -94,7 +94,13 @@ class PlainOutput:
     def on_event(self, event: ServerEvent, kind: Kind, wall_time: float) -> None:
         """Quick: a classic client may be streaming."""
         classic = event.mode == CLASSIC if kind is not Kind.QUEUED and kind is not Kind.HEADER else False
-        if kind is Kind.DELIVERED:
+        if kind is Kind.DELIVERED and not event.believed_intact:
+            # Never printed as delivered: stdout holds only the messages believed intact.
+            self.diag(f"classic message from {event.pid} is damaged ({event.note}): not printed "
+                      f"({plural(len(event.data), 'byte')} received; its client does not wait for acks)")
+            if self.json_lines:
+                self.write_record(record_of(event, wall_time))
+        elif kind is Kind.DELIVERED:
             if self.json_lines:
                 self.write_record(record_of(event, wall_time))
             else:

@@ -13,8 +13,9 @@ Fields: ``time`` (wall clock, ISO 8601 UTC), ``event`` (``delivered``,
 ``attempt`` (0 for the first try), ``duration`` (seconds), ``bits_per_second``
 (payload bits per second), ``turbo`` (whether the payload travelled as turbo
 words, 6 bytes per signal; then ``signals_received`` is far below ``bits``),
-``duplicate``, and the message as ``text`` when it is valid UTF-8, else as
-``base64``.
+``duplicate``, ``integrity`` (``intact``: a native message, its CRC-32 matched;
+for a classic one ``acked``, ``unverified`` or ``damaged``, see below) and
+the message as ``text`` when it is valid UTF-8, else as ``base64``.
 
 Aborted transfers (``event`` ``aborted``): ``--json`` writes one for every
 native or classic transfer that was aborted or rejected (the ``--log`` file
@@ -26,6 +27,11 @@ when there was none, e.g. aborted before the header).
 Classic transfers (``mode`` ``classic``) add ``profile`` (canonical, e.g.
 ``msb,usr2=1,nul,ack=usr1``); their ``bits`` count the length header and NUL,
 ``retransmissions`` and ``attempt`` are 0, and ``signals_sent`` counts acks.
+Their ``integrity`` (``proto.classic.integrity``): ``acked`` (every bit acked,
+the client waiting for each ack: believed intact), ``unverified`` (a client
+that paces itself: nothing tells whether two signals merged) or ``damaged``
+(a bit was lost); a ``note`` says more when there is more to say, e.g.
+``bit lost at byte 12`` or ``the NUL's last 3 bits never came: completed``.
 An aborted classic transfer adds ``received`` (bytes that arrived) and those
 bytes as ``partial_text`` or ``partial_base64``.
 """
@@ -82,6 +88,8 @@ def delivered_record(event: MessageDelivered, wall_time: float) -> dict:
         **_mode_fields(event),
         **stats_fields(event.stats),
         "duplicate": event.duplicate,
+        "integrity": event.integrity,
+        **({"note": event.note} if event.note else {}),
         **content_fields(event.data),
     }
 

@@ -18,6 +18,10 @@ from sigchat.sigio.sigapi import signal, signal_name
 
 # rt_sigtimedwait: the call Python's signal.sigtimedwait and sigwaitinfo use.
 _SIGTIMEDWAIT_SYSCALL = {"x86_64": 128, "aarch64": 137}.get(os.uname().machine)
+_SIGNAL_WAIT_SYSCALLS = {
+    "x86_64": {b"128", b"130", b"34"},  # rt_sigtimedwait, rt_sigsuspend, pause
+    "aarch64": {b"137", b"133"},  # rt_sigtimedwait, rt_sigsuspend (pause() is rt_sigsuspend there)
+}.get(os.uname().machine)
 
 
 def _read(path: str) -> str | None:
@@ -224,6 +228,81 @@ def signal_in_flight(pid: int, tid: int, signum: int) -> bool | None:
     else:
         return None
     return syscall.split()[0] != str(_SIGTIMEDWAIT_SYSCALL)
+
+
+def may_have_missed(pid: int, signum: int) -> bool:
+    """Whether ``pid`` may have missed a ``signum`` that was sent to it: it sleeps, ``signum`` is
+    neither pending nor blocked there, and it is single-threaded (one mask to read).
+
+    A client that blocks the signal outside its wait (``sigsuspend``) cannot miss it: it stays
+    pending until the client waits; one that leaves it unblocked handles it whenever it comes, also
+    just before it goes to sleep to wait for it (``pause()``, ``sleep()``), and then sleeps on.
+    """
+    text = _read(f"/proc/{pid}/status")
+    if not text:
+        return False
+    fields = {}
+    for line in text.splitlines():
+        key, _, value = line.partition(":")
+        if key in ("State", "Threads", "SigPnd", "ShdPnd", "SigBlk"):
+            fields[key] = value.strip()
+    bit = 1 << (signum - 1)
+    if not fields.get("State", "").startswith("S") or fields.get("Threads") != "1":
+        return False
+    return not any(int(fields.get(key, "0"), 16) & bit for key in ("SigPnd", "ShdPnd", "SigBlk"))
+
+
+def in_signal_wait(pid: int) -> bool | None:
+    """Whether single-threaded ``pid`` sits in a system call that waits for a signal
+    (``sigtimedwait``, ``sigsuspend``, ``pause``); ``None``: cannot tell (``/proc/PID/syscall``
+    not readable, e.g. another user's process, or an unknown machine)."""
+    if _SIGNAL_WAIT_SYSCALLS is None:
+        return None
+    try:
+        fd = os.open(f"/proc/{pid}/syscall", os.O_RDONLY)
+        try:
+            number = os.read(fd, 64).split(b" ", 1)[0]
+        finally:
+            os.close(fd)
+    except OSError:
+        return None
+    if not number or number == b"running":
+        return False if number else None
+    return number in _SIGNAL_WAIT_SYSCALLS
+
+
+class PendingWatch:
+    """Whether SIGUSR1 or SIGUSR2 sent to ``pid`` is still pending there (``ShdPnd``), read cheaply.
+
+    One file descriptor on ``/proc/PID/status``, read again from offset 0 each time (~5 µs, where
+    opening the file each time costs ~20). Close it with ``close``.
+    """
+
+    _BITS = (1 << (signal.SIGUSR1 - 1)) | (1 << (signal.SIGUSR2 - 1))
+
+    def __init__(self, pid: int) -> None:
+        try:
+            self._fd: int | None = os.open(f"/proc/{pid}/status", os.O_RDONLY)
+        except OSError:
+            self._fd = None
+
+    def pending(self) -> bool | None:
+        """True while one of the two is pending; ``None``: cannot tell (no such process, not readable)."""
+        if self._fd is None:
+            return None
+        try:
+            text = os.pread(self._fd, 8192, 0)
+        except OSError:
+            return None
+        at = text.find(b"ShdPnd:")
+        if at < 0:
+            return None
+        return bool(int(text[at + 7 : text.index(b"\n", at)], 16) & self._BITS)
+
+    def close(self) -> None:
+        if self._fd is not None:
+            os.close(self._fd)
+            self._fd = None
 
 
 def quick_signal_safety(pid: int, signum: int) -> Safety | None:

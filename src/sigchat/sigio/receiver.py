@@ -168,6 +168,10 @@ class Receiver:
         pending = None  # a signal that ended a bit run, still to handle
         while not self._stopping:
             timeout = max(0.0, policy.check_at() - clock()) if held else poll
+            if server.classic_holder is not None:
+                nudge_at = server.classic_nudge_at()
+                if nudge_at is not None:
+                    timeout = max(0.0, min(timeout, nudge_at - clock()))
             value = None
             if pending is not None:
                 got, pending = pending, None
@@ -192,7 +196,7 @@ class Receiver:
                     reply = server.receive_word(pid, value, now)  # checks pid and tag
                 else:
                     if pid in held:
-                        policy.sent_again(pid, now)
+                        policy.sent_again(pid, now, procfs.in_signal_wait(pid))
                     reply = server.receive(pid, 0 if signo == usr1 else 1, now)
                 if follow and (server.classic_holder is not None) is not self._wide:
                     self._follow_classic_line()
@@ -213,6 +217,8 @@ class Receiver:
                     if run is not None and run[0] in safe:
                         until = next_tick if self.on_progress is None else min(next_tick, next_progress)
                         pending, now = self._exchange_run(*run, until)
+            elif server.classic_holder is not None:
+                self._nudge(now)
             if held and now >= policy.check_at():
                 self._send_held(now)
             if now >= next_tick:
@@ -264,6 +270,22 @@ class Receiver:
         if failed is not None:
             self._kill_failed(pid, failed, now)
         return got, clock()
+
+    def _nudge(self, now: float) -> None:
+        """Send a classic client its reply again if it may have missed it (``ClassicServer.overdue``).
+
+        Only a client that sleeps with the signal unblocked and not pending
+        (``procfs.may_have_missed``): one that got its reply and is about to send is
+        runnable, and a second ack could make it send two bits before the first is
+        read; one that blocks the signal cannot miss it, and may sleep for reasons
+        of its own (a reply sent again would wait there for its next bit)."""
+        due = self.server.classic_overdue(now)
+        # Then nothing may be pending here: a client seen asleep sent its last signal before it
+        # slept, and that signal, pending here, is its next bit, not a missed reply.
+        if (due is not None and procfs.may_have_missed(due[0], SIGNAL_OF_SYMBOL[due[1]])
+                and not signal.sigpending() & SIGNALS):
+            self._reply(*due, now)
+            self.server.classic_nudged(due[0])
 
     def _dispatch(self) -> None:
         events = self.server.events

@@ -1,6 +1,15 @@
 """The classic send loop: one ``proto.classic.sender.ClassicSender`` over real signals.
 
 Loaded only for ``sigchat-send --classic`` (it imports the classic core).
+
+Unacked bits wait for more than their pace: the next one goes only once the
+last one is no longer pending at the server (``procfs.PendingWatch``). Two
+equal signals pending at once merge into one, and a SIGUSR1 pending beside a
+SIGUSR2 is delivered first whatever the order they were sent in: a server that
+was not scheduled in time would lose or reorder bits, and nothing tells it.
+Waiting while the last signal is pending makes an unacked transfer exact
+whatever the load (up to ``PENDING_LIMIT``: then the server is stopped or
+gone, and the pace alone goes on).
 """
 
 from __future__ import annotations
@@ -17,7 +26,13 @@ from sigchat.proto.classic.profile import (
     Profile,
 )
 from sigchat.proto.classic.sender import ClassicSender, SenderStats, SendOutcome
+from sigchat.sigio import procfs
 from sigchat.sigio.link import FOREIGN, PeerLink
+
+PENDING_RECHECK = 20e-6
+"""Seconds between two looks at whether the last unacked bit is still pending at the server."""
+PENDING_LIMIT = 1.0
+"""Seconds an unacked bit may stay pending before the pace alone goes on (the module docstring)."""
 
 
 class ClassicSendResult(Record):
@@ -50,24 +65,41 @@ def send_classic(
     sender = ClassicSender(data, profile, ack_timeout=ack_timeout, end_timeout=end_timeout, pace=pace)
     link = PeerLink(pid, clock)
     result = ClassicSendResult(None, sender.stats)
-    link.start(sender.start(clock()))
-    while sender.outcome is None:
-        reply, now = link.wait(sender.deadline)
-        if reply == FOREIGN:
-            continue
-        if reply is None:
-            if now < sender.deadline:
+    sent_at = clock()
+    link.start(sender.start(sent_at))
+    watch: procfs.PendingWatch | None = None
+    recheck_at: float | None = None
+    try:
+        while sender.outcome is None:
+            deadline = sender.deadline if recheck_at is None else recheck_at
+            reply, now = link.wait(deadline)
+            if reply == FOREIGN:
                 continue
-            if not sender.pacing and not link.alive():
-                return _gone(result, link, now)
-            symbol = sender.timeout(now)
-            if sender.drain:
-                sender.drain = False
-                link.drain()  # a late ack must not count for the next bit
-        else:
-            symbol = sender.receive(reply, now)
-        if symbol is not None and not link.send(symbol):
-            return _gone(result, link, clock())
+            if reply is None:
+                if now < deadline:
+                    continue
+                if sender.pacing:
+                    if watch is None:
+                        watch = procfs.PendingWatch(pid)
+                    if now - sent_at < PENDING_LIMIT and watch.pending():
+                        recheck_at = now + PENDING_RECHECK  # the last bit is not read yet
+                        continue
+                recheck_at = None
+                if not sender.pacing and not link.alive():
+                    return _gone(result, link, now)
+                symbol = sender.timeout(now)
+                if sender.drain:
+                    sender.drain = False
+                    link.drain()  # a late ack must not count for the next bit
+            else:
+                symbol = sender.receive(reply, now)
+            if symbol is not None:
+                if not link.send(symbol):
+                    return _gone(result, link, clock())
+                sent_at = now
+    finally:
+        if watch is not None:
+            watch.close()
     if sender.outcome is not SendOutcome.CONFIRMED and not link.alive():
         result.server_gone = True  # it may have died of a signal: nothing confirms the message
     result.outcome = sender.outcome

@@ -83,6 +83,11 @@ class Entry:
         return self.mode == CLASSIC
 
     @property
+    def damaged(self) -> bool:
+        """A delivered classic message known to have lost a bit (shown, but never as intact)."""
+        return isinstance(self.event, MessageDelivered) and not self.event.believed_intact
+
+    @property
     def payload_rate(self) -> float | None:
         """Payload bits per second of what arrived; ``None`` when nothing did or no time passed.
 

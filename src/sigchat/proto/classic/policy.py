@@ -9,9 +9,10 @@ policy what ``/proc`` says about that client. The rules (docs/PROTOCOL.md,
   and the verdict kept while the server knows the pid (a client may catch
   SIGUSR1 and not SIGUSR2, so per signal).
 * The first replies to a pid wait ``GRACE``. A client that sends its next
-  signal within ``DOES_NOT_WAIT`` without a reply does not wait for replies
-  (it paces itself): it gets none, unchecked, since a check costs 0.1-0.3 ms,
-  about the bit period of such a client.
+  signal within ``DOES_NOT_WAIT`` without a reply, and is not waiting for a
+  signal when it is seen (``/proc``: a sigchat sender that resends is), does
+  not wait for replies (it paces itself): it gets none, unchecked, since a
+  check costs 0.1-0.3 ms, about the bit period of such a client.
 * A client that gets no replies of a signal is told why (a *refusal*) once its
   message has ended: ``refusal_after`` and ``forget`` hand them out.
 """
@@ -65,11 +66,18 @@ class ReplyPolicy:
         self.held_pids.clear()
         return [(pid, symbol) for pid, symbol, _ in held]
 
-    def sent_again(self, pid: int, now: float) -> None:
-        """``pid``, whose replies are held, sent another signal at ``now``: it may not wait for replies."""
+    def sent_again(self, pid: int, now: float, in_signal_wait: bool | None = None) -> None:
+        """``pid``, whose replies are held, sent another signal at ``now``: it may not wait for replies.
+
+        ``in_signal_wait``: what ``/proc`` says of ``pid`` now: it sits in a system call that waits
+        for a signal (``sigtimedwait``, ``sigsuspend``, ``pause``), or not; ``None``: cannot tell.
+        Arrival times alone mislead under load: a receiver that ran late holds a reply for longer,
+        and a sigchat sender that waits for it sends its signal again (after 10 ms), so soon after
+        the first one as the receiver saw them that it looks like a client that paces itself.
+        """
         since = next(at for held_pid, _, at in self.held if held_pid == pid)
-        if now - since > DOES_NOT_WAIT:
-            return  # it waited (a sigchat sender resends only after 0.1 s): checked and answered
+        if now - since > DOES_NOT_WAIT or in_signal_wait:
+            return  # it waited, and sent again for want of a reply: checked and answered
         keep = []
         for entry in self.held:
             if entry[0] != pid:

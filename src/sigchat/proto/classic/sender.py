@@ -121,7 +121,7 @@ class ClassicSender:
         state = self.state
         last = self._index == len(self.symbols)
         if state is _State.HANDSHAKE:
-            if symbol == HANDSHAKE:
+            if symbol == self.profile.handshake_symbol:
                 stats.handshake_answered = True
                 return self._next(now)
         elif state is _State.ACK:

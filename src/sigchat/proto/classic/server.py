@@ -9,8 +9,10 @@ the others' acks deferred until it is free, so no two of them collide.
 
 from __future__ import annotations
 
+from sigchat.proto.classic.integrity import assess, complete_nul
 from sigchat.proto.classic.profile import DEFAULT_IDLE_TIMEOUT, HANDSHAKE, Profile, encode
 from sigchat.proto.events import (
+    ACKED,
     CLASSIC,
     AbortReason,
     MessageDelivered,
@@ -22,10 +24,18 @@ from sigchat.proto.events import (
 )
 from sigchat.proto.wire import DEFAULT_MAX_BYTES, MAX_GAP_SAMPLES, ONE
 
+NUDGE_AFTER = 0.002
+"""Seconds of silence after an ack before it is sent again (``ClassicServer.overdue``): well within
+the shortest wait of a client that takes a full sleep for a lost ack (``usleep(10000)``), and far
+above the pause between two bits of a client that got its ack."""
+MAX_NUDGES = 4
+"""Replies sent again per signal, after 2, 4, 8 and 16 ms: a client silent longer waits for something else."""
+
 class _Decoder:
     """One classic client's state. ``stats`` is ``None`` between messages."""
 
-    __slots__ = ("pid", "stats", "acc", "nbits", "header", "remaining", "data", "skipping", "last_at", "muted")
+    __slots__ = ("pid", "stats", "acc", "nbits", "header", "header_size", "remaining", "data", "skipping", "last_at", "muted",
+                 "reply", "nudges")
 
     def __init__(self, pid: int, now: float) -> None:
         self.pid = pid
@@ -33,11 +43,17 @@ class _Decoder:
         self.acc = 0
         self.nbits = 0
         self.header: bytearray | None = None
+        self.header_size: int | None = 0
+        """Bytes of this message's length header; ``None`` until a ``len-typed`` width signal came."""
         self.remaining: int | None = None
         self.data = bytearray()
         self.skipping = False
         self.last_at = now
         self.muted: set[int] = set()
+        self.reply: int | None = None
+        """What answered its latest signal (the ack, the handshake's answer), if anything did."""
+        self.nudges = 0
+        """How often that reply was sent again (``ClassicServer.overdue``)."""
 
 
 class ClassicServer:
@@ -71,8 +87,8 @@ class ClassicServer:
         """Paused clients, first come first served: pid -> the ack they wait for."""
         self._flip = 0 if profile.one == "usr2" else 1
         self._lsb = profile.bit_order == "lsb"
-        self._header_bytes = profile.length_bits // 8
-        self._byteorder = "big" if profile.length_order == "be" else "little"
+        self._header_size = None if profile.length_typed else profile.header_size()
+        self._handshake_reply = profile.handshake_symbol
         self._ack = profile.ack_symbol
         self._end_ack = profile.end_ack_symbol
 
@@ -114,6 +130,8 @@ class ClassicServer:
         if d is None:
             return self.first_contact(pid, 0, now, symbol, now)
         reply = self._decode(d, symbol, now)
+        d.reply = reply
+        d.nudges = 0
         # The line: one classic client mid-message at a time (module docstring).
         holder = self.holder
         if holder is None or holder == pid:
@@ -144,9 +162,12 @@ class ClassicServer:
             stats = self._begin(d, now)
             if self.profile.handshake and symbol == HANDSHAKE:
                 stats.signals_received += 1
-                return self._answer(d, HANDSHAKE)
+                return self._answer(d, self._handshake_reply)
         stats.signals_received += 1
         stats.bits += 1
+        if d.header_size is None:  # len-typed: this signal is the length's width
+            d.header_size = self.profile.header_size(symbol)
+            return self._answer(d, self._ack)
         bit = symbol ^ self._flip
         if self._lsb:
             d.acc |= bit << d.nbits
@@ -181,7 +202,7 @@ class ClassicServer:
     def sender_gone(self, pid: int, now: float) -> None:
         d = self.decoders.pop(pid, None)
         self.waiting.pop(pid, None)
-        if d is not None and d.stats is not None and not d.skipping:
+        if d is not None and d.stats is not None and not d.skipping and not self._complete_nul(d):
             self._abort(d, AbortReason.SENDER_GONE, d.last_at)
         if pid == self.holder:
             self._release(now)
@@ -197,9 +218,45 @@ class ClassicServer:
                 continue
             self.holder = pid
             d.last_at = now  # the wait was ours, not the client's silence
+            d.reply = reply
             if reply is not None:
                 self.outbox.append((pid, reply))
             return
+
+    def overdue(self, now: float) -> tuple[int, int] | None:
+        """``(pid, reply)`` to send again: the line's holder was answered ``NUDGE_AFTER`` ago and has
+        sent nothing since (at most ``MAX_NUDGES`` times per signal, each after a longer wait); tell
+        ``nudged`` when it was sent.
+
+        Many clients wait for an ack in a way that misses one that comes too early: ``pause()`` or
+        ``sleep()`` entered after the ack was handled. They would wait for ever, or take the
+        uninterrupted sleep for a lost ack. The I/O layer sends the reply again only while the
+        client is asleep (waiting): a client that got its ack and is about to send is runnable, and a
+        second ack could make it send two bits before the first is read.
+        """
+        pid = self.holder
+        d = self.decoders.get(pid) if pid is not None else None
+        if d is None or d.stats is None or d.reply is None or d.reply in d.muted or d.nudges >= MAX_NUDGES:
+            return None
+        if now - d.last_at < NUDGE_AFTER * (1 << d.nudges):
+            return None
+        d.nudges += 1  # (whether or not it is sent: the next try waits twice as long)
+        return pid, d.reply
+
+    def nudged(self, pid: int) -> None:
+        """The reply ``overdue`` gave for ``pid`` was sent again."""
+        d = self.decoders.get(pid)
+        if d is not None and d.stats is not None:
+            d.stats.signals_sent += 1
+        self.counters.nudges += 1
+
+    def nudge_at(self) -> float | None:
+        """When ``overdue`` may next have a reply to send again (``None``: not while nothing is mid-message)."""
+        pid = self.holder
+        d = self.decoders.get(pid) if pid is not None else None
+        if d is None or d.stats is None or d.reply is None or d.nudges >= MAX_NUDGES:
+            return None
+        return d.last_at + NUDGE_AFTER * (1 << d.nudges)
 
     def mute(self, pid: int, symbol: int) -> None:
         """Never answer ``pid`` with ``symbol`` again (the signal would kill it)."""
@@ -216,7 +273,8 @@ class ClassicServer:
 
     def _begin(self, d: _Decoder, now: float) -> TransferStats:
         stats = d.stats = TransferStats(pid=d.pid, started_at=now, ended_at=now)
-        d.header = bytearray() if self._header_bytes else None
+        d.header = bytearray() if self.profile.has_length else None
+        d.header_size = self._header_size
         d.remaining = None
         d.data = bytearray()
         d.skipping = False
@@ -238,7 +296,7 @@ class ClassicServer:
         """The client was silent too long mid-message."""
         if d.skipping:
             self._reset(d)
-        else:
+        elif not self._complete_nul(d):
             self._abort(d, AbortReason.INCOMPLETE, d.last_at)
 
     def _abort(self, d: _Decoder, reason: AbortReason, at: float, *, skip: bool = False) -> None:
@@ -252,25 +310,53 @@ class ClassicServer:
         else:
             self._reset(d)
 
-    def _deliver(self, d: _Decoder, now: float) -> None:
+    def _acked(self, d: _Decoder) -> bool:
+        """Whether ``d``'s client gets every ack and waits for it (``integrity.ACKED``)."""
+        return self._ack is not None and self._ack not in d.muted
+
+    def _deliver(self, d: _Decoder, now: float, repair: str = "") -> None:
         stats = d.stats
         stats.ended_at = now
         stats.length = len(d.data)
+        data = bytes(d.data)
+        if self._acked(d):
+            integrity, note = ACKED, ""
+        else:
+            # Where the message bytes start: after the handshake (signals that were not bits), the
+            # len-typed width signal and the length header.
+            first = stats.signals_received - stats.bits + self.profile.length_typed + 8 * (d.header_size or 0)
+            integrity, note = assess(data, stats.gaps, first)
+        note = "; ".join(part for part in (repair, note) if part)
         counters = self.counters
         counters.delivered += 1
-        counters.bytes += len(d.data)
-        self.events.append(MessageDelivered(d.pid, bytes(d.data), stats, False, CLASSIC, self.name))
+        counters.bytes += len(data)
+        self.events.append(MessageDelivered(d.pid, data, stats, False, CLASSIC, self.name, integrity, note))
         self._reset(d)
+
+    def _complete_nul(self, d: _Decoder) -> bool:
+        """Deliver a message whose client went away (or silent) partway through its NUL, if every bit
+        of the NUL that came is a zero and nothing acked the client (``integrity.complete_nul``)."""
+        if not self.profile.nul or d.header is not None or d.remaining not in (None, 1) or self._acked(d):
+            return False
+        repair = complete_nul(d.nbits, d.acc)
+        if repair is None:
+            return False
+        self._deliver(d, d.last_at, repair)
+        return True
 
     def _byte(self, d: _Decoder, byte: int, now: float) -> bool:
         """A byte completed; True when it ended a delivered message."""
         header = d.header
         if header is not None:
             header.append(byte)
-            if len(header) < self._header_bytes:
+            if len(header) < d.header_size:
                 return False
             d.header = None
-            length = int.from_bytes(header, self._byteorder)
+            length = self.profile.header_length(bytes(header))
+            if length is None:  # a decimal length with a non-digit in it: the rest cannot be framed
+                d.data = header
+                self._abort(d, AbortReason.FRAMING, now, skip=True)
+                return False
             nul = self.profile.nul
             total = length + (1 if nul and not self.profile.nul_counted else 0)
             if nul:
@@ -322,7 +408,7 @@ class ClassicServer:
 def warm_up(profile: Profile) -> None:
     """Decode a short message on scratch state (CPython runs code slowly the first time)."""
     server = ClassicServer(profile, timeout=1.0)
-    symbols = ([HANDSHAKE] if profile.handshake else []) + encode(b"warm-up", profile)
+    symbols = ([HANDSHAKE] if profile.handshake else []) + encode(b"warm-up", profile)  # the handshake's ask
     for index, symbol in enumerate(symbols):
         server.receive(1, symbol, index * 1e-4)
         server.receive(2, symbol, index * 1e-4)

@@ -23,7 +23,7 @@ from textual.visual import Padding, RenderOptions, Visual
 from textual.widgets import OptionList
 from textual.widgets.option_list import Option
 
-from sigchat.proto.events import AbortReason
+from sigchat.proto.events import ACKED, AbortReason, MessageDelivered
 from sigchat.server.sink import Kind
 from sigchat.tui.model import Entry
 from sigchat.tui.widgets.fixed_list import FixedOptionList
@@ -164,7 +164,13 @@ def integrity(entry: Entry) -> tuple[str, str]:
     """The integrity verdict of an entry: ``(text, style)``."""
     kind = entry.kind
     if entry.classic and kind is Kind.DELIVERED:
-        return f"{CLASSIC_MARK} classic: no integrity check exists", WARN_STYLE
+        event = entry.event
+        note = f" ({event.note})" if isinstance(event, MessageDelivered) and event.note else ""
+        if entry.damaged:
+            return f"✗ classic, damaged{note}", FAIL_STYLE
+        if isinstance(event, MessageDelivered) and event.integrity == ACKED:
+            return f"{CLASSIC_MARK} classic: every bit acked, no checksum exists", WARN_STYLE
+        return f"{CLASSIC_MARK} classic, unverified: its client does not wait for acks{note}", WARN_STYLE
     if kind is Kind.DELIVERED:
         return "✓ intact (CRC-32)", OK_STYLE
     if kind is Kind.DUPLICATE:
@@ -221,6 +227,8 @@ def stats_content(entry: Entry, *, explain: bool = False) -> Content:
 def headline(entry: Entry, max_bytes: int | None) -> Content:
     """The main line of an entry: the message, or what went wrong."""
     kind = entry.kind
+    if kind is Kind.DELIVERED and entry.damaged:
+        return Content.assemble((f"✗ DAMAGED ({entry.event.note}) ", FAIL_STYLE), message_content(entry, style=MUTED_STYLE))
     if kind is Kind.DELIVERED:
         return message_content(entry)
     if kind is Kind.DUPLICATE:

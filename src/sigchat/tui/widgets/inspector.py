@@ -151,6 +151,8 @@ class InspectorScreen(ModalScreen[None]):
                 Kind.REJECTED: ("REJECTED before the payload", "$text-error bold"),
                 Kind.REFUSED: ("NOT ANSWERED", "$text-error bold"),
             }[entry.kind]
+            if entry.damaged:
+                kind = ("DAMAGED: a bit was lost; what arrived is below", "$text-error bold")
             size = f" · {len(entry.data):,} bytes" if entry.kind is not Kind.REFUSED else ""
             yield Static(Content.assemble(kind, (size, MUTED_STYLE)), id="inspector-kind")
             rebuilt = rebuilt_of(entry)

@@ -46,6 +46,7 @@ from sigchat.tui.widgets.signal_bits import CURSOR_STYLE, UNKNOWN, Group, Signal
 FIELD_STYLES = {
     F.SIGNATURE: "$text-secondary",
     F.HANDSHAKE_FIELD: "$text-secondary",
+    F.LENGTH_WIDTH: "$text-success",
     F.START: "$text-error bold",
     F.VERSION: "$text-primary",
     F.FLAGS: "$text-primary",
@@ -63,6 +64,7 @@ FIELD_STYLES = {
 LABELS = {
     F.SIGNATURE: "signature",
     F.HANDSHAKE_FIELD: "handshake",
+    F.LENGTH_WIDTH: "length width",
     F.START: "start",
     F.VERSION: "version",
     F.FLAGS: "flags",
@@ -190,7 +192,14 @@ def field_value(rebuilt: F.Rebuilt, span: F.Span) -> tuple[str, str]:
     if field == F.START:
         return "always 0", ""
     if field == F.HANDSHAKE_FIELD:
-        return "SIGUSR1, answered SIGUSR1", ""
+        reply = rebuilt.profile.handshake_reply.upper() if rebuilt.profile is not None else "USR1"
+        return f"SIGUSR1, answered SIG{reply}", ""
+    if field == F.LENGTH_WIDTH:
+        if span.known < span.count:
+            return "not kept", MUTED_STYLE
+        return ("SIGUSR1: a 32-bit length" if span.source[0] == 0 else "SIGUSR2: a 64-bit length"), ""
+    if field == F.LENGTH and rebuilt.profile is not None and rebuilt.profile.length_digits and span.known == span.count:
+        value = rebuilt.profile.header_length(span.source)
     if field == F.NUL:
         if span.known < span.count:
             return "not kept" if span.arrived == span.count else "", MUTED_STYLE
@@ -210,6 +219,8 @@ def field_value(rebuilt: F.Rebuilt, span: F.Span) -> tuple[str, str]:
     if field == F.MESSAGE_ID:
         return f"0x{value:08x}", ""
     if field == F.LENGTH:
+        if rebuilt.profile is not None and rebuilt.profile.length_digits:
+            return f"{span.source.decode('ascii')}: " + plural(value, "byte") + (" (the NUL counted)" if rebuilt.profile.nul_counted else ""), ""
         return plural(value, "byte") + (" (the NUL counted)" if rebuilt.profile is not None and rebuilt.profile.nul_counted else ""), ""
     if field == F.RETRANSMISSIONS:
         return plural(value, "bit") + " resent by the sender", ""

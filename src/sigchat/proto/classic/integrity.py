@@ -1,0 +1,73 @@
+"""How far a classic message can be trusted: acked, unverified or damaged.
+
+Sans-IO. The verdicts are ``MessageDelivered.integrity`` values (``proto.events``). Classic minitalk has no checksum (docs/PROTOCOL.md, "Classic minitalk
+clients", "What a classic message is worth"), so the server says what it knows:
+
+``ACKED``
+    Every bit was answered with the profile's ack, and the client waits for
+    it: one signal is in flight at a time, so none can merge with another.
+    Believed intact.
+``UNVERIFIED``
+    The client paces itself (no ack in the profile, or the server does not
+    answer it). Two equal signals sent while the server was late merge into
+    one and nothing on the wire tells. Delivered, marked unverified.
+``DAMAGED``
+    An unverified message whose bytes are not UTF-8: every minitalk sends its
+    argument, i.e. text, byte by byte, and one lost bit shifts every later bit
+    into a neighbour byte, which almost never stays UTF-8. The note names the
+    byte where the bit was most likely lost: the longest wait between two
+    signals in the few bytes before the first broken one (a merge needs the
+    server to be late). Plain stdout never prints a damaged message.
+
+``complete_nul`` is the one repair: a NUL-terminated message whose sender went
+away (or silent) after part of its NUL, every bit of it a zero. The NUL is
+eight SIGUSR1 in a row, the likeliest signals to merge, and all message bytes
+came whole, so the message is delivered (unverified, with a note).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from sigchat.proto.events import DAMAGED, UNVERIFIED
+
+LOOK_BACK_BYTES = 3
+"""How many bytes before the first broken one may hold the lost bit (a shift breaks UTF-8 fast)."""
+
+
+def first_broken_byte(data: bytes) -> int | None:
+    """The offset of the first byte that is not UTF-8 (a truncated sequence at the end counts)."""
+    try:
+        data.decode("utf-8")
+    except UnicodeDecodeError as error:
+        return error.start
+    return None
+
+
+def assess(data: bytes, gaps: Sequence[float], first_byte_signal: int) -> tuple[str, str]:
+    """The verdict on an unverified message: ``(UNVERIFIED or DAMAGED, note)``.
+
+    ``gaps[i]`` is the wait before signal ``i + 1`` of the transfer (``TransferStats.gaps``);
+    the message's first byte starts at signal ``first_byte_signal`` (after the handshake and
+    the length header).
+    """
+    broken = first_broken_byte(data)
+    if broken is None:
+        return UNVERIFIED, ""
+    start_byte = max(0, broken - LOOK_BACK_BYTES)
+    first = max(1, first_byte_signal + 8 * start_byte)
+    last = min(len(gaps), first_byte_signal + 8 * (broken + 1))
+    lost_at = broken
+    if first < last:
+        widest = max(range(first, last), key=lambda signal: gaps[signal - 1])
+        lost_at = max(0, (widest - first_byte_signal) // 8)
+    return DAMAGED, f"bit lost at byte {lost_at}"
+
+
+def complete_nul(nbits: int, partial: int) -> str | None:
+    """The note for a NUL cut short (``nbits`` of its bits came, reading ``partial``), when it can be
+    completed: some bits came and every one is a zero; ``None`` otherwise."""
+    if 0 < nbits < 8 and partial == 0:
+        missing = 8 - nbits
+        return f"the NUL's last {missing} bit{'s' if missing != 1 else ''} never came: completed"
+    return None

@@ -1,0 +1,238 @@
+"""Every classic minitalk convention (A..L of the notes) against sigchat, with real C peers.
+
+``tests/peers/conventions.py`` is the table: for each convention a C client and
+a C server built from ``tests/peers/minitalk_*.c`` with one ``-DCONV_X`` flag,
+and the sigchat profile that should serve them. For every convention sigchat
+can support, three short checks:
+
+* its C client -> its own C server: the peers work (the student's pair);
+* its C client -> ``sigchat-server --classic PROFILE``: an ASCII and a UTF-8
+  message, intact, to one server, and the client exits 0;
+* ``sigchat-send --classic PROFILE`` -> its C server: exit 0, the server prints
+  the message.
+
+The unacked conventions (B, C) run at ``usleep(200)`` per bit (their ``-200``
+variants): nothing can recover a signal the kernel merged when the receiver ran
+late (README, "What cannot be fixed"), so those checks are about behaviour:
+every message is reported, and whatever is delivered is exact (see
+``test_unacked_client_to_sigchat_server``). L cannot work on Linux at all: its
+client's ``kill(pid, SIGUSR1 + 1)`` is SIGSEGV (``test_l_client_kills_its_own_server``).
+
+``make bench-classic`` measures the same cells at length (speeds, failure rates).
+Every child is the test's own (``helpers``, fixtures in ``conftest``), started
+with an empty signal mask; waits are on output with timeouts, never sleeps.
+"""
+
+from __future__ import annotations
+
+import resource
+import shutil
+import signal
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+import helpers
+from peers import conventions
+
+pytestmark = [
+    pytest.mark.skipif(not sys.platform.startswith("linux"), reason="Linux only"),
+    pytest.mark.skipif(shutil.which("gcc") is None, reason="gcc is needed to build the C minitalk peers"),
+]
+
+WAIT = 20.0
+CLIENT_TIMEOUT = 8.0  # a tester gives a client 10 s; these messages take milliseconds (C waits 5 s for a lost end ack)
+PAIR_TIMEOUT = 5.0  # a racy pause() client that missed its ack hangs: counted as such after this
+ASCII = "hello, minitalk 1234"
+UTF8 = "héllo ✓ 日本語 😀 👩‍💻"
+UNACKED_MESSAGES = ("unacked one", "unacked two", "unacked 3 ✓")
+
+ACKED = [name for name in conventions.LETTERS if conventions.CONVENTIONS[name].acked]
+UNACKED = ["B-200", "C-200"]  # B and C at usleep(200) per bit
+SUPPORTED = ACKED + UNACKED
+# Clients whose own wait is racy (the ack may arrive before they sleep/pause; notes, "behaviours that break naive
+# peers"): D's sleep(2) that the ack did not interrupt is a failure (exit 1), I's pause() then hangs. Against their
+# own C server (no delay for D) ~15 % of D's 20-character messages fail here on a quiet machine, even with the two
+# on different CPUs, and most of them at load 5-8.
+RACY_PAIR_ATTEMPTS = {"D": 4, "G": 4, "I": 4}
+
+
+@pytest.fixture(scope="module")
+def peers(tmp_path_factory: pytest.TempPathFactory) -> dict[str, tuple[Path, Path]]:
+    """Every convention's client and server, compiled once for the module."""
+    try:
+        return conventions.build(tmp_path_factory.mktemp("conventions"), SUPPORTED + ["L"])
+    except RuntimeError as error:
+        pytest.fail(str(error))
+
+
+def run_client(
+    children: helpers.Children, binary: Path, server_pid: int, message: str, timeout: float = CLIENT_TIMEOUT
+) -> tuple[int, int | None, str]:
+    """Run a peer client to the end: ``(pid, returncode, stderr)``; returncode ``None``: it hung and was killed."""
+    proc = children.spawn([str(binary), str(server_pid), message])
+    try:
+        returncode, _, stderr = helpers.finish(proc, timeout)
+    except subprocess.TimeoutExpired:
+        proc.kill()  # our own child, through Popen
+        return proc.pid, None, "hung"
+    return proc.pid, returncode, stderr
+
+
+def brief(record: dict) -> str:
+    """The fields of a server record that say what went wrong."""
+    keys = ("event", "reason", "bytes", "received", "bits", "signals_received", "signals_sent", "duration", "integrity", "note")
+    return str({key: record[key] for key in keys if key in record})  # a str: pytest does not shorten it
+
+
+def test_every_profile_parses() -> None:
+    from sigchat.proto.classic.api import parse_profile
+
+    for convention in conventions.CONVENTIONS.values():
+        for profile in {convention.profile, convention.sender_profile} - {None}:
+            parse_profile(profile)
+
+
+# --------------------------------------------------------------------------- the student's pair
+
+
+@pytest.mark.parametrize("name", SUPPORTED)
+def test_c_client_to_its_c_server(peers, children: helpers.Children, name: str) -> None:
+    """The peers themselves work: one ~20-character message through the convention's own pair.
+
+    Racy clients get a few attempts, and fail only the way they are known to
+    (D: exit 1 "no ack from the server"; G, I: a hang in pause()); if every
+    attempt lost the race (at load 5-8 D's does), ``skip`` saying so. Unacked
+    ones too: the kernel may merge their signals (then ``skip``, as in
+    test_classic_e2e).
+    """
+    client, server_binary = peers[name]
+    convention = conventions.CONVENTIONS[name]
+    attempts = RACY_PAIR_ATTEMPTS.get(name, 1 if convention.acked else 3)
+    outcomes = []
+    for _ in range(attempts):
+        server = helpers.PeerServer(children, str(server_binary))
+        _, returncode, stderr = run_client(children, client, server.pid, ASCII, PAIR_TIMEOUT)
+        if returncode == 0:
+            try:
+                message = server.next_message(timeout=2.0)
+            except AssertionError as error:
+                message = str(error).encode()
+            if message == ASCII.encode():
+                return
+            outcomes.append(f"got {message[:60]!r}")
+        else:
+            outcomes.append(f"exit {returncode}: {stderr.strip()[:80]}")
+        if name == "D":
+            assert returncode == 1 and "no ack from the server" in stderr, outcomes
+        elif name in ("G", "I"):
+            assert returncode is None, outcomes
+        elif convention.acked:
+            pytest.fail(f"{name}: {outcomes}")
+        server.stop()
+    if name in RACY_PAIR_ATTEMPTS:
+        # every attempt failed the known way (asserted above): the race is lost more the busier the CPUs
+        pytest.skip(f"{name}: its own pair lost its ack race in all {attempts} attempts: {outcomes}")
+    pytest.skip(f"{name}: no intact message in {attempts} attempts ({outcomes}): the kernel merged unacked signals")
+
+
+def test_l_client_kills_its_own_server(peers, children: helpers.Children) -> None:
+    """L cannot work on Linux: its client sends SIGUSR1 + 1 for a 1 bit, which is SIGSEGV; its server dies of it.
+
+    (No core file: the limit is lowered for the children of this test.)
+    """
+    client, server_binary = peers["L"]
+    soft, hard = resource.getrlimit(resource.RLIMIT_CORE)
+    resource.setrlimit(resource.RLIMIT_CORE, (0, hard))
+    try:
+        server = helpers.PeerServer(children, str(server_binary))
+        run_client(children, client, server.pid, ASCII)  # its exit status depends on when the server is reaped
+        assert server.proc.wait(WAIT) == -signal.SIGSEGV
+    finally:
+        resource.setrlimit(resource.RLIMIT_CORE, (soft, hard))
+
+
+# --------------------------------------------------------------------------- C client -> sigchat-server
+
+
+@pytest.mark.parametrize("name", ACKED)
+def test_c_client_to_sigchat_server(peers, start_server, children: helpers.Children, name: str) -> None:
+    """Two messages (ASCII, then UTF-8) from two runs of the convention's client to one sigchat server: intact, exit 0."""
+    convention = conventions.CONVENTIONS[name]
+    client, _ = peers[name]
+    server = start_server("--json", "--classic", convention.profile)
+    for message in (ASCII, UTF8):
+        pid, returncode, stderr = run_client(children, client, server.pid, message)
+        assert returncode == 0, (name, returncode, stderr, " ".join(map(brief, server.records_of(pid))))
+        record = server.wait_record(pid=pid, timeout=WAIT)
+        assert (record["event"], record.get("text")) == ("delivered", message), brief(record)
+    server.expect_delivered = 2
+
+
+@pytest.mark.parametrize("name", UNACKED)
+def test_unacked_client_to_sigchat_server(peers, start_server, children: helpers.Children, name: str) -> None:
+    """Three short messages from an unacked client (usleep(200) per bit): every one is reported, none is wrong.
+
+    Whether each arrives is up to the kernel (a merged signal cannot be
+    recovered without acks; ~1-5 % of such 20-byte messages here even with a C
+    server, more under load); what sigchat must do every time: never kill the
+    client (it has no handler, or C's has one for SIGUSR1 only), report every
+    message (delivered or aborted), and deliver only the exact bytes.
+    """
+    convention = conventions.CONVENTIONS[name]
+    client, _ = peers[name]
+    server = start_server("--json", "--classic", convention.profile, "--classic-timeout", "0.5")
+    for message in UNACKED_MESSAGES:
+        pid, returncode, stderr = run_client(children, client, server.pid, message)
+        if name.startswith("C") and returncode == 3:
+            pass  # C waits 2 s for its end ack, sent only after a whole message: a lost bit, it exits 3
+        else:
+            assert returncode == 0, (name, returncode, stderr)
+        record = server.wait_record(pid=pid, timeout=WAIT)
+        if record["event"] == "delivered":
+            assert record.get("text") == message, record
+
+
+# --------------------------------------------------------------------------- sigchat-send -> C server
+
+
+@pytest.mark.parametrize("name", ACKED)
+def test_sigchat_send_to_c_server(peers, children: helpers.Children, name: str) -> None:
+    convention = conventions.CONVENTIONS[name]
+    _, server_binary = peers[name]
+    server = helpers.PeerServer(children, str(server_binary))
+    for message in (ASCII, UTF8):
+        result = helpers.run_sender([*convention.send_args(), str(server.pid), message], timeout=60)
+        assert result.returncode == 0, (name, result.stderr)
+        assert server.next_message(timeout=WAIT) == message.encode()
+
+
+@pytest.mark.parametrize("name", UNACKED)
+def test_sigchat_send_paced_to_unacked_c_server(peers, children: helpers.Children, name: str) -> None:
+    """``--pace-us 200`` to a server that never acks: exit 0 each time; a few attempts, each with a fresh server.
+
+    As for unacked clients, the kernel may merge signals when the server runs
+    late: an attempt may lose bits (then skip, saying so, if all do). B's
+    server cannot tell clients apart (signal(), no si_pid), so a damaged
+    message would shift the next: hence a fresh server per attempt.
+    """
+    convention = conventions.CONVENTIONS[name]
+    _, server_binary = peers[name]
+    outcomes = []
+    for message in UNACKED_MESSAGES:
+        server = helpers.PeerServer(children, str(server_binary))
+        # --timeout 1: C's end ack comes right after the last bit, or never (a lost bit)
+        result = helpers.run_sender([*convention.send_args(), "--timeout", "1", str(server.pid), message], timeout=60)
+        # C's server sends its end ack only after a whole message: without it sigchat-send says so (exit 6)
+        assert result.returncode == 0 or (name.startswith("C") and result.returncode == 6), (name, result.stderr)
+        try:
+            got = server.next_message(timeout=2.0)
+        except AssertionError:
+            got = None  # nothing whole: its end was lost
+        if got == message.encode():
+            return
+        outcomes.append("nothing" if got is None else f"{got!r}")
+        server.stop()
+    pytest.skip(f"no intact message in {len(outcomes)} attempts ({', '.join(outcomes)}): the kernel merged unacked signals")
