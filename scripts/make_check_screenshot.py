@@ -20,7 +20,7 @@ from rich.console import Console
 
 from sigchat.check.command import build_parser, check
 from sigchat.check.report import RichOutput, whole
-from sigchat.sigio.masks import block_signals
+from sigchat.sigio.masks import block_signals, block_strays
 
 ROOT = Path(__file__).resolve().parent.parent
 OUT = ROOT / "screenshots" / "check-client.svg"
@@ -30,6 +30,7 @@ WIDTH = 118
 
 def main() -> int:
     block_signals()  # first, before any thread: the check's in-process server reads them in its own
+    block_strays()
     with tempfile.TemporaryDirectory() as directory:
         source = ROOT / "tests" / "peers" / "defects" / "client.c"
         subprocess.run(["gcc", "-std=c99", "-O2", *DEFECTS, "-o", f"{directory}/client", str(source)], check=True)

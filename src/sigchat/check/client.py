@@ -21,17 +21,21 @@ from sigchat.check.processes import Catcher, LineReader, ProcessResult, reap, ru
 from sigchat.check.report import CaseResult
 from sigchat.check.trace import TICK, TracingServer
 from sigchat.format import human_duration, human_rate, number, percent, plural
-from sigchat.proto.classic.infer import infer_client
+from sigchat.proto.classic.infer import ClientMatch, infer_client
 from sigchat.proto.classic.profile import DEFAULT_IDLE_TIMEOUT, Profile, parse_profile
 from sigchat.proto.events import MessageDelivered, ServerEvent, TransferAborted
 from sigchat.proto.wire import ZERO
 from sigchat.sigio import procfs
-from sigchat.sigio.masks import SIGNAL_OF_SYMBOL, signals_pending
+from sigchat.sigio.masks import SIGNAL_OF_SYMBOL, signals_pending, take_stray
 from sigchat.sigio.receiver import Receiver
 from sigchat.sigio.sigapi import signal_name
 
 DETECT_TIMEOUT = 1.5
 """Seconds a probe run may take: the probe is ~100 bits."""
+PROBE_SERVERS = ("ack=usr1", "ack=usr2", "handshake,ack=usr2", "handshake=usr2,ack=usr2", "handshake=usr2")
+"""How the probe server answers, tried in turn: the common acks first, then handshakes answered otherwise."""
+SILENT_PROBE = 0.3
+"""Seconds a client gets to send the probe without a single ack: one that paces itself is done by then."""
 PROBE_RETRIES = 2
 """More probes for a client that does not wait for acks, when its signals matched no profile exactly."""
 ARGUMENT_TIMEOUT = 3.0
@@ -45,8 +49,8 @@ SERVER_GONE_QUICK = 3.0
 class LocalServer:
     """One in-process sigchat server for one case: the events, the refusals and the trace of each client."""
 
-    def __init__(self, profile: Profile) -> None:
-        self.server = TracingServer(profile, idle_timeout=DEFAULT_IDLE_TIMEOUT, alive=procfs.is_alive)
+    def __init__(self, profile: Profile, *, probing: bool = False) -> None:
+        self.server = TracingServer(profile, idle_timeout=DEFAULT_IDLE_TIMEOUT, alive=procfs.is_alive, probing=probing)
         self.events: list[ServerEvent] = []
         self.refusals: dict[int, str] = {}
         # Not pinned: no sender joins its CPU here, and pinned it cannot flee a CPU that other work keeps busy.
@@ -88,6 +92,14 @@ class LocalServer:
         self._wait(ended)
         self._wait(self._idle)
 
+    def strays(self, pid: int) -> list[int]:
+        """The stray signals (``masks.STRAY_SIGNALS``) ``pid`` sent this process (at most one of each)."""
+        found = []
+        while (stray := take_stray()) is not None:
+            if stray[1] == pid:
+                found.append(stray[0])
+        return found
+
     def delivered(self, pid: int) -> list[bytes]:
         return [e.data for e in list(self.events) if isinstance(e, MessageDelivered) and e.pid == pid]
 
@@ -111,6 +123,8 @@ class Sent:
     times: list[float]
     waits: bool
     exited_before_last_ack: bool
+    strays: list[int]
+    """Signals other than SIGUSR1/SIGUSR2 it sent the server."""
 
 
 def send(local: LocalServer, command: list[str], message: bytes, timeout: float = c.CLIENT_TIMEOUT) -> Sent:
@@ -125,6 +139,7 @@ def send(local: LocalServer, command: list[str], message: bytes, timeout: float 
         [at for _, at in trace],
         local.waits(result.pid),
         result.pid in local.server.exited_early,
+        local.strays(result.pid),
     )
 
 
@@ -132,42 +147,73 @@ def send(local: LocalServer, command: list[str], message: bytes, timeout: float 
 
 
 def detect(command: list[str]) -> tuple[Profile | None, str]:
-    """Run the client with ``cases.PROBE`` and read its profile from its signals: ``(profile, how sure)``."""
-    sent = None
-    for ack in ("usr1", "usr2"):
-        with LocalServer(parse_profile(f"ack={ack}")) as local:
+    """Run the client with ``cases.PROBE`` and read its profile from its signals: ``(profile, how sure)``.
+
+    The probe server answers as ``PROBE_SERVERS`` say, the next one while the client stalls within
+    its first signals (it waits for another ack, or another handshake answer); an end ack is tried
+    when it sent the whole probe and then hung or failed.
+    """
+    tried = []
+    for text in PROBE_SERVERS:
+        probe = parse_profile(text)
+        with LocalServer(probe, probing=True) as local:
             sent = send(local, command, c.PROBE, DETECT_TIMEOUT)
-        if not (sent.run.hung and len(sent.symbols) < 8):
-            break  # (else it waits for another ack after its first bit)
+        matches = infer_client(sent.symbols, c.PROBE) if sent.symbols else []
+        tried.append((probe, sent, matches))
+        if matches and recognised(matches[0], sent):
+            break  # (else it stalled or gave up: it waits for another ack, or another handshake answer)
+    probe, sent, matches = min(tried, key=lambda t: (not t[2], not (t[2] and recognised(t[2][0], t[1])), -len(t[1].symbols)))
+    if sent.strays:
+        return None, stray_words(sent.strays)
     if not sent.symbols:
         return None, f"the client sent no signal for the probe message ({sent.run.status})"
-    matches = infer_client(sent.symbols, c.PROBE)
     for _ in range(PROBE_RETRIES if not sent.waits else 0):
         if matches[0].errors == 0:
             break
-        with LocalServer(parse_profile(f"ack={ack}")) as local:  # its signals may have merged: another try
+        with LocalServer(probe, probing=True) as local:  # its signals may have merged: another try
             again = send(local, command, c.PROBE, DETECT_TIMEOUT)
         retry = infer_client(again.symbols, c.PROBE)
         if retry and retry[0].errors < matches[0].errors:
             sent, matches = again, retry
     best = matches[0]
-    if best.errors > len(sent.symbols) // 10:
+    if not recognised(best, sent):
         return None, (
             f"its {plural(len(sent.symbols), 'signal')} for {c.PROBE.decode()!r} match no known profile "
             f"(nearest: {best.profile}, {plural(best.errors, 'signal')} off); pass --profile"
         )
-    profile = dataclasses.replace(best.profile, ack=ack if sent.waits else None)
-    if sent.run.hung:
-        # It sent the whole probe and waits: for an end ack.
-        for end in ("usr2", "usr1") if profile.ack != "usr2" else ("usr1",):
+    answers = {}
+    if best.profile.handshake:  # answered as a handshake, or else as the first bit (with the ack)
+        answers["handshake_reply"] = probe.handshake_reply if probe.handshake else probe.ack or "usr1"
+    waits = sent.waits and waits_for_acks(command, dataclasses.replace(best.profile, **answers), len(sent.symbols))
+    profile = dataclasses.replace(best.profile, ack=probe.ack if waits else None, **answers)
+    if sent.run.hung or sent.run.returncode != 0:
+        # It sent the whole probe, then waited or failed: for an end ack?
+        for end in {"usr1": ("usr2",), "usr2": ("usr1",), None: ("usr1", "usr2")}[profile.ack]:
             trial = dataclasses.replace(profile, end_ack=end)
-            with LocalServer(trial) as local:
-                if not send(local, command, c.PROBE, DETECT_TIMEOUT).run.hung:
-                    profile = trial
-                    break
+            if any(ends_well(command, trial) for _ in range(1 if sent.waits else 1 + PROBE_RETRIES)):
+                profile = trial
+                break
     sure = f"{percent(best.confidence)} sure" if best.confidence < 1 else "certain"
     near = f", {plural(best.errors, 'signal')} lost or wrong" if best.errors else ""
     return profile, f"detected from its {number(len(sent.symbols))} signals for a probe message{near}: {sure}"
+
+
+def waits_for_acks(command: list[str], profile: Profile, signals: int) -> bool:
+    """Whether the client stalls without acks (the reply policy may take a paced client for one that waits)."""
+    with LocalServer(dataclasses.replace(profile, ack=None, end_ack=None), probing=True) as local:
+        silent = send(local, command, c.PROBE, SILENT_PROBE)
+    return len(silent.symbols) < signals - signals // 10
+
+
+def ends_well(command: list[str], profile: Profile) -> bool:
+    """Whether the client sends the probe to a server of ``profile`` and exits 0."""
+    with LocalServer(profile) as local:
+        return send(local, command, c.PROBE, DETECT_TIMEOUT).run.returncode == 0
+
+
+def recognised(match: ClientMatch, sent: Sent) -> bool:
+    """A probe's signals that one profile explains, but for a few lost on the way (an unacked client's)."""
+    return len(sent.symbols) >= 8 and match.errors <= len(sent.symbols) // 10
 
 
 # --------------------------------------------------------------------------- the cases
@@ -197,8 +243,18 @@ def message_case(command: list[str], profile: Profile, case: c.MessageCase) -> t
     return CaseResult(case.name, False, seconds, verdict), runs
 
 
+def stray_words(strays: list[int]) -> str:
+    names = " and ".join(f"{signal_name(signum)} (signal {signum})" for signum in strays)
+    return (
+        f"your client sent {names} to the server: kill(pid, SIGUSR1 + bit) is not SIGUSR2 on Linux "
+        "(SIGUSR1 is 10, SIGUSR2 is 12); a real server dies of it"
+    )
+
+
 def judge(message: bytes, profile: Profile, sent: Sent) -> str | None:
     """``None`` when ``message`` arrived intact, once, and the client behaved; else what went wrong."""
+    if sent.strays:
+        return stray_words(sent.strays)
     if sent.delivered == [message] and not sent.aborted:
         if sent.run.hung:
             return f"delivered intact, but your client was still running {human_duration(sent.run.seconds)} later: it waits for something (an end ack?)"

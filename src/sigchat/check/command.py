@@ -23,7 +23,7 @@ from sigchat.check.report import CaseResult, Output, PlainOutput, Report, RichOu
 from sigchat.check.server import detect as detect_server
 from sigchat.check.server import server_cases
 from sigchat.proto.classic.profile import SYNTAX, Profile, ProfileError, parse_profile
-from sigchat.sigio.masks import block_signals
+from sigchat.sigio.masks import block_signals, block_strays
 
 PROG = CHECK_COMMAND
 
@@ -73,6 +73,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     block_signals()  # first: the in-process server's receiver thread and the classic sender read them
+    block_strays()  # a client's kill(pid, SIGUSR1 + 1) must not kill the check
     parser = build_parser()
     try:
         args = parser.parse_args(argv)

@@ -11,6 +11,12 @@ only (nothing native talks to a checker) and
   says so: ``exited_early``). Short enough for clients that take a 10 ms
   sleep without an ack as a timeout.
 
+With ``probing`` (profile detection, one message per client) every reply the
+profile allows is the profile's ack, but the first signal's with a handshake:
+the decoder may take the probe for several messages in a profile that is not
+the client's (its zero length header for a NUL), and must not answer it as a
+new message's handshake or end it.
+
 The receiver (``sigio.receiver.Receiver``) drives it like any server: its
 ``tick`` releases the held acks through ``outbox``. Sans-IO but for
 ``alive``, which the caller passes in (``sigio.procfs.is_alive``).
@@ -32,10 +38,17 @@ TICK = 0.001
 
 class TracingServer(Server):
     def __init__(
-        self, profile: Profile, *, idle_timeout: float, alive: Callable[[int], bool], hold_last_ack: float = HOLD_LAST_ACK
+        self,
+        profile: Profile,
+        *,
+        idle_timeout: float,
+        alive: Callable[[int], bool],
+        probing: bool = False,
+        hold_last_ack: float = HOLD_LAST_ACK,
     ) -> None:
         super().__init__(classic=profile, classic_timeout=idle_timeout)
         self.alive = alive
+        self.probing = probing
         self.classic.native = False  # every pid is a classic client (see ClassicServer.native)
         self.hold_last_ack = hold_last_ack
         self.trace: dict[int, list[tuple[int, float]]] = {}
@@ -49,6 +62,13 @@ class TracingServer(Server):
         self.trace.setdefault(pid, []).append((symbol, now))
         events, outbox = len(self.events), len(self.outbox)
         reply = super().receive(pid, symbol, now)
+        if self.probing:
+            del self.outbox[outbox:]  # (no end ack: the probe is one message whatever the decoder thinks)
+            if reply is None:
+                return None  # refused: it would kill the client, or the client does not wait
+            profile = self.classic.profile
+            first = len(self.trace[pid]) == 1
+            return profile.handshake_symbol if profile.handshake and first else profile.ack_symbol
         if not any(isinstance(event, MessageDelivered) and event.pid == pid for event in self.events[events:]):
             return reply
         due = now + self.hold_last_ack
