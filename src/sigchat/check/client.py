@@ -17,7 +17,17 @@ from collections.abc import Callable, Iterator
 
 from sigchat.check import cases as c
 from sigchat.check import diagnosis
-from sigchat.check.processes import Catcher, LineReader, ProcessResult, reap, run, sigchat_server, spawn, start_sleep
+from sigchat.check.processes import (
+    Catcher,
+    LineReader,
+    ProcessResult,
+    reap,
+    run,
+    run_together,
+    sigchat_server,
+    spawn,
+    start_sleep,
+)
 from sigchat.check.report import CaseResult
 from sigchat.check.trace import TICK, TracingServer
 from sigchat.format import human_duration, human_rate, number, percent, plural
@@ -382,17 +392,11 @@ def two_clients_case(command: list[str], profile: Profile) -> CaseResult:
     began = time.monotonic()
     messages = [c.prose(300), c.art(300)]
     with LocalServer(profile) as local:
-        clients = [spawn([*command, str(local.pid), os.fsdecode(m)]) for m in messages]
-        for client in clients:
-            try:
-                client.communicate(timeout=c.CLIENT_TIMEOUT)
-            except subprocess.TimeoutExpired:
-                pass
-            reap(client)
-        for client in clients:
-            local.settle(client.pid)
-        arrived = [local.delivered(client.pid) == [m] for client, m in zip(clients, messages)]
-        waits = all(local.waits(client.pid) for client in clients)
+        clients = run_together([[*command, str(local.pid), os.fsdecode(m)] for m in messages], c.CLIENT_TIMEOUT)
+        for pid in clients:
+            local.settle(pid)
+        arrived = [local.delivered(pid) == [m] for pid, m in zip(clients, messages)]
+        waits = all(local.waits(pid) for pid in clients)
     seconds = time.monotonic() - began
     if all(arrived):
         return CaseResult(c.TWO_CLIENTS, True, seconds, "both intact", mandatory=False)

@@ -75,6 +75,18 @@ def run(argv: list[str], timeout: float, *, group: int | None = None, started: C
     return ProcessResult(proc.pid, returncode, exited - began, out, err)
 
 
+def run_together(argvs: list[list[str]], timeout: float) -> list[int]:
+    """Start every ``argv`` at once and wait for them all (each at most ``timeout``, then SIGKILL); their pids."""
+    procs = [spawn(argv) for argv in argvs]
+    for proc in procs:
+        try:
+            proc.communicate(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            pass
+        reap(proc)
+    return [proc.pid for proc in procs]
+
+
 class LineReader(threading.Thread):
     """Reads a pipe to EOF in the background; waits for what it read, with a timeout."""
 

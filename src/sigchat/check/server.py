@@ -18,7 +18,7 @@ import time
 from collections.abc import Callable, Iterator
 
 from sigchat.check import cases as c
-from sigchat.check.processes import LineReader, reap, spawn
+from sigchat.check.processes import LineReader, reap, run_together, spawn
 from sigchat.check.report import CaseResult
 from sigchat.format import human_duration, number, plural
 from sigchat.proto.base import LocalProtocolError
@@ -267,16 +267,7 @@ def two_clients_case(command: list[str], profile: Profile) -> CaseResult:
         return CaseResult(name, False, time.monotonic() - began, str(error), mandatory=False)
     messages = [c.prose(200), c.art(200)]
     try:
-        senders = [
-            spawn([*c.SEND_COMMAND, f"--classic={profile}", str(server.pid), m.decode()])
-            for m in messages
-        ]
-        for sender in senders:
-            try:
-                sender.communicate(timeout=c.CLIENT_TIMEOUT)
-            except subprocess.TimeoutExpired:
-                pass
-            reap(sender)
+        run_together([[*c.SEND_COMMAND, f"--classic={profile}", str(server.pid), m.decode()] for m in messages], c.CLIENT_TIMEOUT)
         body = server.wait_body(sum(len(m) + 1 for m in messages))
     finally:
         server.close()
