@@ -138,7 +138,11 @@ class Sent:
 
 
 def send(local: LocalServer, command: list[str], message: bytes, timeout: float = c.CLIENT_TIMEOUT) -> Sent:
-    result = run([*command, str(local.pid), os.fsdecode(message)], timeout)
+    return observed(local, run([*command, str(local.pid), os.fsdecode(message)], timeout))
+
+
+def observed(local: LocalServer, result: ProcessResult) -> Sent:
+    """What the client run ``result`` sent ``local`` and what arrived, once the server has read it all."""
     local.settle(result.pid)
     trace = local.server.trace.get(result.pid, [])
     return Sent(
@@ -392,16 +396,14 @@ def two_clients_case(command: list[str], profile: Profile) -> CaseResult:
     began = time.monotonic()
     messages = [c.prose(300), c.art(300)]
     with LocalServer(profile) as local:
-        clients = run_together([[*command, str(local.pid), os.fsdecode(m)] for m in messages], c.CLIENT_TIMEOUT)
-        for pid in clients:
-            local.settle(pid)
-        arrived = [local.delivered(pid) == [m] for pid, m in zip(clients, messages)]
-        waits = all(local.waits(pid) for pid in clients)
+        runs = run_together([[*command, str(local.pid), os.fsdecode(m)] for m in messages], c.CLIENT_TIMEOUT)
+        verdicts = [judge(m, profile, observed(local, result)) for m, result in zip(messages, runs)]
     seconds = time.monotonic() - began
-    if all(arrived):
+    failed = [(index, verdict) for index, verdict in enumerate(verdicts, 1) if verdict is not None]
+    if not failed:
         return CaseResult(c.TWO_CLIENTS, True, seconds, "both intact", mandatory=False)
-    why = "" if waits else ": your client does not wait for acks, so its signals and the other's merge"
-    return CaseResult(c.TWO_CLIENTS, False, seconds, f"{arrived.count(False)} of 2 messages damaged{why}", mandatory=False)
+    index, verdict = failed[0]
+    return CaseResult(c.TWO_CLIENTS, False, seconds, f"client {index} of 2: {verdict}", mandatory=False)
 
 
 def client_cases(

@@ -75,16 +75,22 @@ def run(argv: list[str], timeout: float, *, group: int | None = None, started: C
     return ProcessResult(proc.pid, returncode, exited - began, out, err)
 
 
-def run_together(argvs: list[list[str]], timeout: float) -> list[int]:
-    """Start every ``argv`` at once and wait for them all (each at most ``timeout``, then SIGKILL); their pids."""
+def run_together(argvs: list[list[str]], timeout: float) -> list[ProcessResult]:
+    """Start every ``argv`` at once and wait for them all (each at most ``timeout``, then SIGKILL)."""
+    began = time.monotonic()
     procs = [spawn(argv) for argv in argvs]
+    results = []
     for proc in procs:
         try:
-            proc.communicate(timeout=timeout)
+            out, err = proc.communicate(timeout=timeout)
+            returncode = proc.returncode
         except subprocess.TimeoutExpired:
-            pass
+            proc.kill()
+            out, err = proc.communicate()
+            returncode = None
+        results.append(ProcessResult(proc.pid, returncode, time.monotonic() - began, out, err))
         reap(proc)
-    return [proc.pid for proc in procs]
+    return results
 
 
 class LineReader(threading.Thread):
