@@ -754,6 +754,7 @@ def test_a_nul_cut_short_by_a_paced_client_is_completed(how: str, text: str) -> 
     ("text", "symbols_of"),
     [
         ("ack=none", lambda s: s[:-9]),  # the NUL never started: the message may go on
+        ("ack=none", lambda s: s[:-4]),  # 4 zero bits: the start of a newline, as much as of a NUL
         ("", lambda s: s[:-3]),  # an acked client cannot lose bits: it was stopped
         ("ack=none", lambda s: s[:-8] + [USR2, USR1]),  # a 1 bit where the NUL belongs
         ("len32,ack=none", lambda s: s[:-3]),  # no NUL in the profile: the last byte is unknown
@@ -824,14 +825,21 @@ def test_an_ack_is_sent_again_to_a_client_that_goes_on_waiting() -> None:
     assert server.nudge_at() == pytest.approx(now + 0.001 + NUDGE_AFTER)
 
 
-@pytest.mark.parametrize("text", ["ack=none", "end-ack=usr2"])
-def test_nothing_is_sent_again_without_a_reply_or_between_messages(text: str) -> None:
+@pytest.mark.parametrize(("text", "last"), [("ack=none", None), ("end-ack=usr2", USR2), ("", USR1), ("ack=none,end-ack=usr1", USR1)])
+def test_the_last_reply_of_a_message_is_sent_again_and_nothing_unacked(text: str, last) -> None:
+    """After a message the line is free; its client may still wait for its last reply (a racy
+    pause() would then never exit): that one, the end ack or else the ack, goes again. A client
+    that gets no acks gets nothing mid-message, and a muted reply never goes."""
+    from sigchat.proto.classic.server import NUDGE_AFTER
+
     server = ClassicServer(parse_profile(text))
-    _, now = feed(server, encode(b"ok", server.profile), 1.0)
-    assert server.nudge_at() is None and server.overdue(now + 1) is None  # done, or never acked
-    server.receive(PID, USR1, now)
-    server.mute(PID, USR1)
-    assert server.overdue(now + 1) is None or text == "ack=none"
+    replies, now = feed(server, encode(b"ok", server.profile)[:-1], 1.0)
+    assert server.overdue(now + 1) is None if text.startswith("ack=none") else server.overdue(now + 1) == (PID, USR1)
+    _, now = feed(server, encode(b"ok", server.profile)[-1:], now)
+    assert server.holder is None
+    assert server.overdue(now + NUDGE_AFTER) == (None if last is None else (PID, last))
+    server.mute(PID, last if last is not None else USR1)
+    assert server.overdue(now + 1) is None
 
 
 # --------------------------------------------------------------------------- the reply policy

@@ -13,6 +13,7 @@ import re
 import select
 import signal
 import subprocess
+import sys
 import threading
 import time
 
@@ -748,3 +749,26 @@ def test_a_sender_waits_for_a_server_that_is_still_starting(tmp_path, children):
     assert server.out.snapshot() == expected
     server.proc.terminate()
     assert server.proc.wait(10) == 0
+
+
+@pytest.mark.parametrize(
+    ("code", "waits"),
+    [
+        ("import signal; signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGUSR1}); print(flush=True); signal.sigtimedwait({signal.SIGUSR1}, 60)", True),
+        ("import signal; signal.signal(signal.SIGUSR1, lambda *a: None); print(flush=True); signal.pause()", True),
+        ("import time; print(flush=True); time.sleep(60)", False),
+    ],
+    ids=["sigtimedwait", "pause", "sleep"],
+)
+def test_procfs_tells_a_process_waiting_for_a_signal(children: helpers.Children, code: str, waits: bool) -> None:
+    """What the reply policy asks of a classic client that sends again soon (``procfs.in_signal_wait``):
+    a sigchat sender waits in sigtimedwait, a racy client in pause(); a paced one sleeps."""
+    proc = children.spawn([sys.executable, "-c", code])
+    reader = children.reader(proc, "waiter")
+    reader.wait_for(lambda out: out.count(b"\n") >= 1, 20, "the waiter to start")
+    helpers.wait_until(lambda: procfs.state(proc.pid) == "S" and procfs.in_signal_wait(proc.pid) is not None, 20, "it to sleep")
+    if waits:
+        helpers.wait_until(lambda: procfs.in_signal_wait(proc.pid), 20, "it to wait for a signal")
+    else:
+        assert procfs.in_signal_wait(proc.pid) is False
+    proc.kill()

@@ -111,10 +111,6 @@ def test_forged_words_do_not_reach_the_output(server, children):
     data = payload(60_000, 3)
     sender = helpers.sender_popen(["-v", "--turbo", str(server.pid)], stdin=data)
     children.append(sender)
-    finished: list[tuple[bytes, bytes]] = []
-    talker = threading.Thread(target=lambda: finished.append(sender.communicate(data, timeout=100)), daemon=True)
-    talker.start()
-    server.wait_stderr(rf"^sigchat-server: sender {sender.pid} \(sigchat-send\) started$", timeout=30)
     forger = subprocess.Popen(
         [sys.executable, str(TOOLS / "forge.py"), str(server.pid), "--as-pid", str(sender.pid), "--words", "--every", "0.0003"],
         stdout=subprocess.PIPE,
@@ -122,6 +118,12 @@ def test_forged_words_do_not_reach_the_output(server, children):
         preexec_fn=helpers.unblock_signals,
     )
     children.append(forger)
+    # The sender starts once its stdin is read: only when the forger is well under way (a
+    # loaded machine may take longer to start the forger than the transfer lasts).
+    helpers.wait_until(lambda: cpu_seconds(forger.pid) > 0.3, 60, "the forger to be forging")
+    finished: list[tuple[bytes, bytes]] = []
+    talker = threading.Thread(target=lambda: finished.append(sender.communicate(data, timeout=100)), daemon=True)
+    talker.start()
     talker.join(110)
     assert finished, "the sender did not finish"
     assert sender.returncode == 0, finished[0][1]

@@ -17,6 +17,9 @@ the decoder may take the probe for several messages in a profile that is not
 the client's (its zero length header for a NUL), and must not answer it as a
 new message's handshake or end it.
 
+It offers the receiver no classic bit runs (``classic_bit_run``): each signal
+comes through ``receive``, so every one is traced and the last ack can wait.
+
 The receiver (``sigio.receiver.Receiver``) drives it like any server: its
 ``tick`` releases the held acks through ``outbox``. Sans-IO but for
 ``alive``, which the caller passes in (``sigio.procfs.is_alive``).
@@ -78,6 +81,17 @@ class TracingServer(Server):
         self.outbox[outbox:] = [entry for entry in later if entry[0] != pid]
         self.held += [(pid, end, due) for to, end in later if to == pid]  # its end ack
         return None
+
+    def classic_bit_run(self) -> None:
+        """No bit runs: the receiver would answer a message's last bit itself, unheld and untraced."""
+        return None
+
+    def classic_overdue(self, now: float) -> tuple[int, int] | None:
+        """Sent-again replies (``ClassicServer.overdue``), but not a held last ack before it is due."""
+        due = super().classic_overdue(now)
+        if due is not None and any(held[0] == due[0] for held in self.held):
+            return None
+        return due
 
     def tick(self, now: float) -> None:
         super().tick(now)

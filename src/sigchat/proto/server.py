@@ -205,6 +205,15 @@ class Server:
         """The classic client that holds the line (is mid-message), if any."""
         return self.classic.holder if self.classic is not None else None
 
+    def classic_bit_run(self) -> tuple[int, int, int | None, int, bool, int] | None:
+        """A run of classic bits the I/O layer may answer itself (``ClassicServer.bit_run``)."""
+        return self.classic.bit_run() if self.classic is not None else None
+
+    def classic_receive_run(self, pid: int, symbols: bytes, times: list[float]) -> None:
+        """The signals of ``classic_bit_run``'s run, all answered with the ack: as ``receive`` for each."""
+        self.counters.signals += len(symbols)
+        self._from_line(self.classic.receive_run(pid, symbols, times))
+
     def classic_overdue(self, now: float) -> tuple[int, int] | None:
         """A classic reply to send again (``ClassicServer.overdue``), if one is due."""
         return self.classic.overdue(now) if self.classic is not None else None

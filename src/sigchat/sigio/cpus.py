@@ -48,3 +48,13 @@ def join_receiver_cpu(pid: int) -> set[int] | None:
     except OSError:
         return None
     return cpus
+
+
+def last_cpu(pid: int) -> int | None:
+    """The CPU ``pid`` ran on last (``/proc/PID/stat``, field 39), or ``None``."""
+    try:
+        with open(f"/proc/{pid}/stat", encoding="ascii", errors="replace") as file:
+            fields = file.read().rsplit(")", 1)[1].split()
+        return int(fields[36])
+    except (OSError, IndexError, ValueError):
+        return None

@@ -258,24 +258,34 @@ def in_signal_wait(pid: int) -> bool | None:
     not readable, e.g. another user's process, or an unknown machine)."""
     if _SIGNAL_WAIT_SYSCALLS is None:
         return None
-    try:
-        fd = os.open(f"/proc/{pid}/syscall", os.O_RDONLY)
-        try:
-            number = os.read(fd, 64).split(b" ", 1)[0]
-        finally:
-            os.close(fd)
-    except OSError:
-        return None
+    number = _syscall_number(pid)
     if not number or number == b"running":
         return False if number else None
     return number in _SIGNAL_WAIT_SYSCALLS
 
 
-class PendingWatch:
-    """Whether SIGUSR1 or SIGUSR2 sent to ``pid`` is still pending there (``ShdPnd``), read cheaply.
+def _syscall_number(pid: int) -> bytes | None:
+    """The system call ``pid`` sits in, as ``/proc/PID/syscall`` starts (``b"running"`` when it
+    runs); ``None`` when that file cannot be read (another user's process, or a ptrace limit)."""
+    try:
+        fd = os.open(f"/proc/{pid}/syscall", os.O_RDONLY)
+        try:
+            return os.read(fd, 64).split(b" ", 1)[0]
+        finally:
+            os.close(fd)
+    except OSError:
+        return None
 
-    One file descriptor on ``/proc/PID/status``, read again from offset 0 each time (~5 µs, where
-    opening the file each time costs ~20). Close it with ``close``.
+
+class PendingWatch:
+    """Whether ``pid`` has yet to take a SIGUSR1/SIGUSR2 sent to it, read cheaply.
+
+    Busy while one of them is pending there (``ShdPnd``), or blocked beyond how it was
+    blocked when the watch was made (``SigBlk``): inside a handler for one of them (the
+    kernel blocks the signal it handles, and often the other too). A signal sent then
+    would merge with the pending one, or run a second handler in the middle of the
+    first. One file descriptor on ``/proc/PID/status``, read again from offset 0 each
+    time (~5 µs, where opening the file each time costs ~20). Close it with ``close``.
     """
 
     _BITS = (1 << (signal.SIGUSR1 - 1)) | (1 << (signal.SIGUSR2 - 1))
@@ -285,19 +295,32 @@ class PendingWatch:
             self._fd: int | None = os.open(f"/proc/{pid}/status", os.O_RDONLY)
         except OSError:
             self._fd = None
+        fields = self._fields()
+        self._blocked = fields[1] if fields is not None else self._BITS  # (unknown: never "busy" by SigBlk)
 
-    def pending(self) -> bool | None:
-        """True while one of the two is pending; ``None``: cannot tell (no such process, not readable)."""
+    def _fields(self) -> tuple[int, int] | None:
+        """``(ShdPnd, SigBlk)`` restricted to SIGUSR1/SIGUSR2, or ``None``."""
         if self._fd is None:
             return None
         try:
             text = os.pread(self._fd, 8192, 0)
         except OSError:
             return None
-        at = text.find(b"ShdPnd:")
-        if at < 0:
+        values = []
+        for key in (b"ShdPnd:", b"SigBlk:"):
+            at = text.find(key)
+            if at < 0:
+                return None
+            values.append(int(text[at + len(key) : text.index(b"\n", at)], 16) & self._BITS)
+        return values[0], values[1]
+
+    def busy(self) -> bool | None:
+        """True while the last signal is pending or being handled; ``None``: cannot tell."""
+        fields = self._fields()
+        if fields is None:
             return None
-        return bool(int(text[at + 7 : text.index(b"\n", at)], 16) & self._BITS)
+        pending, blocked = fields
+        return bool(pending or blocked & ~self._blocked)
 
     def close(self) -> None:
         if self._fd is not None:
@@ -335,14 +358,7 @@ def quick_signal_safety(pid: int, signum: int) -> Safety | None:
     if int(fields.get(b"SigBlk", b"0"), 16) & bit:
         return Safety(True, "the signal is blocked")
     waiting = _SIGTIMEDWAIT_SYSCALL
-    try:
-        fd = os.open(f"/proc/{pid}/syscall", os.O_RDONLY)
-        try:
-            syscall = os.read(fd, 256).split(b" ", 1)[0]
-        finally:
-            os.close(fd)
-    except OSError:
-        syscall = b""
+    syscall = _syscall_number(pid) or b""
     if waiting is not None and syscall == str(waiting).encode():
         return Safety(True, "it waits for the signal in sigtimedwait")
     name = signal_name(signum)

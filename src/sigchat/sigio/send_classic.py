@@ -3,13 +3,15 @@
 Loaded only for ``sigchat-send --classic`` (it imports the classic core).
 
 Unacked bits wait for more than their pace: the next one goes only once the
-last one is no longer pending at the server (``procfs.PendingWatch``). Two
-equal signals pending at once merge into one, and a SIGUSR1 pending beside a
-SIGUSR2 is delivered first whatever the order they were sent in: a server that
-was not scheduled in time would lose or reorder bits, and nothing tells it.
-Waiting while the last signal is pending makes an unacked transfer exact
-whatever the load (up to ``PENDING_LIMIT``: then the server is stopped or
-gone, and the pace alone goes on).
+last one is no longer pending at the server, nor being handled there
+(``procfs.PendingWatch``). Two equal signals pending at once merge into one,
+a SIGUSR1 pending beside a SIGUSR2 is delivered first whatever the order they
+were sent in, and a signal that comes while the server's handler for the
+other one runs starts a second handler in the middle of the first: a server
+that was not scheduled in time would lose, reorder or garble bits, and nothing
+tells it. Waiting while the last signal is busy makes an unacked transfer
+exact whatever the load (up to ``PENDING_LIMIT``: then the server is stopped
+or gone, and the pace alone goes on).
 """
 
 from __future__ import annotations
@@ -65,9 +67,9 @@ def send_classic(
     sender = ClassicSender(data, profile, ack_timeout=ack_timeout, end_timeout=end_timeout, pace=pace)
     link = PeerLink(pid, clock)
     result = ClassicSendResult(None, sender.stats)
+    watch = procfs.PendingWatch(pid)  # (before the first signal: how the server blocks signals at rest)
     sent_at = clock()
     link.start(sender.start(sent_at))
-    watch: procfs.PendingWatch | None = None
     recheck_at: float | None = None
     try:
         while sender.outcome is None:
@@ -78,12 +80,9 @@ def send_classic(
             if reply is None:
                 if now < deadline:
                     continue
-                if sender.pacing:
-                    if watch is None:
-                        watch = procfs.PendingWatch(pid)
-                    if now - sent_at < PENDING_LIMIT and watch.pending():
-                        recheck_at = now + PENDING_RECHECK  # the last bit is not read yet
-                        continue
+                if sender.pacing and now - sent_at < PENDING_LIMIT and watch.busy():
+                    recheck_at = now + PENDING_RECHECK  # the last bit is not taken yet
+                    continue
                 recheck_at = None
                 if not sender.pacing and not link.alive():
                     return _gone(result, link, now)
@@ -98,8 +97,7 @@ def send_classic(
                     return _gone(result, link, clock())
                 sent_at = now
     finally:
-        if watch is not None:
-            watch.close()
+        watch.close()
     if sender.outcome is not SendOutcome.CONFIRMED and not link.alive():
         result.server_gone = True  # it may have died of a signal: nothing confirms the message
     result.outcome = sender.outcome

@@ -64,10 +64,17 @@ def assess(data: bytes, gaps: Sequence[float], first_byte_signal: int) -> tuple[
     return DAMAGED, f"bit lost at byte {lost_at}"
 
 
+NUL_MIN_BITS = 5
+"""Zero bits of a NUL that must have come for ``complete_nul``: merges cost the NUL one or two
+of its eight here, while text bytes start with up to four zeros (a newline, 0x0A, MSB first), so
+a client stopped early in such a byte is not taken for one whose NUL merged. (LSB first, a space
+starts with five: a client killed right there is still completed, and its note says so.)"""
+
+
 def complete_nul(nbits: int, partial: int) -> str | None:
     """The note for a NUL cut short (``nbits`` of its bits came, reading ``partial``), when it can be
-    completed: some bits came and every one is a zero; ``None`` otherwise."""
-    if 0 < nbits < 8 and partial == 0:
+    completed: at least ``NUL_MIN_BITS`` came and every one is a zero; ``None`` otherwise."""
+    if NUL_MIN_BITS <= nbits < 8 and partial == 0:
         missing = 8 - nbits
         return f"the NUL's last {missing} bit{'s' if missing != 1 else ''} never came: completed"
     return None

@@ -9,6 +9,7 @@ the others' acks deferred until it is free, so no two of them collide.
 
 from __future__ import annotations
 
+from sigchat.proto.base import LocalProtocolError
 from sigchat.proto.classic.integrity import assess, complete_nul
 from sigchat.proto.classic.profile import DEFAULT_IDLE_TIMEOUT, HANDSHAKE, Profile, encode
 from sigchat.proto.events import (
@@ -35,7 +36,7 @@ class _Decoder:
     """One classic client's state. ``stats`` is ``None`` between messages."""
 
     __slots__ = ("pid", "stats", "acc", "nbits", "header", "header_size", "remaining", "data", "skipping", "last_at", "muted",
-                 "reply", "nudges")
+                 "reply", "nudges", "final")
 
     def __init__(self, pid: int, now: float) -> None:
         self.pid = pid
@@ -54,6 +55,8 @@ class _Decoder:
         """What answered its latest signal (the ack, the handshake's answer), if anything did."""
         self.nudges = 0
         """How often that reply was sent again (``ClassicServer.overdue``)."""
+        self.final: int | None = None
+        """The last reply to its last delivered message (the end ack, else the ack)."""
 
 
 class ClassicServer:
@@ -83,6 +86,8 @@ class ClassicServer:
         self.decoders: dict[int, _Decoder] = {}
         self.holder: int | None = None
         """The classic client that is mid-message (holds the line), if any."""
+        self.ended: int | None = None
+        """The client whose message was delivered last (its last reply may be sent again)."""
         self.waiting: dict[int, int | None] = {}
         """Paused clients, first come first served: pid -> the ack they wait for."""
         self._flip = 0 if profile.one == "usr2" else 1
@@ -223,25 +228,59 @@ class ClassicServer:
                 self.outbox.append((pid, reply))
             return
 
-    def overdue(self, now: float) -> tuple[int, int] | None:
-        """``(pid, reply)`` to send again: the line's holder was answered ``NUDGE_AFTER`` ago and has
-        sent nothing since (at most ``MAX_NUDGES`` times per signal, each after a longer wait); tell
-        ``nudged`` when it was sent.
+    def bit_run(self) -> tuple[int, int, int | None, int, bool, int] | None:
+        """``(pid, ack, limit, in_byte, zeros, zero)`` when the line holder's next signals all get
+        ``ack`` whatever they carry, else ``None``.
 
-        Many clients wait for an ack in a way that misses one that comes too early: ``pause()`` or
-        ``sleep()`` entered after the ack was handled. They would wait for ever, or take the
-        uninterrupted sleep for a lost ack. The I/O layer sends the reply again only while the
-        client is asleep (waiting): a client that got its ack and is about to send is runnable, and a
-        second ack could make it send two bits before the first is read.
+        Mid-message every bit of an acked client is answered with the ack, so the I/O
+        layer may answer them itself (``sigio.receiver``) and then must pass them to
+        ``receive_run`` before anything else. The run ends once ``limit`` signals came
+        (the length header's last bit, or the message's: the decoder then learns the
+        length, or ends the message), or, with no length (``limit`` ``None``: a ``nul``
+        profile), once a byte of zero bits completed: ``in_byte`` bits of the current
+        byte came already, all of them zeros if ``zeros``; ``zero`` is the symbol of a 0 bit.
         """
         pid = self.holder
         d = self.decoders.get(pid) if pid is not None else None
-        if d is None or d.stats is None or d.reply is None or d.reply in d.muted or d.nudges >= MAX_NUDGES:
+        ack = self._ack
+        if d is None or d.stats is None or ack is None or ack in d.muted or pid in self.waiting or d.header_size is None:
             return None
+        if d.header is not None:
+            limit: int | None = 8 * (d.header_size - len(d.header)) - d.nbits
+        elif d.remaining is not None:
+            limit = 8 * d.remaining - d.nbits
+        else:
+            limit = None
+        return pid, ack, limit, d.nbits, d.acc == 0, self._flip
+
+    def receive_run(self, pid: int, symbols: bytes, times: list[float]) -> None:
+        """The signals of ``bit_run``'s run, each answered with its ack: ``receive`` for each, in order."""
+        ack = self._ack
+        for symbol, at in zip(symbols, times):
+            if self.receive(pid, symbol, at) != ack:
+                raise LocalProtocolError("receive_run: a signal of the run needed another reply than the ack")
+
+    def overdue(self, now: float) -> tuple[int, int] | None:
+        """``(pid, reply)`` to send again: the line's holder was answered ``NUDGE_AFTER`` ago and has
+        sent nothing since, or, the line free, the client whose message ended last got its last
+        reply (the end ack, else the ack) that long ago; at most ``MAX_NUDGES`` times per signal,
+        each after a longer wait. Tell ``nudged`` when it was sent.
+
+        Many clients wait for an ack in a way that misses one that comes too early: ``pause()`` or
+        ``sleep()`` entered after the ack was handled. They would wait for ever, or take the
+        uninterrupted sleep for a lost ack; the last ack too (then they never exit). The I/O layer
+        sends the reply again only while the client is asleep (waiting): a client that got its ack
+        and is about to send is runnable, and a second ack could make it send two bits before the
+        first is read.
+        """
+        due = self._nudgeable()
+        if due is None:
+            return None
+        d, reply = due
         if now - d.last_at < NUDGE_AFTER * (1 << d.nudges):
             return None
         d.nudges += 1  # (whether or not it is sent: the next try waits twice as long)
-        return pid, d.reply
+        return d.pid, reply
 
     def nudged(self, pid: int) -> None:
         """The reply ``overdue`` gave for ``pid`` was sent again."""
@@ -251,12 +290,23 @@ class ClassicServer:
         self.counters.nudges += 1
 
     def nudge_at(self) -> float | None:
-        """When ``overdue`` may next have a reply to send again (``None``: not while nothing is mid-message)."""
+        """When ``overdue`` may next have a reply to send again (``None``: no client waits for one)."""
+        due = self._nudgeable()
+        return None if due is None else due[0].last_at + NUDGE_AFTER * (1 << due[0].nudges)
+
+    def _nudgeable(self) -> tuple[_Decoder, int] | None:
+        """The client that may wait for a reply ``overdue`` would send again, and that reply."""
         pid = self.holder
-        d = self.decoders.get(pid) if pid is not None else None
-        if d is None or d.stats is None or d.reply is None or d.nudges >= MAX_NUDGES:
+        if pid is None:
+            pid = self.ended
+            d = self.decoders.get(pid) if pid is not None else None
+            reply = None if d is None or d.stats is not None else d.final
+        else:
+            d = self.decoders.get(pid)
+            reply = None if d is None or d.stats is None else d.reply
+        if reply is None or reply in d.muted or d.nudges >= MAX_NUDGES:
             return None
-        return d.last_at + NUDGE_AFTER * (1 << d.nudges)
+        return d, reply
 
     def mute(self, pid: int, symbol: int) -> None:
         """Never answer ``pid`` with ``symbol`` again (the signal would kill it)."""
@@ -332,6 +382,10 @@ class ClassicServer:
         counters.bytes += len(data)
         self.events.append(MessageDelivered(d.pid, data, stats, False, CLASSIC, self.name, integrity, note))
         self._reset(d)
+        end_ack = self._end_ack
+        d.final = end_ack if end_ack is not None and end_ack not in d.muted else (self._ack if self._acked(d) else None)
+        d.nudges = 0
+        self.ended = d.pid
 
     def _complete_nul(self, d: _Decoder) -> bool:
         """Deliver a message whose client went away (or silent) partway through its NUL, if every bit
