@@ -21,6 +21,7 @@ from sigchat.check.processes import (
     Catcher,
     LineReader,
     ProcessResult,
+    finish,
     reap,
     run,
     run_together,
@@ -361,16 +362,10 @@ def run_killing(command: list[str], pid: int, message: bytes, started: Callable[
     try:
         started()
         reap(server)
-        killed = time.monotonic()
-        try:
-            out, err = client.communicate(timeout=limit)
-            returncode = client.returncode
-        except subprocess.TimeoutExpired:
-            returncode, out, err = None, b"", b""
-        exited = time.monotonic()
-        return ProcessResult(client.pid, returncode, exited - killed, out, err)
-    finally:
+    except BaseException:
         reap(client)
+        raise
+    return finish(client, limit, time.monotonic())
 
 
 def speed_case(profile: Profile, timed: Sent | None, message: bytes) -> CaseResult:

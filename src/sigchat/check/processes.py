@@ -54,16 +54,25 @@ def spawn(argv: list[str], *, group: int | None = None, stdin: int | None = subp
     )
 
 
-def run(argv: list[str], timeout: float, *, group: int | None = None, started: Callable[[int], None] | None = None) -> ProcessResult:
-    """Run ``argv`` to its end, at most ``timeout`` seconds (then SIGKILL); ``started(pid)`` once it runs."""
+def run(argv: list[str], timeout: float, *, group: int | None = None) -> ProcessResult:
+    """Run ``argv`` to its end, at most ``timeout`` seconds (then SIGKILL)."""
     began = time.monotonic()
     try:
         proc = spawn(argv, group=group)
     except OSError as error:
         now = time.monotonic()
         return ProcessResult(0, 127, now - began, b"", f"cannot run {argv[0]}: {error.strerror or error}".encode())
-    if started is not None:
-        started(proc.pid)
+    return finish(proc, timeout, began)
+
+
+def run_together(argvs: list[list[str]], timeout: float) -> list[ProcessResult]:
+    """Start every ``argv`` at once and wait for them all (each at most ``timeout``, then SIGKILL)."""
+    began = time.monotonic()
+    return [finish(proc, timeout, began) for proc in [spawn(argv) for argv in argvs]]
+
+
+def finish(proc: subprocess.Popen, timeout: float, since: float) -> ProcessResult:
+    """Wait at most ``timeout`` for ``proc`` (then SIGKILL it), reap it; its time counted from ``since``."""
     try:
         out, err = proc.communicate(timeout=timeout)
         returncode = proc.returncode
@@ -71,26 +80,9 @@ def run(argv: list[str], timeout: float, *, group: int | None = None, started: C
         proc.kill()
         out, err = proc.communicate()
         returncode = None
-    exited = time.monotonic()
-    return ProcessResult(proc.pid, returncode, exited - began, out, err)
-
-
-def run_together(argvs: list[list[str]], timeout: float) -> list[ProcessResult]:
-    """Start every ``argv`` at once and wait for them all (each at most ``timeout``, then SIGKILL)."""
-    began = time.monotonic()
-    procs = [spawn(argv) for argv in argvs]
-    results = []
-    for proc in procs:
-        try:
-            out, err = proc.communicate(timeout=timeout)
-            returncode = proc.returncode
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            out, err = proc.communicate()
-            returncode = None
-        results.append(ProcessResult(proc.pid, returncode, time.monotonic() - began, out, err))
-        reap(proc)
-    return results
+    result = ProcessResult(proc.pid, returncode, time.monotonic() - since, out, err)
+    reap(proc)
+    return result
 
 
 class LineReader(threading.Thread):
