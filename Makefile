@@ -41,6 +41,7 @@ bench-classic: $(VENV)/.installed
 
 screenshots: $(VENV)/.installed-test
 	$(BIN)/python scripts/make_screenshots.py
+	$(BIN)/python scripts/make_check_screenshot.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache .hypothesis

@@ -108,23 +108,24 @@ def test_server_help_works(cmd):
 
 
 @pytest.mark.parametrize("flag", ["--help", "-h", "help"])
-def test_module_help_lists_both_commands(flag):
-    """``python -m sigchat --help``: the entry's own help, naming ``server`` (the default) and ``send``."""
+def test_module_help_lists_the_commands(flag):
+    """``python -m sigchat --help``: the entry's own help, naming ``server`` (the default), ``send`` and ``check``."""
     result = run([sys.executable, "-m", "sigchat", flag])
     assert result.returncode == 0 and result.stderr == b"", result.stderr
     text = result.stdout.decode()
     assert text.startswith("usage: python -m sigchat [server] [OPTIONS]\n       python -m sigchat send [OPTIONS] PID")
     commands = re.findall(r"^  (\w+) +(.*)$", text, re.M)
-    assert [name for name, _ in commands] == ["server", "send"], commands
+    assert [name for name, _ in commands] == ["server", "send", "check"], commands
     server_entry = text.split("\n  server ", 1)[1].split("\n  send ", 1)[0]
     assert "(the default" in server_entry and "sigchat-send" in dict(commands)["send"]
+    assert "sigchat-check" in dict(commands)["check"]
 
 
 def test_module_unknown_command():
     result = run([sys.executable, "-m", "sigchat", "sned", "123", "hi"])
     assert result.returncode == exit_codes.USAGE and result.stdout == b""
     assert result.stderr.decode().splitlines() == [
-        "python -m sigchat: unknown command 'sned': the commands are server and send (see --help)"
+        "python -m sigchat: unknown command 'sned': the commands are server, send and check (see --help)"
     ]
 
 

@@ -1,4 +1,4 @@
-"""Exit codes of ``sigchat-send`` and ``sigchat-server``, in one place.
+"""Exit codes of ``sigchat-send``, ``sigchat-server`` and ``sigchat-check``, in one place.
 
 ``DESCRIPTIONS`` is the table ``--help`` shows; a test checks that every code
 is in it and that the README's table agrees.
@@ -38,6 +38,14 @@ DESCRIPTIONS = {
 SERVER_CODES = (OK, FAILURE, USAGE)
 """The codes ``sigchat-server`` exits with (the rest are ``sigchat-send``'s)."""
 
+CHECK_CODES = (OK, FAILURE, USAGE)
+"""The codes ``sigchat-check`` exits with, described by ``CHECK_DESCRIPTIONS``."""
+CHECK_DESCRIPTIONS = {
+    OK: "Every mandatory case passed.",
+    FAILURE: "A mandatory case failed (the report says which, and why).",
+    USAGE: "Bad arguments (or a program that cannot be run); nothing was checked.",
+}
+
 
 def names() -> dict[int, str]:
     """Each code's constant name (``{0: "OK", ...}``)."""
@@ -50,6 +58,6 @@ def table() -> list[tuple[int, str, str]]:
     return [(code, named[code], text) for code, text in DESCRIPTIONS.items()]
 
 
-def help_table(codes: tuple[int, ...] | None = None) -> str:
-    """The lines ``--help`` shows for ``codes`` (default: all)."""
-    return "\n".join(f"  {code:>3}  {text}" for code, text in DESCRIPTIONS.items() if codes is None or code in codes)
+def help_table(codes: tuple[int, ...] | None = None, descriptions: dict[int, str] = DESCRIPTIONS) -> str:
+    """The lines ``--help`` shows for ``codes`` (default: all) in ``descriptions``' words."""
+    return "\n".join(f"  {code:>3}  {text}" for code, text in descriptions.items() if codes is None or code in codes)

@@ -20,6 +20,7 @@ rates                  ``human_rate``, SI prefixes, 3 significant digits:
                        ``850 bit/s``, ``3.31 kbit/s``, ``1.41 Mbit/s``
 durations              ``human_duration``: ``45 µs``, ``128 ms``, ``2.50 s``,
                        ``1:05``; ``uptime`` ``0:01:05``; ``human_ago``
+shares                 ``percent``: ``88 %``, ``100 %`` (how sure a guess is)
 attempts               ``attempt``: numbered from 1 for people
                        (``attempt 1`` is the first try); the wire's attempt
                        field and the JSON record's ``attempt`` stay 0-based
@@ -81,6 +82,11 @@ def human_bytes(count: float) -> str:
         if count < 1024 or unit == "GiB":
             return f"{count:.1f} {unit}"
     raise AssertionError("unreachable")
+
+
+def percent(fraction: float) -> str:
+    """``0.875`` -> ``88 %``."""
+    return f"{fraction * 100:.0f} %"
 
 
 def human_count(count: float, unit: str) -> str:

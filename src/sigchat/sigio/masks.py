@@ -72,3 +72,24 @@ def discard_pending() -> None:
     """Take every SIGUSR1/SIGUSR2 pending for this process, unread."""
     while signal.sigtimedwait(SIGNALS, 0) is not None:
         pass
+
+
+def signals_pending() -> bool:
+    """Whether a SIGUSR1/SIGUSR2 is pending for this process (not yet taken by ``sigtimedwait``)."""
+    return bool(signal.sigpending() & SIGNALS)
+
+
+STRAY_SIGNALS = frozenset({signal.SIGUSR1 + 1})
+"""Signals a broken minitalk client sends instead of SIGUSR2: ``kill(pid, SIGUSR1 + bit)`` is SIGSEGV on Linux.
+``sigchat-check`` blocks them (a real fault is still delivered: the kernel unblocks it) and reports them."""
+
+
+def block_strays() -> None:
+    """Block ``STRAY_SIGNALS`` in this thread (and those started after); ``take_stray`` reads them."""
+    signal.pthread_sigmask(signal.SIG_BLOCK, STRAY_SIGNALS)
+
+
+def take_stray() -> tuple[int, int] | None:
+    """A pending stray signal as ``(signal number, sender pid)``, taken; ``None`` if there is none."""
+    info = signal.sigtimedwait(STRAY_SIGNALS, 0)
+    return None if info is None else (info.si_signo, info.si_pid)

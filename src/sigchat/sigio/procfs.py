@@ -41,6 +41,15 @@ def state(pid: int) -> str | None:
     return stat[stat.rfind(")") + 2 : stat.rfind(")") + 3] or None
 
 
+def parent_pid(pid: int) -> int | None:
+    """The parent's pid (``/proc/PID/stat``), or ``None`` if there is no such process."""
+    stat = _read(f"/proc/{pid}/stat")
+    if not stat:
+        return None
+    fields = stat[stat.rfind(")") + 2 :].split()
+    return int(fields[1]) if len(fields) > 1 else None
+
+
 def is_alive(pid: int) -> bool:
     """True when ``pid`` exists and has not exited (a zombie has exited)."""
     return state(pid) not in (None, "Z", "X")
