@@ -211,6 +211,12 @@ class Receiver:
                     if pid in held:
                         policy.sent_again(pid, now, procfs.in_signal_wait(pid))
                     reply = server.receive(pid, 0 if signo == usr1 else 1, now)
+                    if reply is None and not pending and pid == server.classic_holder and not held:
+                        # A client that paces itself: its next bits come whatever we do, so they
+                        # are read first (a run of one byte at most), the rest of this turn after.
+                        classic_run = server.classic_bit_run()
+                        if classic_run is not None and classic_run[1] is None:
+                            now = self._classic_run(*classic_run, next_tick, pending)
                 if follow and (server.classic_holder is not None) is not self._wide:
                     self._follow_classic_line()
                 if server.events:
@@ -235,11 +241,11 @@ class Receiver:
                         if pairs is not None and pairs[0] in safe:
                             until = next_tick if self.on_progress is None else min(next_tick, next_progress)
                             now = self._exchange_word_run(*pairs, until, pending)
-                if not pending and pid == server.classic_holder and not held:
-                    # Acked (its reply went) or paced (none goes): answered alike to the message end.
+                if reply is not None and not pending and pid == server.classic_holder and not held:
+                    # An acked client: its reply went; the run answers the next bits alike.
                     classic_run = server.classic_bit_run()
-                    if classic_run is not None and classic_run[1] == reply and (reply is None or policy.verdict(pid, reply)):
-                        if follow and reply is not None and self._joined != pid:
+                    if classic_run is not None and classic_run[1] == reply and policy.verdict(pid, reply):
+                        if follow and self._joined != pid:
                             self._join_classic_client(pid)
                         until = next_tick if self.on_progress is None else min(next_tick, next_progress)
                         now = self._classic_run(*classic_run, until, pending)
