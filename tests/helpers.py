@@ -351,6 +351,14 @@ class Server:
 
         return self._wait_records(pick, timeout, f"record {index}" + ("" if pid is None else f" about {pid}"))
 
+    def wait_event(self, event: str, *, pid: int, timeout: float = 20.0) -> dict:
+        """Wait for the first record of ``event`` (e.g. ``profile``) about ``pid``; that record."""
+
+        def pick(records: list[dict]) -> dict | None:
+            return next((record for record in _about(records, pid) if record["event"] == event), None)
+
+        return self._wait_records(pick, timeout, f"a {event} record about {pid}")
+
     def wait_delivered(self, count: int, timeout: float = 20.0) -> list[tuple[int, bytes]]:
         """Wait until ``count`` messages were delivered (``--json`` also prints aborted classic messages)."""
         self._wait_records(lambda records: len(_delivered(records)) >= count, timeout, f"{count} deliveries")

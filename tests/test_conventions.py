@@ -30,12 +30,14 @@ import shutil
 import signal
 import subprocess
 import sys
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
 
 import helpers
 from peers import conventions
+from sigchat.proto.classic.profile import Profile, parse_profile
 
 pytestmark = [
     pytest.mark.skipif(not sys.platform.startswith("linux"), reason="Linux only"),
@@ -193,6 +195,82 @@ def test_unacked_client_to_sigchat_server(peers, start_server, children: helpers
         record = server.wait_record(pid=pid, timeout=WAIT)
         if record["event"] == "delivered" and record["integrity"] != "damaged":
             assert (record.get("text"), record["integrity"]) == (message, "unverified"), record
+
+
+# --------------------------------------------------------------------------- C client -> sigchat-server --classic auto
+
+# What --classic auto can serve: clients whose first signal is not a sigchat hello and that want SIGUSR1
+# acks (or none), and at most an end ack they wait for without failing at one more SIGUSR1
+# (proto.classic.auto). C opens with 8 SIGUSR2 (a hello), D fails at an extra ack, F and J want SIGUSR2 acks.
+AUTO = ["A", "E", "G", "H", "I", "K"]
+
+
+def signal_part(profile: str) -> Profile:
+    """What a client's signals show of ``profile`` (the acks are the server's to know)."""
+    return replace(parse_profile(profile), ack="usr1", end_ack=None, handshake_reply="usr1")
+
+
+@pytest.mark.parametrize("name", AUTO)
+def test_c_client_to_auto_server(peers, start_server, children: helpers.Children, name: str) -> None:
+    """``--classic auto``: the first client's profile is told from its signals, and both messages arrive intact."""
+    convention = conventions.CONVENTIONS[name]
+    client, _ = peers[name]
+    server = start_server("--json", "--classic", "auto")
+    assert server.listening["classic"] == "auto"
+    for index, message in enumerate((ASCII, UTF8)):
+        pid, returncode, stderr = run_client(children, client, server.pid, message)
+        assert returncode == 0, (name, returncode, stderr, " ".join(map(brief, server.records_of(pid))))
+        assert server.wait_delivered_from(pid, timeout=WAIT) == [message.encode()]
+        profiles = [record for record in server.records_of(pid) if record["event"] == "profile"]
+        if index == 0:
+            [told] = profiles  # (written before the message it was learned from)
+            assert told["active"] and told["confidence"] == 1, told
+            assert signal_part(told["profile"]) == signal_part(convention.profile), told
+        else:
+            assert profiles == []  # learned once, for good
+    server.expect_delivered = 2
+
+
+def test_unacked_client_to_auto_server(peers, start_server, children: helpers.Children) -> None:
+    """An unacked client (B, usleep(200)): the profile is learned with ``ack=none``; whatever is delivered is exact."""
+    client, _ = peers["B-200"]
+    server = start_server("--json", "--classic", "auto", "--classic-timeout", "0.5")
+    told = []
+    for message in UNACKED_MESSAGES:
+        pid, returncode, stderr = run_client(children, client, server.pid, message)
+        assert returncode == 0, stderr
+        record = server.wait_record(pid=pid, timeout=WAIT)
+        if record["event"] == "profile":
+            told.append(record)
+            record = server.wait_record(1, pid=pid, timeout=WAIT)
+        if record["event"] == "delivered" and record["integrity"] != "damaged":
+            assert (record.get("text"), record["integrity"]) == (message, "unverified"), record
+        if told and told[-1]["confidence"] == 1:
+            break
+    assert told and signal_part(told[-1]["profile"]) == signal_part("lsb,len32+nul"), told
+    assert parse_profile(told[-1]["profile"]).ack is None, told
+
+
+def test_sigchat_sender_to_auto_server(start_server) -> None:
+    server = start_server("--classic", "auto")
+    result = helpers.run_sender([str(server.pid), "native, beside auto"], timeout=60)
+    assert result.returncode == 0, result.stderr
+    server.wait_body(b"native, beside auto\n")
+    server.expect_delivered = 1
+
+
+def test_server_names_the_profile_of_a_client_it_reads_as_garbage(peers, start_server, children: helpers.Children) -> None:
+    """K's client (LSB, a decimal length) to a default server: garbage, then the hint that names K's profile."""
+    client, _ = peers["K"]
+    server = start_server("--json")
+    pid, returncode, stderr = run_client(children, client, server.pid, ASCII)
+    assert returncode == 0, stderr  # (every bit acked with SIGUSR1: it cannot tell)
+    hint = server.wait_stderr(rf"classic client {pid}'s bits read as garbage with \S+, as text with (\S+): "
+                              rf"restart with --classic (\S+) \(or --classic auto\)", timeout=WAIT)
+    assert hint.group(1) == hint.group(2) == "lsb,dec10+nul"
+    record = server.wait_event("profile", pid=pid, timeout=WAIT)
+    assert not record["active"] and record["serving"] == "msb,usr2=1,nul,ack=usr1"
+    assert ASCII.encode() not in [data for record_pid, data in server.delivered() if record_pid == pid]  # garbage
 
 
 # --------------------------------------------------------------------------- sigchat-send -> C server

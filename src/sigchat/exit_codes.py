@@ -31,7 +31,7 @@ DESCRIPTIONS = {
     SERVER_GONE: "The server exited during the transfer.",
     REJECTED: "The server refused the message as larger than its --max-bytes.",
     INTEGRITY: "The message failed the integrity check on every attempt.",
-    PROTOCOL: "The server speaks another protocol version.",
+    PROTOCOL: "The server speaks another protocol version, or is a classic minitalk server (use --classic).",
     INTERRUPTED: "Stopped by SIGINT (Ctrl-C).",
 }
 

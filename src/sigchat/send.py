@@ -336,6 +336,12 @@ def describe_failure(result: SendResult, pid: int, timeout: float) -> tuple[int,
             exit_codes.INTEGRITY,
             f"integrity check failed on all {result.stats.attempts} attempts; the message was not delivered",
         )
+    if outcome is Outcome.CLASSIC_PEER:
+        return exit_codes.PROTOCOL, (
+            f"server {pid} acks like a classic minitalk server (SIGUSR1 for every signal), not a sigchat one: "
+            f"send with --classic (e.g. {PROG} --classic {pid} MESSAGE, or --classic=PROFILE; "
+            "sigchat-check server tells its profile)"
+        )
     if not result.answered:
         return exit_codes.NO_ANSWER, f"no answer from {pid} within {timeout:g} s: is it a sigchat server?"
     return exit_codes.NO_ANSWER, f"server {pid} stopped answering for {timeout:g} s"

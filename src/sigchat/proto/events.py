@@ -191,7 +191,27 @@ class TransferAborted:
     profile: str | None = None
 
 
-ServerEvent = SenderQueued | TransferStarted | HeaderReceived | MessageDelivered | TransferAborted
+@dataclass(frozen=True, slots=True)
+class ProfileDetected:
+    """A classic client's signals decode as clean text under ``profile`` (``proto.classic.infer``).
+
+    ``active``: the server now decodes classic clients with it (``--classic auto``); else a hint:
+    the server's own profile (``serving``) read the client's bits as garbage, this one would not.
+    ``confidence`` 0..1 (1: no other profile explains the signals); ``alternatives``: the next
+    best profiles, if any explain them too.
+    """
+
+    pid: int
+    profile: str
+    confidence: float
+    at: float
+    active: bool
+    serving: str | None = None
+    alternatives: tuple[str, ...] = ()
+    mode: str = CLASSIC
+
+
+ServerEvent = SenderQueued | TransferStarted | HeaderReceived | MessageDelivered | TransferAborted | ProfileDetected
 
 
 def event_time(event: ServerEvent) -> float:

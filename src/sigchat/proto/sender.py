@@ -51,6 +51,13 @@ from sigchat.proto.wire import (
     word_values,
 )
 
+CLASSIC_EVIDENCE = 4
+"""SIGUSR1 replies to the start bit, with never a SIGUSR2, that make a server a classic minitalk one
+(``Outcome.CLASSIC_PEER``): a sigchat server answers the start bit with SIGUSR2, and a late GO (the
+answer to a repeated hello) is one SIGUSR1 per hello repeated, which takes a server silent for
+``HELLO_RETRY`` each; a classic server answers every one of the start bit's resends with SIGUSR1."""
+
+
 @choices
 class SenderState(Choice):
     __slots__ = ()
@@ -71,6 +78,7 @@ class Outcome(Choice):
     TOO_LARGE = "rejected as too large"
     BAD_VERSION = "server speaks another protocol version"
     CORRUPT = "integrity check failed after retries"
+    CLASSIC_PEER = "answers like a classic minitalk server"
 
 
 class SenderStats(Timing, Record):
@@ -186,6 +194,8 @@ class Sender:
         self._last_sent = 0.0
         self._echo_failed = False
         self._attempt_retransmissions = 0
+        self._ones_received = 0  # replies that were SIGUSR2 (ONE): a classic server sends none
+        self._late_gos = 0  # SIGUSR1 replies to the start bit (CLASSIC_EVIDENCE)
         self._resent_current = False
         self._settled_symbol = 0
         self._signature_sent = 0
@@ -201,6 +211,7 @@ class Sender:
 
     def receive(self, symbol: int, now: float) -> int | None:
         self.stats.signals_received += 1
+        self._ones_received += symbol
         state = self.state
         if state is SenderState.SENDING:
             if now - self._last_sent > self.session_margin():
@@ -487,6 +498,11 @@ class Sender:
                         return self._fail(Outcome.TOO_LARGE, now)
                 if index == 0:
                     self.stats.stale_replies += 1  # a late GO for a repeated hello
+                    self._late_gos += 1
+                    if self._late_gos >= CLASSIC_EVIDENCE and not self._ones_received:
+                        # Not one SIGUSR2 ever: every signal got a SIGUSR1, the per-bit ack of a
+                        # classic minitalk server, which takes our bits for a message of its own.
+                        return self._fail(Outcome.CLASSIC_PEER, now)
                     return None
                 # Only a retransmitted bit can produce a reply of the other
                 # parity: the server counted that bit twice.

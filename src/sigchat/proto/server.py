@@ -17,7 +17,7 @@ change.
 from __future__ import annotations
 
 from sigchat.proto.base import LocalProtocolError
-from sigchat.proto.classic.server import ClassicServer
+from sigchat.proto.classic.auto import LearningClassicServer
 from sigchat.proto.classic.policy import ReplyPolicy
 from sigchat.proto.classic.profile import DEFAULT_IDLE_TIMEOUT, Profile
 from sigchat.proto.events import (
@@ -126,9 +126,11 @@ class Server:
         session_timeout: float = SESSION_IDLE_TIMEOUT,
         classic: Profile | None = None,
         classic_timeout: float = DEFAULT_IDLE_TIMEOUT,
+        classic_auto: bool = False,
         turbo: bool = False,
     ) -> None:
-        """``classic``: a ``Profile`` to also serve classic minitalk clients (``proto.classic``).
+        """``classic``: a ``Profile`` to also serve classic minitalk clients (``proto.classic``);
+        ``classic_auto``: learn it from the first classic client instead (``proto.classic.auto``).
 
         ``turbo``: accept turbo words (rule 7); only when the caller can read
         ``si_value`` and passes words to ``receive_word``.
@@ -150,13 +152,13 @@ class Server:
         self._delivered: dict[int, tuple[int, float]] = {}  # pid -> (message id, expires)
         self._lingering: dict[int, float] = {}  # pid -> ignored until (rule 6)
         self._contacts: dict[int, tuple[int, float]] = {}  # pid -> (signature bits seen, last)
-        self.classic: ClassicServer | None = None
+        self.classic: LearningClassicServer | None = None
         """Per-pid decoders of classic clients and the line (``proto.classic.server``); its
         events and extra replies are moved to ``events``/``outbox`` after every call."""
         self.classic_replies: ReplyPolicy | None = None
         """Which classic replies the I/O layer may send, and when (``proto.classic.policy``)."""
         if classic is not None:
-            self.classic = ClassicServer(classic, max_bytes=max_bytes, timeout=classic_timeout)
+            self.classic = LearningClassicServer(classic, auto=classic_auto, max_bytes=max_bytes, timeout=classic_timeout)
             self.classic_replies = ReplyPolicy(self.classic)
 
     # ------------------------------------------------------------------ queries
@@ -195,7 +197,7 @@ class Server:
 
     def known_pids(self) -> int:
         """How many pids the server holds state for (bounded: see ``tick``)."""
-        classic = len(self.classic.decoders) if self.classic is not None else 0
+        classic = self.classic.clients() if self.classic is not None else 0
         return len(self._queue) + len(self._delivered) + len(self._lingering) + len(self._contacts) + (self._active is not None) + classic
 
     def _native_leftover(self, pid: int, now: float) -> bool:
@@ -205,7 +207,7 @@ class Server:
 
     def may_be_classic(self, pid: int) -> bool:
         """Whether ``pid`` is (or may still turn out to be) a classic client: its replies are classic acks."""
-        return self.classic is not None and (pid in self.classic.decoders or pid in self._contacts)
+        return self.classic is not None and (self.classic.owns(pid) or pid in self._contacts)
 
     @property
     def classic_holder(self) -> int | None:
@@ -256,7 +258,7 @@ class Server:
                 self.counters.held += 1
                 return None
             return self._feed(t, symbol, now)
-        if classic is not None and pid in classic.decoders:
+        if classic is not None and classic.owns(pid):
             return self._from_line(classic.receive(pid, symbol, now))
         if pid in self._lingering:
             if now < self._lingering[pid]:

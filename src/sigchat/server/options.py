@@ -102,12 +102,14 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument(
         "--classic",
-        type=_profile_argument,
+        action=_ClassicAction,
         default=DEFAULT_PROFILE,
         metavar="PROFILE",
-        help="also serve classic minitalk clients of this profile, e.g. 'lsb,len32,ack=none' "
-        f"(default: {DEFAULT_PROFILE}; options: {SYNTAX}; see README)",
+        help="also serve classic minitalk clients of this profile, e.g. 'lsb,len32,ack=none', or 'auto': tell "
+        "it from the first classic client's signals (bit order, 1/0 signals, framing, handshake; acks stay "
+        f"the default) (default: {DEFAULT_PROFILE}; options: {SYNTAX}; see README)",
     )
+    parser.set_defaults(classic_auto=False)
     parser.add_argument(
         "--no-classic", dest="classic", action="store_const", const=None, help="serve native sigchat senders only"
     )
@@ -147,11 +149,20 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _profile_argument(text: str) -> Profile:
-    try:
-        return parse_profile(text)
-    except ProfileError as error:
-        raise argparse.ArgumentTypeError(str(error)) from None
+AUTO = "auto"
+"""``--classic auto``: learn the profile from the first classic client (``proto.classic.auto``)."""
+
+
+class _ClassicAction(argparse.Action):
+    """``--classic PROFILE``: ``classic`` (a ``Profile``) and ``classic_auto`` (``auto``: learn it, from the default)."""
+
+    def __call__(self, parser, namespace, values, option_string=None) -> None:
+        auto = values.strip().lower() == AUTO
+        try:
+            profile = DEFAULT_PROFILE if auto else parse_profile(values)
+        except ProfileError as error:
+            raise argparse.ArgumentError(self, str(error)) from None
+        namespace.classic, namespace.classic_auto = profile, auto
 
 
 def invalid(args: argparse.Namespace) -> str | None:
@@ -177,14 +188,22 @@ def build_server(args: argparse.Namespace) -> Server:
         session_timeout=args.session_timeout,
         classic=args.classic,
         classic_timeout=args.classic_timeout,
+        classic_auto=args.classic_auto,
         turbo=not args.no_turbo,  # (the receiver turns it off where it cannot read si_value)
     )
 
 
-def classic_note(profile: Profile | None, *, short: bool = False) -> str | None:
-    """Which classic clients are served, in one line (``short``: for the UI's banner); ``None`` when none are."""
+def classic_note(profile: Profile | None, *, auto: bool = False, short: bool = False) -> str | None:
+    """Which classic clients are served, in one line (``short``: for the UI's banner); ``None`` when none are.
+
+    ``auto``: the profile is learned from the first classic client (``--classic auto``)."""
     if profile is None:
         return None
+    if auto:
+        if short:
+            return "+ classic clients: profile told from their signals"
+        return ("also serving classic minitalk clients: the profile is told from the first one's signals "
+                f"(--classic auto; until then {profile.describe()})")
     if short:
         return f"{'+ classic clients' if profile.native_compatible else 'classic clients only'}: {profile}"
     if profile.native_compatible:

@@ -25,9 +25,9 @@ from sigchat import __version__, exit_codes
 from sigchat.format import human_bytes, plural, uptime as uptime_text
 from sigchat.proto.events import CLASSIC, ServerEvent
 from sigchat.proto.server import Server
-from sigchat.server.options import PROG, allowed_uids, build_server, classic_note
+from sigchat.server.options import AUTO, PROG, allowed_uids, build_server, classic_note
 from sigchat.server.records import DurableLog, dumps, iso_time, record_of
-from sigchat.server.sink import EventSink, Kind
+from sigchat.server.sink import EventSink, Kind, profile_note
 from sigchat.sigio import procfs
 from sigchat.sigio.masks import block_stop_signals, stop_requested
 from sigchat.sigio.receiver import Receiver
@@ -94,7 +94,13 @@ class PlainOutput:
     def on_event(self, event: ServerEvent, kind: Kind, wall_time: float) -> None:
         """Quick: a classic client may be streaming."""
         classic = event.mode == CLASSIC if kind is not Kind.QUEUED and kind is not Kind.HEADER else False
-        if kind is Kind.DELIVERED and not event.believed_intact:
+        if kind is Kind.PROFILE:
+            # A hint means something is wrong: always. What --classic auto learned: when someone watches.
+            if not event.active or event.confidence < 1 or self.verbose or sys.stderr.isatty():
+                self.diag(profile_note(event))
+            if self.json_lines:
+                self.write_record(record_of(event, wall_time))
+        elif kind is Kind.DELIVERED and not event.believed_intact:
             # Never printed as delivered: stdout holds only the messages believed intact.
             self.diag(f"classic message from {event.pid} is damaged ({event.note}): not printed "
                       f"({plural(len(event.data), 'byte')} received; its client does not wait for acks)")
@@ -141,7 +147,7 @@ def listening_record(args: argparse.Namespace, server: Server, wall_time: float)
         "event": "listening",
         "pid": os.getpid(),
         "version": __version__,
-        "classic": str(args.classic) if args.classic is not None else None,
+        "classic": None if args.classic is None else AUTO if args.classic_auto else str(args.classic),
         "native": args.classic is None or args.classic.native_compatible,
         "turbo": server.turbo and turbo_unsupported() is None,
         "max_bytes": args.max_bytes,
@@ -183,7 +189,7 @@ def run_plain(args: argparse.Namespace) -> int:
     else:
         sys.stdout.write(f"Server PID: {os.getpid()}\n")
         sys.stdout.flush()
-    note = classic_note(args.classic)
+    note = classic_note(args.classic, auto=args.classic_auto)
     if note is not None and (args.verbose or not args.classic.native_compatible):  # "classic clients only": a warning
         output.diag(note)
     while receiver.alive and not stop_requested(0.1):

@@ -34,6 +34,12 @@ that paces itself: nothing tells whether two signals merged) or ``damaged``
 ``bit lost at byte 12`` or ``the NUL's last 3 bits never came: completed``.
 An aborted classic transfer adds ``received`` (bytes that arrived) and those
 bytes as ``partial_text`` or ``partial_base64``.
+
+A classic client's profile told from its signals (``proto.classic.auto``;
+``--json`` only) is a ``profile`` record: ``pid``, ``profile`` (canonical),
+``confidence`` (0..1), ``active`` (true: ``--classic auto`` decodes with it from
+now on; false: a hint, the server's own profile, ``serving``, read the client's
+bits as garbage) and ``alternatives`` (other profiles that read them as text).
 """
 
 from __future__ import annotations
@@ -43,7 +49,7 @@ import datetime
 import json
 import os
 
-from sigchat.proto.events import CLASSIC, MessageDelivered, TransferAborted, TransferStats
+from sigchat.proto.events import CLASSIC, MessageDelivered, ProfileDetected, TransferAborted, TransferStats
 
 
 def iso_time(wall_time: float) -> str:
@@ -108,12 +114,28 @@ def aborted_record(event: TransferAborted, wall_time: float) -> dict:
     return record
 
 
+def profile_record(event: ProfileDetected, wall_time: float) -> dict:
+    return {
+        "time": iso_time(wall_time),
+        "event": "profile",
+        "mode": CLASSIC,
+        "pid": event.pid,
+        "profile": event.profile,
+        "confidence": event.confidence,
+        "active": event.active,
+        "serving": event.serving,
+        "alternatives": list(event.alternatives),
+    }
+
+
 def record_of(event: object, wall_time: float) -> dict | None:
-    """The record of a delivered or aborted transfer (``None`` for other events)."""
+    """The record of a delivered or aborted transfer, or of a told profile (``None`` for other events)."""
     if isinstance(event, MessageDelivered):
         return delivered_record(event, wall_time)
     if isinstance(event, TransferAborted):
         return aborted_record(event, wall_time)
+    if isinstance(event, ProfileDetected):
+        return profile_record(event, wall_time)
     return None
 
 

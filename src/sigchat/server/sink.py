@@ -24,11 +24,14 @@ from sigchat.proto.events import (
     AbortReason,
     HeaderReceived,
     MessageDelivered,
+    ProfileDetected,
     SenderQueued,
     ServerEvent,
     TransferAborted,
     TransferStarted,
 )
+from sigchat.format import percent
+from sigchat.proto.classic.profile import parse_profile
 from sigchat.server.records import DurableLog, delivered_record
 
 
@@ -43,6 +46,8 @@ class Kind(enum.Enum):
     ABORTED = "aborted"
     REJECTED = "rejected"
     REFUSED = "refused"
+    PROFILE = "profile"
+    """A classic client's profile told from its signals (``--classic auto``), or a hint at it."""
 
     @property
     def failed(self) -> bool:
@@ -64,7 +69,22 @@ def kind_of(event: ServerEvent) -> Kind:
         return Kind.QUEUED
     if isinstance(event, HeaderReceived):
         return Kind.HEADER
+    if isinstance(event, ProfileDetected):
+        return Kind.PROFILE
     raise TypeError(f"not a server event: {event!r}")
+
+
+def profile_note(event: ProfileDetected) -> str:
+    """A ``ProfileDetected`` in one line, the same in plain mode and the UI."""
+    profile = parse_profile(event.profile)
+    sure = "" if event.confidence >= 1 else f", {percent(event.confidence)} sure"
+    others = f" (or {', '.join(parse_profile(p).short() for p in event.alternatives)})" if event.alternatives and sure else ""
+    if event.active:
+        then = ("classic clients are decoded with it from now on" if not sure
+                else "decoded with it; the next classic client is read again")
+        return f"classic client {event.pid} follows {profile.short()}{sure}{others}: {profile.describe()}; {then}"
+    return (f"classic client {event.pid}'s bits read as garbage with {event.serving}, as text with {profile.short()}"
+            f"{sure}{others}: restart with --classic {profile.short()} (or --classic auto)")
 
 
 class Output(Protocol):

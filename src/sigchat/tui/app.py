@@ -290,6 +290,11 @@ class SigchatApp(App[int]):
         sender, entry = self.session.apply(message.event, message.kind, message.wall_time, message.name)
         self._shown(sender, entry)
         self._show_inflight()
+        if entry is not None and entry.kind is Kind.PROFILE:
+            # A hint says the server runs with the wrong profile: worth more than a row in the log.
+            if not message.event.active:
+                self.notify(entry.notice or "", title="Classic profile", severity="warning", timeout=20)
+            return
         live = self._live
         if entry is not None and live is not None and entry.pid == live.pid and not live.finished:
             live.finish(entry)
@@ -433,7 +438,7 @@ class SigchatApp(App[int]):
 
     def action_copy_message(self) -> None:
         entry = self._current_entry()
-        if entry is None or entry.kind is Kind.REFUSED:
+        if entry is None or entry.kind in (Kind.REFUSED, Kind.PROFILE):
             self.notify("No message to copy", severity="warning")
             return
         what = message_label(entry.pid, entry.name, len(entry.data))
@@ -700,7 +705,7 @@ def run_app(
         receiver_factory=factory,
         log=log,
         max_bytes=args.max_bytes,
-        note=classic_note(args.classic, short=True),
+        note=classic_note(args.classic, auto=args.classic_auto, short=True),
         data_dir=settings.data_dir(environ),
         config_dir=config_dir,
         theme=theme,

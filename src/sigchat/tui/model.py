@@ -20,6 +20,7 @@ from sigchat.proto.events import (
     AbortReason,
     HeaderReceived,
     MessageDelivered,
+    ProfileDetected,
     SenderQueued,
     ServerEvent,
     TransferAborted,
@@ -29,7 +30,7 @@ from sigchat.proto.events import (
 )
 from sigchat.proto.wire import frame_bit_count
 from sigchat.server.records import record_of
-from sigchat.server.sink import Kind
+from sigchat.server.sink import Kind, profile_note
 
 MAX_SENDERS = 200
 """Senders kept; the oldest that are gone (then idle) make room."""
@@ -49,7 +50,7 @@ class Entry:
 
     Attributes:
         seq: Position in the session (0, 1, 2...); stable id of the row.
-        kind: What happened (``DELIVERED``, ``DUPLICATE``, ``ABORTED``, ``REJECTED``, ``REFUSED``).
+        kind: What happened (``DELIVERED``, ``DUPLICATE``, ``ABORTED``, ``REJECTED``, ``REFUSED``, ``PROFILE``).
         pid: The sender.
         name: Its process name, if known.
         wall_time: When it happened (``time.time()``).
@@ -57,6 +58,7 @@ class Entry:
         stats: The transfer's statistics (``None`` for a refused sender).
         reason: Why the transfer was aborted.
         refusal: Why the server would not answer (``REFUSED``).
+        notice: A classic client's profile told from its signals, or a hint at it (``PROFILE``).
         event: The protocol event behind the entry (saved with ``records``).
         mode: ``native``, or ``classic`` for a classic minitalk client (no CRC).
         profile: The classic profile, if any.
@@ -72,6 +74,7 @@ class Entry:
     stats: TransferStats | None = None
     reason: AbortReason | None = None
     refusal: str | None = None
+    notice: str | None = None
     event: MessageDelivered | TransferAborted | None = None
     mode: str = NATIVE
     profile: str | None = None
@@ -111,6 +114,7 @@ class Entry:
                 str(self.pid),
                 self.name or "",
                 self.refusal or "",
+                self.notice or "",
                 self.reason.value if self.reason is not None else "",
             ]
             text = self._search_text = "\n".join(parts).casefold()
@@ -251,6 +255,8 @@ class Session:
             sender.failed += 1
             self.totals.failed += 1
             entry = self._add(kind, sender, wall_time, event, data=event.partial, reason=event.reason)
+        elif isinstance(event, ProfileDetected):
+            entry = self._add(kind, sender, wall_time, notice=profile_note(event), mode=event.mode, profile=event.profile)
         return sender, entry
 
     def progress(self, pid: int, bits: int, total: int | None, last: float, at: float) -> bool:

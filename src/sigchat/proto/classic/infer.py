@@ -9,11 +9,18 @@
   how it behaves (the checker tries them), not by what it sends.
 * ``infer_server_acks(replies)``: what a server sent back after each of our
   bits: which signal acks a bit, and which (if any) ends a message.
+* ``infer_stream(symbols)``: the same without knowing the message: which
+  profiles decode a client's signals as clean text (valid UTF-8 without
+  control characters but tab, newline and CR), complete messages and at most
+  one in progress at the end, best first. ``sigchat-server --classic auto``
+  learns its profile this way, and a server of another profile names it in a
+  hint ("looks like lsb,len32+nul": ``proto.classic.auto``).
 * ``compare(expected, got)``: the first place where two symbol sequences part,
   and what happened there (one signal lost, one extra, one flipped, cut short).
 
-``sigchat-check`` uses all three; they are meant for ``sigchat-server
---classic auto`` and its "looks like lsb,len32" hint as well.
+``sigchat-check`` uses ``infer_client``, ``infer_server_acks`` and ``compare``.
+Decoding reuses ``proto.classic.server.ClassicServer`` on scratch state: one
+decoder, never a second copy of the framing rules.
 """
 
 from __future__ import annotations
@@ -24,7 +31,9 @@ from dataclasses import dataclass
 
 from sigchat.proto.base import LocalProtocolError
 from sigchat.proto.classic.profile import HANDSHAKE, Profile, ProfileError, encode, message_bytes, parse_profile
-from sigchat.proto.wire import ONE, ZERO
+from sigchat.proto.classic.server import ClassicServer
+from sigchat.proto.events import MessageDelivered, TransferAborted
+from sigchat.proto.wire import DEFAULT_MAX_BYTES, ONE, ZERO
 
 FRAMINGS = ("nul", "len32", "len64", "len32+nul", "len64+nul", "len-typed", "len-typed+nul", "dec10", "dec10+nul")
 """Framings to try, most common first; those this version's profiles do not know are skipped."""
@@ -111,6 +120,114 @@ def edit_distance(a: Sequence[int], b: Sequence[int]) -> int:
             current[j] = min(cost, previous.get(j, far) + 1, current.get(j - 1, far) + 1)
         previous = current
     return min(previous.get(len(b), far), far)
+
+
+# --------------------------------------------------------------------------- an unknown message
+
+_CONTROLS = frozenset(range(32)) - {9, 10, 13} | {127}
+
+
+def clean_text(data: bytes, *, partial: bool = False) -> bool:
+    """Whether ``data`` reads as text: valid UTF-8 without control characters (tab, newline and
+    CR excepted). ``partial``: the start of a message, which may stop inside a character."""
+    if _CONTROLS.intersection(data):
+        return False
+    try:
+        data.decode("utf-8")
+    except UnicodeDecodeError as error:
+        # A character cut at the end (the rest not come yet) is fine in a message still arriving.
+        return partial and error.reason == "unexpected end of data"
+    return True
+
+
+@dataclass(frozen=True)
+class StreamMatch:
+    """One profile under which a client's signals read as clean text."""
+
+    profile: Profile
+    messages: tuple[bytes, ...]
+    """The complete messages, in order."""
+    partial: bool
+    """A message was still in progress when the signals ended."""
+    confidence: float
+    """0..1: 1 when no other profile reads the signals as clean text as well as this one."""
+
+
+CHECK_EVERY = 16
+"""Signals between two looks at the message a candidate decodes so far (most fail within a few bytes)."""
+CHECK_UNTIL = 4096
+"""Signals after which only complete messages are looked at (each look copies the message so far)."""
+SCREEN = 4096
+"""``infer_stream`` reads this many signals with every profile, the whole stream with those that pass."""
+
+
+def _read_as(profile: Profile, symbols: Sequence[int], max_bytes: int) -> tuple[list[bytes], bool] | None:
+    """``symbols`` decoded by a scratch ``ClassicServer`` of ``profile``: the complete messages and
+    whether one is in progress at the end; ``None`` as soon as anything is not clean text."""
+    server = ClassicServer(profile, max_bytes=max_bytes, timeout=float("inf"))
+    events = server.events
+    messages: list[bytes] = []
+    pid = 1
+    for index, symbol in enumerate(symbols):
+        server.receive(pid, symbol, index * 1e-6)
+        if events:
+            for event in events:
+                if isinstance(event, TransferAborted):
+                    return None
+                if isinstance(event, MessageDelivered):
+                    if not clean_text(event.data):
+                        return None
+                    messages.append(event.data)
+            events.clear()
+        if index % CHECK_EVERY == 0 and index < CHECK_UNTIL:
+            so_far = server.snapshot(pid)
+            if so_far is not None and not clean_text(so_far[0], partial=True):
+                return None
+    so_far = server.snapshot(pid)
+    if so_far is not None and not clean_text(so_far[0], partial=True):
+        return None
+    return messages, so_far is not None
+
+
+def infer_stream(symbols: Sequence[int], *, max_bytes: int = DEFAULT_MAX_BYTES, most: int = 3) -> list[StreamMatch]:
+    """The profiles that read ``symbols`` (a classic client's signals in arrival order, from its
+    first) as clean text, best first, at most ``most``; empty when none does.
+
+    Best: no message left in progress, then the fewest empty messages (a wrong length width or
+    framing reads zero bytes of a header as empty messages), then the fewest message bytes (a
+    framing that explains more signals as structure: a decimal length read as text otherwise),
+    then the fewest messages, then the most common conventions (``client_candidates``' order).
+    Only what the
+    client's signals show is told (bit order, which signal is 1, framing, length width and
+    byte order, whether the length counts the NUL, the handshake); acks stay the default.
+    """
+    ranked = []
+    screen = symbols[:SCREEN]
+    for rank, profile in enumerate(client_candidates()):
+        # Most profiles fail within a few bytes: only those that read the screen as clean text read it all.
+        read = _read_as(profile, screen, max_bytes)
+        if read is not None and len(symbols) > SCREEN:
+            read = _read_as(profile, symbols, max_bytes)
+        if read is None:
+            continue
+        messages, partial = read
+        if not messages and not partial:
+            continue
+        key = (partial, sum(1 for m in messages if not m), sum(map(len, messages)), len(messages))
+        ranked.append((key, rank, profile, messages, partial))
+    ranked.sort(key=lambda item: item[:2])
+    if not ranked:
+        return []
+    best_key = ranked[0][0]
+    # Profiles that read the same messages are no doubt about these signals (an optional
+    # handshake that did not come, say): the earlier, more common one stands for them.
+    tied = len({tuple(item[3]) for item in ranked if item[0] == best_key})
+    if not any(ranked[0][3]):
+        tied = max(tied, 2)  # only empty messages (zero bits): nearly any profile reads them so
+    return [
+        StreamMatch(profile, tuple(messages), partial, round(1 / tied if key == best_key else 0.5 / len(ranked), 3))
+        for key, _, profile, messages, partial in ranked[:most]
+    ]
 
 
 # --------------------------------------------------------------------------- server replies

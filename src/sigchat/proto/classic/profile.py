@@ -83,6 +83,9 @@ DEFAULT_PACE = 500e-6
 PROBE_BITS = 8
 """Unacked bits after which the client takes the server for one that never acks."""
 
+DEFAULT_ACK = "usr1"
+"""The per-bit ack of almost every classic server (and the answer to every handshake)."""
+
 _SIGNALS = {"usr1": ZERO, "usr2": ONE}
 _NAMES = {ZERO: "usr1", ONE: "usr2"}
 
@@ -113,7 +116,7 @@ class Profile:
     """``len-typed``: a signal picks the length's width per message (``LENGTH_TYPES``)."""
     length_digits: int = 0
     """``dec10``: the length travels as this many ASCII decimal digits (0: not)."""
-    ack: str | None = "usr1"
+    ack: str | None = DEFAULT_ACK
     end_ack: str | None = None
     handshake: bool = False
     handshake_reply: str = "usr1"
@@ -227,12 +230,25 @@ class Profile:
         return not can_start and harmless_acks
 
     def __str__(self) -> str:
-        parts = [self.bit_order, f"{self.one}=1", self.framing]
-        if self.length_order:
+        return self._text(short=False)
+
+    def short(self) -> str:
+        """The fewest options that parse back to this profile (the defaults left out), for hints."""
+        return self._text(short=True)
+
+    def _text(self, *, short: bool) -> str:
+        """The canonical text (every option spelled out), or ``short``: only what differs from the defaults."""
+        natural = "le" if self.bit_order == "lsb" else "be"
+        parts = [self.bit_order]
+        if not short or self.one != "usr2":
+            parts.append(f"{self.one}=1")
+        parts.append(self.framing)
+        if self.length_order and not (short and self.length_order == natural):
             parts.append(self.length_order)
         if self.nul_counted:
             parts.append("nul-counted")
-        parts.append(f"ack={self.ack or 'none'}")
+        if not short or self.ack != DEFAULT_ACK:
+            parts.append(f"ack={self.ack or 'none'}")
         if self.end_ack is not None:
             parts.append(f"end-ack={self.end_ack}")
         if self.handshake:

@@ -75,9 +75,7 @@ class ClassicServer:
         max_bytes: int = DEFAULT_MAX_BYTES,
         timeout: float = DEFAULT_IDLE_TIMEOUT,
     ) -> None:
-        self.profile = profile
-        self.name = str(profile)
-        self.native = profile.native_compatible
+        self.use_profile(profile)
         self.events: list[ServerEvent] = []
         self.outbox: list[tuple[int, int]] = []
         self.counters = ServerCounters()
@@ -90,6 +88,12 @@ class ClassicServer:
         """The client whose message was delivered last (its last reply may be sent again)."""
         self.waiting: dict[int, int | None] = {}
         """Paused clients, first come first served: pid -> the ack they wait for."""
+
+    def use_profile(self, profile: Profile) -> None:
+        """Decode with ``profile`` from now on (``proto.classic.auto`` learns it from a client)."""
+        self.profile = profile
+        self.name = str(profile)
+        self.native = profile.native_compatible
         self._flip = 0 if profile.one == "usr2" else 1
         self._lsb = profile.bit_order == "lsb"
         self._header_size = None if profile.length_typed else profile.header_size()

@@ -235,6 +235,8 @@ def headline(entry: Entry, max_bytes: int | None) -> Content:
         return Content.assemble(("↻ repeat, already delivered: ", WARN_STYLE), message_content(entry, style=MUTED_STYLE))
     if kind is Kind.REFUSED:
         return Content.assemble(("✗ NOT ANSWERED ", FAIL_STYLE), safe_content(entry.refusal or "", newlines=False))
+    if kind is Kind.PROFILE:
+        return Content.assemble(("ⓘ PROFILE ", WARN_STYLE), safe_content(entry.notice or "", newlines=False))
     stats = entry.stats
     length = stats.length if stats is not None else None
     if kind is Kind.REJECTED:

@@ -150,17 +150,18 @@ class InspectorScreen(ModalScreen[None]):
                 Kind.ABORTED: ("ABORTED: the partial payload below was dropped", "$text-error bold"),
                 Kind.REJECTED: ("REJECTED before the payload", "$text-error bold"),
                 Kind.REFUSED: ("NOT ANSWERED", "$text-error bold"),
+                Kind.PROFILE: ("CLASSIC PROFILE, told from the client's signals", "$text-warning bold"),
             }[entry.kind]
             if entry.damaged:
                 kind = ("DAMAGED: a bit was lost; what arrived is below", "$text-error bold")
-            size = f" · {len(entry.data):,} bytes" if entry.kind is not Kind.REFUSED else ""
+            size = f" · {len(entry.data):,} bytes" if entry.kind not in (Kind.REFUSED, Kind.PROFILE) else ""
             yield Static(Content.assemble(kind, (size, MUTED_STYLE)), id="inspector-kind")
             rebuilt = rebuilt_of(entry)
             if rebuilt is not None:
                 yield XRayPanel(rebuilt, stats, id="xray-panel")
             with VerticalScroll(id="inspector-body"):
-                if entry.refusal:
-                    yield Static(entry.refusal, markup=False)
+                if entry.refusal or entry.notice:
+                    yield Static(entry.refusal or entry.notice, markup=False)
                 turbo = stats is not None and stats.turbo
                 yield Static("Hex dump", classes="section")
                 yield Static(hex_dump(entry.data), id="inspector-hex")
