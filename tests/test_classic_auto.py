@@ -196,21 +196,24 @@ def test_auto_sends_a_missed_ack_again_to_a_recorded_client() -> None:
 
 
 def test_auto_offers_the_other_signal_once_the_last_ack_was_sent_again_in_vain() -> None:
-    """A client still waiting after its message's last ack came MAX_NUDGES times more may wait for an end ack."""
+    """A client still waiting after its message's last ack came MAX_NUDGES times more may wait for an end ack:
+    the other signal, as often, the first when the ack's next would have come."""
     server = Server(classic=DEFAULT_PROFILE, classic_auto=True)
     now, _ = feed(server, 3, stream("msb,len32+nul", b"end ack?"), 0.0)
     server.tick(now + 2 * SETTLE)
     drain(server)
-    sent = []
-    at = now
-    for _ in range(MAX_NUDGES + 2):
+    sent, times = [], []
+    for _ in range(2 * MAX_NUDGES + 2):
         at = server.classic_nudge_at()
         if at is None:
             break
         due = server.classic_overdue(at)
         if due is not None:
             sent.append(due[1])
-    assert sent == [ZERO] * MAX_NUDGES + [ONE]
+            times.append(at - now)
+    assert sent == [ZERO] * MAX_NUDGES + [ONE] * MAX_NUDGES
+    assert times[MAX_NUDGES - 1] == pytest.approx(NUDGE_AFTER * (1 << (MAX_NUDGES - 1)))  # the ack's last: 16 ms
+    assert times[MAX_NUDGES] == pytest.approx(NUDGE_AFTER * ((1 << MAX_NUDGES) - 1) + NUDGE_AFTER)  # then 32 ms
     assert server.classic_nudge_at() is None
     # Without auto, nothing but the ack: a configured profile says what the client expects.
     plain = Server(classic=parse_profile("msb,len32+nul"))

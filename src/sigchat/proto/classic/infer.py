@@ -189,7 +189,9 @@ def _read_as(profile: Profile, symbols: Sequence[int], max_bytes: int) -> tuple[
     return messages, so_far is not None
 
 
-def infer_stream(symbols: Sequence[int], *, max_bytes: int = DEFAULT_MAX_BYTES, most: int = 3) -> list[StreamMatch]:
+def infer_stream(
+    symbols: Sequence[int], *, max_bytes: int = DEFAULT_MAX_BYTES, most: int = 3, cut: bool = False
+) -> list[StreamMatch]:
     """The profiles that read ``symbols`` (a classic client's signals in arrival order, from its
     first) as clean text, best first, at most ``most``; empty when none does.
 
@@ -197,8 +199,9 @@ def infer_stream(symbols: Sequence[int], *, max_bytes: int = DEFAULT_MAX_BYTES, 
     framing reads zero bytes of a header as empty messages), then the fewest message bytes (a
     framing that explains more signals as structure: a decimal length read as text otherwise),
     then the fewest messages, then the most common conventions (``client_candidates``' order).
-    Only what the
-    client's signals show is told (bit order, which signal is 1, framing, length width and
+    ``cut``: the
+    signals are the start of a longer stream (a message in progress at the end is then no flaw).
+    Only what the client's signals show is told (bit order, which signal is 1, framing, length width and
     byte order, whether the length counts the NUL, the handshake); acks stay the default.
     """
     ranked = []
@@ -213,7 +216,7 @@ def infer_stream(symbols: Sequence[int], *, max_bytes: int = DEFAULT_MAX_BYTES, 
         messages, partial = read
         if not messages and not partial:
             continue
-        key = (partial, sum(1 for m in messages if not m), sum(map(len, messages)), len(messages))
+        key = (partial and not cut, sum(1 for m in messages if not m), sum(map(len, messages)), len(messages))
         ranked.append((key, rank, profile, messages, partial))
     ranked.sort(key=lambda item: item[:2])
     if not ranked:
