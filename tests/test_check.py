@@ -75,6 +75,7 @@ def test_a_servers_acks_are_read_from_its_replies():
 
 CLIENT_DEFECTS = ["NO_WAIT", "LSB_FIRST", "NO_LAST_ACK", "NO_NUL", "KILL_ANY", "NO_ARG_CHECK", "HANG", "EXIT_STATUS=3"]
 SERVER_DEFECTS = ["STDIO_NO_FLUSH", "EXTRA_TEXT", "NO_NEWLINE", "LSB_FIRST"]
+END_ACKS = ["USR2", "USR1"]
 
 
 @pytest.fixture(scope="module")
@@ -86,6 +87,7 @@ def peers(tmp_path_factory: pytest.TempPathFactory) -> Path:
     builds = [("client", PEERS / "defects" / "client.c", []), ("server", PEERS / "defects" / "server.c", [])]
     builds += [(f"client-{d.split('=')[0]}", PEERS / "defects" / "client.c", [f"-D{d}"]) for d in CLIENT_DEFECTS]
     builds += [(f"server-{d}", PEERS / "defects" / "server.c", [f"-D{d}"]) for d in SERVER_DEFECTS]
+    builds += [(f"server-END_ACK_{s}", PEERS / "defects" / "server.c", [f"-DEND_ACK=SIG{s}"]) for s in END_ACKS]
     jobs = []
     for name, source, flags in builds:
         argv = ["gcc", "-std=c99", "-O2", "-Wall", "-Wextra", "-Werror", *flags, "-o", str(out / name), str(source)]
@@ -216,6 +218,16 @@ def test_each_server_defect_is_found_and_named(peers, defect):
     code, output = check("--quick", "--profile", "msb", "--only", "1 char", "server", str(peers / f"server-{defect}"))
     assert code == 1, output
     assert case_line(output, "1 char").startswith("FAIL") and SERVER_FINDINGS[defect] in output, output
+
+
+@needs_gcc
+@pytest.mark.parametrize("end", END_ACKS)
+def test_a_server_end_ack_is_detected(peers, tmp_path, end):
+    """A server that sends SIGUSR2 (I's convention) or one more SIGUSR1 (G's) once a message is whole: in the profile."""
+    code, output, data = check_json(tmp_path, "--quick", "--only", "1 char", "server", str(peers / f"server-END_ACK_{end}"))
+    assert code == 0, output
+    assert data["profile"] == f"msb,usr2=1,nul,ack=usr1,end-ack={end.lower()}", output
+    assert f"then SIG{end} once the message was whole" in output, output
 
 
 @needs_gcc

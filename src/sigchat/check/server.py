@@ -41,6 +41,8 @@ SPOOFED_ACK_TIMEOUT = 0.02
 """Seconds to wait for each ack with a spoofer about (the server may ack the spoofer instead)."""
 PROBE_ACK_TIMEOUT = 0.05
 """Seconds a detection probe waits for each ack (a wrong guess must cost little)."""
+END_ACK_WAIT = 0.3
+"""Seconds a probe waits for an end-of-message ack after its last bit's (a server that sends one does at once)."""
 CANDIDATES = (
     "", "lsb", "usr1=1", "lsb,usr1=1", "len32", "len32+nul", "len64", "lsb,len32", "lsb,len32+nul", "lsb,len64",
     "len64+nul", "lsb,len64+nul", "len32+nul,nul-counted", "lsb,len32+nul,nul-counted", "usr1=1,len32", "handshake",
@@ -136,6 +138,10 @@ def detect(command: list[str]) -> tuple[Profile | None, str]:
                 ack = "usr2" if stats.unexpected >= stats.bits_sent // 2 else None
             found = dataclasses.replace(profile, ack=ack)
             how = "it acked every bit" if stats.acks == stats.bits_sent else f"{number(stats.acks)} of {number(stats.bits_sent)} bits acked"
+            end = detect_end_ack(command, found)
+            if end is not None:
+                found = dataclasses.replace(found, end_ack=end)
+                how += f", then SIG{end.upper()} once the message was whole"
             return found, f"detected: it printed a probe message sent as {found} ({how})"
     if acked_most[1] is not None:
         return acked_most[1], (
@@ -143,6 +149,28 @@ def detect(command: list[str]) -> tuple[Profile | None, str]:
             "whose bits it acked most (--profile to choose)"
         )
     return None, f"not detected: your server printed none of {len(CANDIDATES)} probe messages nor acked them (--profile to choose)"
+
+
+def detect_end_ack(command: list[str], profile: Profile) -> str | None:
+    """The end-of-message ack a server of ``profile`` sends, if any: the probe sent again to a fresh
+    server, waiting ``END_ACK_WAIT`` after the last bit's ack for the signal that is not the ack; one
+    more ack meanwhile is an end ack that is the ack signal (G's). A server that never acks: each signal."""
+    others = {"usr1": ("usr2",), "usr2": ("usr1",), None: ("usr1", "usr2")}[profile.ack]
+    for end in others:
+        try:
+            server = StudentServer(command)
+        except StartError:
+            return None
+        try:
+            result = send_classic(server.pid, c.PROBE, dataclasses.replace(profile, end_ack=end),
+                                  ack_timeout=PROBE_ACK_TIMEOUT, end_timeout=END_ACK_WAIT)
+        finally:
+            server.close()
+        if result.stats.end_acked:
+            return end
+        if profile.ack is not None and result.stats.others_at_end:
+            return profile.ack
+    return None
 
 
 # --------------------------------------------------------------------------- the cases

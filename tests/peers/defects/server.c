@@ -14,6 +14,9 @@
  *   -DEXTRA_TEXT      prints "Received: " before each message
  *   -DNO_NEWLINE      prints no newline after a message
  *   -DLSB_FIRST       reads each byte least significant bit first
+ *
+ * Not a defect, a convention: -DEND_ACK=SIGUSR2 (or SIGUSR1) sends that signal
+ * once a message is whole, after the last bit's ack (I's and G's servers).
  */
 #define _DEFAULT_SOURCE
 #include <signal.h>
@@ -65,6 +68,14 @@ static void on_signal(int sig, siginfo_t *info, void *context)
 		if (g_byte == 0) {
 			print_message();
 			g_count = 0;
+#ifdef END_ACK
+			g_nbits = 0;
+			g_byte = 0;
+			kill(g_client, SIGUSR1);
+			usleep(600); /* (G's does so: two SIGUSR1 at once would merge into one) */
+			kill(g_client, END_ACK);
+			return;
+#endif
 		} else if (g_count < MAX_MESSAGE) {
 			g_data[g_count++] = (unsigned char)g_byte;
 		}

@@ -56,6 +56,9 @@ class SenderStats(Timing):
     acks: int = 0
     missing_acks: int = 0
     unexpected: int = 0
+    others_at_end: int = 0
+    """Signals other than the end ack that came while waiting for it (``unexpected`` too): a server
+    whose end ack is one more of its acks sends one (``sigchat-check`` tells the end ack by it)."""
     handshake_answered: bool | None = None
     end_acked: bool | None = None
     paced: bool = False
@@ -138,6 +141,7 @@ class ClassicSender:
         elif state is _State.END:
             if symbol == self._end:
                 return self._finish(now, end_acked=True)
+            stats.others_at_end += 1
         stats.unexpected += 1
         return None
 
