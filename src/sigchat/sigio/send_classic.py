@@ -9,9 +9,10 @@ a SIGUSR1 pending beside a SIGUSR2 is delivered first whatever the order they
 were sent in, and a signal that comes while the server's handler for the
 other one runs starts a second handler in the middle of the first: a server
 that was not scheduled in time would lose, reorder or garble bits, and nothing
-tells it. Waiting while the last signal is busy makes an unacked transfer
-exact whatever the load (up to ``PENDING_LIMIT``: then the server is stopped
-or gone, and the pace alone goes on).
+tells it. Waiting while the last signal is busy keeps any two bits from being
+pending at once whatever the load (up to ``PENDING_LIMIT``: then the server is
+stopped or gone, and the pace alone goes on); not every loss is gone at short
+paces (docs/PROTOCOL.md, "The client side", has the numbers).
 """
 
 from __future__ import annotations
