@@ -803,7 +803,7 @@ def test_plain_stdout_never_prints_a_damaged_message(json_lines: bool, capsys) -
 
 def test_an_ack_is_sent_again_to_a_client_that_goes_on_waiting() -> None:
     """A client that misses its ack (``pause()`` entered after the ack was handled) gets it again
-    after 2, 4, 8 and 16 ms of silence, then no more; a new signal starts over."""
+    2 ms after it, then 4, 8 and 16 ms after the try before, then no more; a new signal starts over."""
     from sigchat.proto.classic.server import MAX_NUDGES, NUDGE_AFTER
 
     server = ClassicServer(Profile())
@@ -819,10 +819,23 @@ def test_an_ack_is_sent_again_to_a_client_that_goes_on_waiting() -> None:
         assert due == (PID, USR1)
         server.nudged(PID)
         sent.append(round(now - 1.0, 6))
-    assert sent == [NUDGE_AFTER * (1 << n) for n in range(MAX_NUDGES)]
+    assert sent == [round(NUDGE_AFTER * ((2 << n) - 1), 6) for n in range(MAX_NUDGES)]  # 2, 6, 14, 30 ms
     assert server.counters.nudges == MAX_NUDGES
     assert server.receive(PID, USR1, now + 0.001) == USR1
     assert server.nudge_at() == pytest.approx(now + 0.001 + NUDGE_AFTER)
+
+
+def test_a_late_try_does_not_make_the_next_ones_due_at_once() -> None:
+    """Tries are counted from the try before, not from the signal: one asked for long after its
+    time (a busy receiver; the I/O layer did not send it: the client was not seen asleep) leaves
+    the next one a full wait away, so that the client has time to go back to sleep."""
+    from sigchat.proto.classic.server import NUDGE_AFTER
+
+    server = ClassicServer(Profile())
+    assert server.receive(PID, USR1, 1.0) == USR1
+    assert server.overdue(2.0) == (PID, USR1)
+    assert server.overdue(2.0) is None and server.overdue(2.0 + NUDGE_AFTER) is None
+    assert server.nudge_at() == pytest.approx(2.0 + 2 * NUDGE_AFTER)
 
 
 @pytest.mark.parametrize(("text", "last"), [("ack=none", None), ("end-ack=usr2", USR2), ("", USR1), ("ack=none,end-ack=usr1", USR1)])

@@ -413,7 +413,8 @@ def test_native_and_classic_senders_at_the_same_time(peers: Peers, start_server,
         assert (record["event"], record["mode"], record.get("text")) == ("delivered", "native", native_text)
         if client_status == 0:
             record = server.wait_record(pid=client.pid, timeout=WAIT)
-            assert (record["event"], record["mode"], record.get("text")) == ("delivered", "classic", classic_text)
+            assert (record["event"], record["mode"], record.get("text")) == ("delivered", "classic", classic_text), (
+                record, server.stderr()[-2000:])
             return
     _overloaded_or_fail("the classic client hung in every attempt", started)
 

@@ -35,9 +35,9 @@ from dataclasses import replace
 
 from sigchat.proto.classic.infer import clean_text, infer_stream
 from sigchat.proto.classic.profile import DEFAULT_IDLE_TIMEOUT, DEFAULT_PROFILE, Profile
-from sigchat.proto.classic.server import MAX_NUDGES, NUDGE_AFTER, ClassicServer, _Decoder
-from sigchat.proto.events import AbortReason, ProfileDetected
-from sigchat.proto.wire import DEFAULT_MAX_BYTES, ONE, ZERO
+from sigchat.proto.classic.server import ClassicServer, Offer, _Decoder
+from sigchat.proto.events import AbortReason, MessageDelivered, ProfileDetected
+from sigchat.proto.wire import DEFAULT_MAX_BYTES, ONE
 
 SETTLE = 0.05
 """Seconds of silence after which a recorded client's signals are read (``auto``): far above the
@@ -50,19 +50,17 @@ per profile, in the receiver thread, for every client whose message was garbage.
 
 
 class _Recording:
-    """A classic client's signals while the profile is not known (``auto``); ``last_at``, ``reply``
-    and ``nudges`` as in a decoder, so that a reply it missed is sent again (``overdue``)."""
+    """A classic client's signals while the profile is not known (``auto``); ``muted`` and ``offer``
+    as in a decoder, so that a reply it missed is sent again (``overdue``)."""
 
-    __slots__ = ("pid", "symbols", "times", "muted", "last_at", "reply", "nudges")
+    __slots__ = ("pid", "symbols", "times", "muted", "offer")
 
     def __init__(self, pid: int) -> None:
         self.pid = pid
         self.symbols = bytearray()
         self.times: list[float] = []
         self.muted: set[int] = set()
-        self.last_at = 0.0
-        self.reply: int | None = None
-        self.nudges = 0
+        self.offer: Offer | None = None
 
 
 class LearningClassicServer(ClassicServer):
@@ -79,6 +77,9 @@ class LearningClassicServer(ClassicServer):
     ) -> None:
         self.auto = auto  # (first: ``use_profile``, called by the constructor, reads it)
         super().__init__(profile, max_bytes=max_bytes, timeout=timeout)
+        # Learned from a client's signals, a profile has no end ack (they cannot show one): the
+        # other signal is offered to a client that still waits after its last ack.
+        self.offer_end_ack = auto
         self.learned: Profile | None = None
         """The profile ``auto`` learned with full confidence (then it records no more)."""
         self.settle = settle
@@ -138,13 +139,14 @@ class LearningClassicServer(ClassicServer):
         """Keep ``symbol`` (a ONE replayed from the signature when not given) and answer it."""
         recording.symbols.append(symbol)
         recording.times.append(now)
-        recording.last_at = now
-        recording.nudges = 0
         if self.holder is None:
             self.holder = pid
         ack = DEFAULT_PROFILE.ack_symbol
-        recording.reply = None if ack in recording.muted else ack
-        return recording.reply
+        if ack in recording.muted:
+            recording.offer = None
+            return None
+        recording.offer = Offer((ack,), now)
+        return ack
 
     def use_profile(self, profile: Profile) -> None:
         super().use_profile(profile)
@@ -153,32 +155,14 @@ class LearningClassicServer(ClassicServer):
             # (a classic client of the learned profile whose first byte looks like a hello is not served).
             self.native = DEFAULT_PROFILE.native_compatible
 
-    def _nudgeable(self):
-        """As ``ClassicServer._nudgeable``, and the recorded client's ack; with ``auto``, once the last
-        reply to a message was sent again ``MAX_NUDGES`` times to a client that still waits (the I/O
-        layer sends it only then), the other signal, as often and as far apart: the end ack it may
-        wait for (not learned: the next message starts with the ack again)."""
-        holder = self.holder
-        recording = self.recordings.get(holder) if holder is not None else None
-        if recording is not None:
-            reply = recording.reply
-            if reply is None or reply in recording.muted or recording.nudges >= MAX_NUDGES:
-                return None
-            return recording, reply
-        due = super()._nudgeable()
-        if due is not None or not self.auto or holder is not None or self.profile.end_ack is not None:
-            return due
-        d = self.decoders.get(self.ended) if self.ended is not None else None
-        if d is None or d.stats is not None or d.final is None or d.final != self._ack or d.nudges < MAX_NUDGES:
-            return None
-        other = ONE if d.final == ZERO else ZERO
-        if other in d.muted:
-            return None
-        d.final = other
-        d.nudges = 0
-        # Its first offer comes when the ack's next would have: as if its last bit came that much later.
-        d.last_at += NUDGE_AFTER * ((1 << MAX_NUDGES) - 1)
-        return super()._nudgeable()
+    def _nudgeable(self) -> tuple[int, Offer, int, float] | None:
+        """As ``ClassicServer._nudgeable``, and the recorded client's ack."""
+        recording = self.recordings.get(self.holder) if self.holder is not None else None
+        if recording is None:
+            return super()._nudgeable()
+        offer = recording.offer
+        due = offer.due(recording.muted) if offer is not None else None
+        return None if due is None else (recording.pid, offer, *due)
 
     def mute(self, pid: int, symbol: int) -> None:
         recording = self.recordings.get(pid)
@@ -190,17 +174,12 @@ class LearningClassicServer(ClassicServer):
         for pid, recording in list(self.recordings.items()):
             if now - recording.times[-1] > self.settle:
                 self._learn(pid, now)
-        gone = [pid for pid, d in self.decoders.items() if now - d.last_at > self.timeout and pid not in self.waiting]
         super().tick(now)
-        for pid in gone:
-            if pid not in self.decoders:
-                self._forget(pid, now)
 
     def sender_gone(self, pid: int, now: float) -> None:
         if pid in self.recordings:
             self._learn(pid, now)
         super().sender_gone(pid, now)
-        self._forget(pid, now)
 
     # ------------------------------------------------------------------ learning (auto)
     def _learn(self, pid: int, now: float) -> None:
@@ -228,14 +207,19 @@ class LearningClassicServer(ClassicServer):
         for symbol, at in zip(symbols, recording.times):
             super().receive(pid, symbol, at)
         del self.outbox[outbox:]  # (the end ack of a message it sent long ago: it did not wait for one)
+        if d.stats is None and d.offer is not None and recording.offer is not None:
+            # Its last ack was sent again already while it was recorded: the offer goes on from there.
+            d.offer.tries = recording.offer.tries
+            d.offer.offered_at = recording.offer.offered_at
         if self.holder is None and self.waiting:
             self._release(now)
 
     # ------------------------------------------------------------------ the hint
-    def _deliver(self, d: _Decoder, now: float, repair: str = "") -> None:
-        if not clean_text(bytes(d.data)):
+    def _deliver(self, d: _Decoder, now: float, repair: str = "") -> MessageDelivered:
+        event = super()._deliver(d, now, repair)
+        if not clean_text(event.data):
             self._suspect.add(d.pid)
-        super()._deliver(d, now, repair)
+        return event
 
     def _abort(self, d: _Decoder, reason: AbortReason, at: float, *, skip: bool = False) -> None:
         # A framing error or an impossible length, or garbage: another profile may read it as text.
@@ -244,7 +228,7 @@ class LearningClassicServer(ClassicServer):
             self._suspect.add(d.pid)
         super()._abort(d, reason, at, skip=skip)
 
-    def _forget(self, pid: int, now: float) -> None:
+    def _forgotten(self, pid: int, now: float) -> None:
         """``pid`` has gone: if its messages read as garbage, say which profile reads them as text."""
         raw = self._raw.pop(pid, None)
         if pid not in self._suspect:

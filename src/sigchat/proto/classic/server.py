@@ -23,20 +23,54 @@ from sigchat.proto.events import (
     TransferStarted,
     TransferStats,
 )
-from sigchat.proto.wire import DEFAULT_MAX_BYTES, MAX_GAP_SAMPLES, ONE
+from sigchat.proto.wire import DEFAULT_MAX_BYTES, MAX_GAP_SAMPLES, ONE, ZERO
 
 NUDGE_AFTER = 0.002
 """Seconds of silence after an ack before it is sent again (``ClassicServer.overdue``): well within
 the shortest wait of a client that takes a full sleep for a lost ack (``usleep(10000)``), and far
 above the pause between two bits of a client that got its ack."""
 MAX_NUDGES = 4
-"""Replies sent again per signal, after 2, 4, 8 and 16 ms: a client silent longer waits for something else."""
+"""Tries to send a reply again, each twice as long after the one before (2, 4, 8, 16 ms: 30 ms in
+all): a client silent longer waits for something else."""
+
+
+class Offer:
+    """A client that may wait for a reply it missed: the replies to send again, in turn, each up to
+    ``MAX_NUDGES`` times (``ClassicServer.overdue``).
+
+    Each try is due twice as long after the one before (the first ``NUDGE_AFTER`` after the reply
+    itself), counted from the last try, not from the client's last signal: a try the I/O layer did
+    not send (the client was not seen asleep: it may be handling the try before) must not make the
+    next ones due at once, or a reply offered long after its signal (``proto.classic.auto`` replays
+    a recording) would spend all its tries in one moment.
+    """
+
+    __slots__ = ("replies", "tries", "offered_at")
+
+    def __init__(self, replies: tuple[int, ...], offered_at: float) -> None:
+        self.replies = replies
+        self.tries = 0
+        """Tries so far, over all of ``replies``."""
+        self.offered_at = offered_at
+        """When the reply, or its last try, was sent."""
+
+    def due(self, muted: set[int]) -> tuple[int, float] | None:
+        """``(reply, when)`` of the next try; ``None`` once every reply was tried or the next is muted."""
+        turn, tries = divmod(self.tries, MAX_NUDGES)
+        if turn >= len(self.replies) or self.replies[turn] in muted:
+            return None
+        return self.replies[turn], self.offered_at + NUDGE_AFTER * (1 << tries)
+
+    def tried(self, now: float) -> None:
+        self.tries += 1
+        self.offered_at = now
+
 
 class _Decoder:
     """One classic client's state. ``stats`` is ``None`` between messages."""
 
     __slots__ = ("pid", "stats", "acc", "nbits", "header", "header_size", "remaining", "data", "skipping", "last_at", "muted",
-                 "reply", "nudges", "final")
+                 "offer")
 
     def __init__(self, pid: int, now: float) -> None:
         self.pid = pid
@@ -51,12 +85,9 @@ class _Decoder:
         self.skipping = False
         self.last_at = now
         self.muted: set[int] = set()
-        self.reply: int | None = None
-        """What answered its latest signal (the ack, the handshake's answer), if anything did."""
-        self.nudges = 0
-        """How often that reply was sent again (``ClassicServer.overdue``)."""
-        self.final: int | None = None
-        """The last reply to its last delivered message (the end ack, else the ack)."""
+        self.offer: Offer | None = None
+        """Mid-message, what answered its latest signal (the ack, the handshake's answer), if anything
+        did; after a message, its last reply (the end ack, else the ack): what may be sent again."""
 
 
 class ClassicServer:
@@ -88,6 +119,9 @@ class ClassicServer:
         """The client whose message was delivered last (its last reply may be sent again)."""
         self.waiting: dict[int, int | None] = {}
         """Paused clients, first come first served: pid -> the ack they wait for."""
+        self.offer_end_ack = False
+        """With no end ack in the profile, offer the other signal after a message's last ack was
+        sent again in vain (``proto.classic.auto``: a client's end ack cannot be learned from its signals)."""
 
     def use_profile(self, profile: Profile) -> None:
         """Decode with ``profile`` from now on (``proto.classic.auto`` learns it from a client)."""
@@ -138,9 +172,10 @@ class ClassicServer:
         d = self.decoders.get(pid)
         if d is None:
             return self.first_contact(pid, 0, now, symbol, now)
+        d.offer = None
         reply = self._decode(d, symbol, now)
-        d.reply = reply
-        d.nudges = 0
+        if d.offer is None and reply is not None:  # (unless the message ended: _deliver made its own)
+            d.offer = Offer((reply,), now)
         # The line: one classic client mid-message at a time (module docstring).
         holder = self.holder
         if holder is None or holder == pid:
@@ -207,6 +242,7 @@ class ClassicServer:
                 del self.decoders[pid]
                 if pid == self.holder:
                     self._release(now)
+                self._forgotten(pid, now)
 
     def sender_gone(self, pid: int, now: float) -> None:
         d = self.decoders.pop(pid, None)
@@ -215,6 +251,10 @@ class ClassicServer:
             self._abort(d, AbortReason.SENDER_GONE, d.last_at)
         if pid == self.holder:
             self._release(now)
+        self._forgotten(pid, now)
+
+    def _forgotten(self, pid: int, now: float) -> None:
+        """``pid``'s decoder is gone: it exited, or was idle ``timeout`` (``proto.classic.auto`` reads its signals again)."""
 
     def _release(self, now: float) -> None:
         """The holder's message ended: the longest-waiting client gets the line and its ack."""
@@ -227,7 +267,7 @@ class ClassicServer:
                 continue
             self.holder = pid
             d.last_at = now  # the wait was ours, not the client's silence
-            d.reply = reply
+            d.offer = None if reply is None else Offer((reply,), now)
             if reply is not None:
                 self.outbox.append((pid, reply))
             return
@@ -289,7 +329,7 @@ class ClassicServer:
         """``(pid, reply)`` to send again: the line's holder was answered ``NUDGE_AFTER`` ago and has
         sent nothing since, or, the line free, the client whose message ended last got its last
         reply (the end ack, else the ack) that long ago; at most ``MAX_NUDGES`` times per signal,
-        each after a longer wait. Tell ``nudged`` when it was sent.
+        each after a longer wait (``Offer``). Tell ``nudged`` when it was sent.
 
         Many clients wait for an ack in a way that misses one that comes too early: ``pause()`` or
         ``sleep()`` entered after the ack was handled. They would wait for ever, or take the
@@ -299,13 +339,11 @@ class ClassicServer:
         first is read.
         """
         due = self._nudgeable()
-        if due is None:
+        if due is None or now < due[3]:
             return None
-        d, reply = due
-        if now - d.last_at < NUDGE_AFTER * (1 << d.nudges):
-            return None
-        d.nudges += 1  # (whether or not it is sent: the next try waits twice as long)
-        return d.pid, reply
+        pid, offer, reply, _ = due
+        offer.tried(now)  # (whether or not it is sent: the next try waits twice as long)
+        return pid, reply
 
     def nudged(self, pid: int) -> None:
         """The reply ``overdue`` gave for ``pid`` was sent again."""
@@ -317,21 +355,23 @@ class ClassicServer:
     def nudge_at(self) -> float | None:
         """When ``overdue`` may next have a reply to send again (``None``: no client waits for one)."""
         due = self._nudgeable()
-        return None if due is None else due[0].last_at + NUDGE_AFTER * (1 << due[0].nudges)
+        return None if due is None else due[3]
 
-    def _nudgeable(self) -> tuple[_Decoder, int] | None:
-        """The client that may wait for a reply ``overdue`` would send again, and that reply."""
+    def _nudgeable(self) -> tuple[int, Offer, int, float] | None:
+        """``(pid, offer, reply, when)``: the client that may wait for a reply ``overdue`` would send again."""
         pid = self.holder
         if pid is None:
             pid = self.ended
             d = self.decoders.get(pid) if pid is not None else None
-            reply = None if d is None or d.stats is not None else d.final
+            if d is None or d.stats is not None:
+                return None
         else:
             d = self.decoders.get(pid)
-            reply = None if d is None or d.stats is None else d.reply
-        if reply is None or reply in d.muted or d.nudges >= MAX_NUDGES:
-            return None
-        return d, reply
+            if d is None or d.stats is None:
+                return None
+        offer = d.offer
+        due = offer.due(d.muted) if offer is not None else None
+        return None if due is None else (pid, offer, *due)
 
     def mute(self, pid: int, symbol: int) -> None:
         """Never answer ``pid`` with ``symbol`` again (the signal would kill it)."""
@@ -389,7 +429,7 @@ class ClassicServer:
         """Whether ``d``'s client gets every ack and waits for it (``integrity.ACKED``)."""
         return self._ack is not None and self._ack not in d.muted
 
-    def _deliver(self, d: _Decoder, now: float, repair: str = "") -> None:
+    def _deliver(self, d: _Decoder, now: float, repair: str = "") -> MessageDelivered:
         stats = d.stats
         stats.ended_at = now
         stats.length = len(d.data)
@@ -405,12 +445,21 @@ class ClassicServer:
         counters = self.counters
         counters.delivered += 1
         counters.bytes += len(data)
-        self.events.append(MessageDelivered(d.pid, data, stats, False, CLASSIC, self.name, integrity, note))
+        event = MessageDelivered(d.pid, data, stats, False, CLASSIC, self.name, integrity, note)
+        self.events.append(event)
         self._reset(d)
         end_ack = self._end_ack
-        d.final = end_ack if end_ack is not None and end_ack not in d.muted else (self._ack if self._acked(d) else None)
-        d.nudges = 0
+        if end_ack is not None and end_ack not in d.muted:
+            finals: tuple[int, ...] = (end_ack,)
+        elif not self._acked(d):
+            finals = ()
+        elif self.offer_end_ack and end_ack is None:
+            finals = (self._ack, ONE if self._ack == ZERO else ZERO)
+        else:
+            finals = (self._ack,)
+        d.offer = Offer(finals, now)
         self.ended = d.pid
+        return event
 
     def _complete_nul(self, d: _Decoder) -> bool:
         """Deliver a message whose client went away (or silent) partway through its NUL, if every bit
