@@ -750,12 +750,32 @@ def test_a_nul_cut_short_by_a_paced_client_is_completed(how: str, text: str) -> 
     assert records.delivered_record(event, 0.0)["note"] == event.note
 
 
+@pytest.mark.parametrize("how", ["exited", "went silent"])
+@pytest.mark.parametrize("data", [b"bye", "caf\u00e9".encode()[:-1]])
+def test_an_acked_client_that_exits_mid_nul_is_completed_only_with_utf8_bytes(how: str, data: bytes) -> None:
+    """An acked client that exits one bit short of its NUL took it for sent: its last SIGUSR1 merged at
+    the server with another process's and a nudge answered it (test_classic_e2e, a sigchat sender beside
+    it). Its bytes were each acked: delivered, acked, with the note. Silent, it waits for its ack (a nudge
+    serves it); with bytes that are not UTF-8 a bit may have been lost before: incomplete."""
+    server = ClassicServer(Profile(), timeout=0.5)
+    _, now = feed(server, encode(data, Profile())[:-1], 1.0)
+    if how == "exited":
+        server.sender_gone(PID, now + 0.01)
+    else:
+        server.tick(now + 0.6)
+    (event,) = server.events[1:]
+    if how == "exited" and data == b"bye":
+        assert isinstance(event, protocol.MessageDelivered), event
+        assert (event.data, event.integrity, event.note) == (b"bye", "acked", "the NUL's last 1 bit never came: completed")
+    else:
+        assert isinstance(event, protocol.TransferAborted), event
+
+
 @pytest.mark.parametrize(
     ("text", "symbols_of"),
     [
         ("ack=none", lambda s: s[:-9]),  # the NUL never started: the message may go on
         ("ack=none", lambda s: s[:-4]),  # 4 zero bits: the start of a newline, as much as of a NUL
-        ("", lambda s: s[:-3]),  # an acked client cannot lose bits: it was stopped
         ("ack=none", lambda s: s[:-8] + [USR2, USR1]),  # a 1 bit where the NUL belongs
         ("len32,ack=none", lambda s: s[:-3]),  # no NUL in the profile: the last byte is unknown
     ],

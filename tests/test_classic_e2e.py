@@ -388,24 +388,30 @@ def test_native_and_classic_senders_at_the_same_time(peers: Peers, start_server,
     """Both are served at once, told apart by pid; the classic client holds the line.
 
     The classic client starts while the native transfer runs. The kernel can
-    still merge its first signal, or a later one with a resent native signal,
-    with the native sender's (README, "What cannot be fixed"): it then waits
-    for its ack forever, so a hung client is stopped and the pair tried again.
-    A short classic message keeps the window small (the native sender resends
-    after 0.1 s at the earliest).
+    merge a classic signal with a pending native one of the same kind (README,
+    "What cannot be fixed"; measured: a quarter of the attempts on a loaded
+    machine, where the server is slow to take each native signal), and nothing
+    tells the server. Its first signal merged, the client is never seen and
+    waits for its ack for ever: stopped, and the pair tried again. A later one
+    merged, it is sent its last ack again (it sleeps in ``sigsuspend``, the
+    signal unblocked as /proc shows it) and goes on one bit short: not
+    delivered, its record shows the nudge (more acks than signals), tried again
+    too (a NUL one bit short is completed: delivered). Anything else is a
+    failure: a wrong or missing message, or a native sender that fails.
     """
     server = start_server("--json")
     native_text = "native " * 150
     started = _cpu_times()
-    for attempt in range(3):
+    for attempt in range(ATTEMPTS_WITH_MERGES):
         classic_text = f"classic {attempt} ✓ " * 4
         native = children.spawn([*helpers.SEND_CMD, str(server.pid), native_text])
         server.wait_stderr(re.escape(f"sender {native.pid} "), WAIT)  # "... started": the native transfer runs
         client = children.spawn([peers.client("default"), str(server.pid), classic_text])
         try:
+            server.wait_stderr(re.escape(f"classic client {client.pid} started"), FIRST_SIGNAL_WAIT)
             client_status = client.wait(timeout=5)
-        except subprocess.TimeoutExpired:
-            client.kill()  # our own child, stuck waiting for an ack that was merged away
+        except (AssertionError, subprocess.TimeoutExpired):
+            client.kill()  # our own child, stuck waiting for an ack to a signal that was merged away
             client_status = client.wait()
         native_status, _, native_err = helpers.finish(native, 60)
         assert native_status == 0, native_err  # the native sender always recovers
@@ -413,10 +419,17 @@ def test_native_and_classic_senders_at_the_same_time(peers: Peers, start_server,
         assert (record["event"], record["mode"], record.get("text")) == ("delivered", "native", native_text)
         if client_status == 0:
             record = server.wait_record(pid=client.pid, timeout=WAIT)
+            if record["event"] == "aborted" and record["signals_sent"] > record["signals_received"]:
+                continue  # a bit merged away and a nudge answered it (docstring)
             assert (record["event"], record["mode"], record.get("text")) == ("delivered", "classic", classic_text), (
-                record, server.stderr()[-2000:])
+                record, server.lines_about([client.pid]))
             return
-    _overloaded_or_fail("the classic client hung in every attempt", started)
+    _overloaded_or_fail(f"a classic signal merged with a native one in all {ATTEMPTS_WITH_MERGES} attempts", started)
+
+
+ATTEMPTS_WITH_MERGES = 8
+FIRST_SIGNAL_WAIT = 3.0
+"""Seconds for the server to report a classic client's first signal (it takes µs; this is for load)."""
 
 
 def test_server_never_sends_an_ack_that_would_kill(peers: Peers, start_server, children: helpers.Children) -> None:

@@ -22,7 +22,8 @@ clients", "What a classic message is worth"), so the server says what it knows:
 ``complete_nul`` is the one repair: a NUL-terminated message whose sender went
 away (or silent) after part of its NUL, every bit of it a zero. The NUL is
 eight SIGUSR1 in a row, the likeliest signals to merge, and all message bytes
-came whole, so the message is delivered (unverified, with a note).
+came whole, so the message is delivered (unverified, with a note; acked, with
+the note, for a client that got acks and exited with UTF-8 bytes sent).
 """
 
 from __future__ import annotations

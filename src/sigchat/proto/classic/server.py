@@ -10,7 +10,7 @@ the others' acks deferred until it is free, so no two of them collide.
 from __future__ import annotations
 
 from sigchat.proto.base import LocalProtocolError
-from sigchat.proto.classic.integrity import assess, complete_nul
+from sigchat.proto.classic.integrity import assess, complete_nul, first_broken_byte
 from sigchat.proto.classic.profile import DEFAULT_IDLE_TIMEOUT, HANDSHAKE, Profile, encode
 from sigchat.proto.events import (
     ACKED,
@@ -247,7 +247,7 @@ class ClassicServer:
     def sender_gone(self, pid: int, now: float) -> None:
         d = self.decoders.pop(pid, None)
         self.waiting.pop(pid, None)
-        if d is not None and d.stats is not None and not d.skipping and not self._complete_nul(d):
+        if d is not None and d.stats is not None and not d.skipping and not self._complete_nul(d, exited=True):
             self._abort(d, AbortReason.SENDER_GONE, d.last_at)
         if pid == self.holder:
             self._release(now)
@@ -461,10 +461,17 @@ class ClassicServer:
         self.ended = d.pid
         return event
 
-    def _complete_nul(self, d: _Decoder) -> bool:
+    def _complete_nul(self, d: _Decoder, *, exited: bool = False) -> bool:
         """Deliver a message whose client went away (or silent) partway through its NUL, if every bit
-        of the NUL that came is a zero and nothing acked the client (``integrity.complete_nul``)."""
-        if not self.profile.nul or d.header is not None or d.remaining not in (None, 1) or self._acked(d):
+        of the NUL that came is a zero (``integrity.complete_nul``).
+
+        A client that gets acks only once it ``exited``, and only with UTF-8 bytes: it took its NUL
+        for sent, so its last bit merged at the server with another process's signal and a nudge
+        answered it (docs/PROTOCOL.md, "Acks sent again"); a bit lost earlier would have shifted
+        the bytes. Silent, it waits for an ack: a nudge, not a guess, serves it."""
+        if not self.profile.nul or d.header is not None or d.remaining not in (None, 1):
+            return False
+        if self._acked(d) and (not exited or first_broken_byte(bytes(d.data)) is not None):
             return False
         repair = complete_nul(d.nbits, d.acc)
         if repair is None:
