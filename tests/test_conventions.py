@@ -173,6 +173,24 @@ def test_c_client_to_sigchat_server(peers, start_server, children: helpers.Child
     server.expect_delivered = 2
 
 
+@pytest.mark.parametrize("name", ["G", "I"])
+def test_a_racy_client_is_acked_once_it_sleeps(peers, start_server, children: helpers.Children, name: str) -> None:
+    """G's and I's clients pause() after each signal: an ack that comes before they sleep is handled
+    and lost, and only a nudge (2 ms on) wakes them. Once one was nudged, the server acks it only when
+    /proc shows it asleep (``Receiver._until_asleep``). Measured, G's client, 1,000 characters: 1,600
+    to 3,600 nudges for 8,008 bits and 8-15 s before, 2-15 and 3.7-4.4 s after."""
+    convention = conventions.CONVENTIONS[name]
+    client, _ = peers[name]
+    server = start_server("--json", "--classic", convention.profile)
+    message = ("racy clients, exact and fast; " * 10)[:300]
+    pid, returncode, stderr = run_client(children, client, server.pid, message)
+    assert returncode == 0, (name, returncode, stderr, " ".join(map(brief, server.records_of(pid))))
+    record = server.wait_record(pid=pid, timeout=WAIT)
+    assert (record["event"], record.get("text")) == ("delivered", message), brief(record)
+    nudges = record["signals_sent"] - record["signals_received"]  # (each signal got one ack; the end ack is after)
+    assert nudges < record["bits"] // 20, brief(record)  # (a nudge for one bit in five without the wait)
+
+
 @pytest.mark.parametrize("name", UNACKED)
 def test_unacked_client_to_sigchat_server(peers, start_server, children: helpers.Children, name: str) -> None:
     """Three short messages from an unacked client (usleep(200) per bit): every one is reported, none is wrong.

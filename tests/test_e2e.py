@@ -772,3 +772,17 @@ def test_procfs_tells_a_process_waiting_for_a_signal(children: helpers.Children,
     else:
         assert procfs.in_signal_wait(proc.pid) is False
     proc.kill()
+
+
+def test_procfs_tells_a_running_process_from_a_sleeping_one(children: helpers.Children) -> None:
+    """What an ack to a racy classic client waits for (``procfs.running``, ``Receiver._until_asleep``):
+    a busy loop runs, a process in pause() does not."""
+    busy = children.spawn([sys.executable, "-c", "print('go', flush=True)\nwhile True: pass"])
+    children.reader(busy, "busy").wait_for(lambda out: b"go" in out, 20, "the loop to start")
+    helpers.wait_until(lambda: procfs.running(busy.pid), 20, "the loop to be seen running")
+    sleeper = children.spawn([sys.executable, "-c", "import signal\nprint('go', flush=True)\nsignal.pause()"])
+    children.reader(sleeper, "sleeper").wait_for(lambda out: b"go" in out, 20, "the sleeper to start")
+    helpers.wait_until(lambda: procfs.in_signal_wait(sleeper.pid), 20, "it to pause")
+    assert not procfs.running(sleeper.pid)
+    busy.kill()
+    sleeper.kill()

@@ -264,13 +264,20 @@ def in_signal_wait(pid: int) -> bool | None:
     return number in _SIGNAL_WAIT_SYSCALLS
 
 
+def running(pid: int) -> bool:
+    """Whether ``pid`` is on a CPU or about to be, not asleep in a system call (``/proc/PID/syscall``
+    says ``running``); ``False`` when that cannot be read."""
+    return _syscall_number(pid) == b"running"
+
+
 def _syscall_number(pid: int) -> bytes | None:
     """The system call ``pid`` sits in, as ``/proc/PID/syscall`` starts (``b"running"`` when it
     runs); ``None`` when that file cannot be read (another user's process, or a ptrace limit)."""
     try:
         fd = os.open(f"/proc/{pid}/syscall", os.O_RDONLY)
         try:
-            return os.read(fd, 64).split(b" ", 1)[0]
+            words = os.read(fd, 64).split(None, 1)  # ("running\n": split at any whitespace)
+            return words[0] if words else b""
         finally:
             os.close(fd)
     except OSError:

@@ -38,6 +38,9 @@ PACED_QUIET = 0.02
 """The tick waits while a classic client that paces itself streams, until it has been silent this
 long: a tick takes up to ~0.5 ms, longer than such a client's pause between two bits, and the bits
 it sends meanwhile merge. (It exited, or went silent: the tick then comes within this time.)"""
+ASLEEP_WAIT = 0.001
+"""Seconds an ack to a racy classic client waits for it to sleep (``Receiver._until_asleep``): it
+sleeps within µs of its signal once it runs; a client busy longer gets the ack anyway (and a nudge)."""
 
 
 class ReceiverCounters(Record):
@@ -104,6 +107,7 @@ class Receiver:
         self._stopping = False  # set with stop_event by stop(): cheaper to test per signal than Event.is_set()
         self._thread: threading.Thread | None = None
         self._safe_pids: set[int] = set()
+        self._racy: set[int] = set()  # classic clients that missed an ack: acked once asleep (_until_asleep)
         self._next_queue_check = 0.0
         self._policy = server.classic_replies  # which classic replies may go, and when
         self._exiting: set[int] = set()  # senders found gone with signals still pending (see _exited)
@@ -175,6 +179,7 @@ class Receiver:
         held = policy.held_pids if policy is not None else frozenset()  # (changed in place only)
         words = self._words
         safe = self._safe_pids  # (updated in place, never replaced)
+        racy = self._racy  # (likewise)
         kill = os.kill
         signal_of = SIGNAL_OF_SYMBOL
         # Per signal, this loop costs about as much Python as the whole raw ping-pong
@@ -223,6 +228,8 @@ class Receiver:
                     self._dispatch()
                 if reply is not None:
                     if pid in safe:  # the common case of _reply
+                        if pid in racy:
+                            self._until_asleep(pid)
                         try:
                             kill(pid, signal_of[reply])
                         except OSError as error:
@@ -372,6 +379,20 @@ class Receiver:
                 and not signal.sigpending() & SIGNALS):
             self._reply(*due, now)
             self.server.classic_nudged(due[0])
+            self._racy.add(due[0])
+
+    def _until_asleep(self, pid: int) -> None:
+        """Wait (``ASLEEP_WAIT`` at most, yielding the CPU) until racy classic client ``pid`` sleeps.
+
+        A client that missed an ack (it was sent one again, ``_nudge``) waits in a way that
+        loses an ack that comes before it sleeps: a handler, then ``pause()`` or ``sleep()``.
+        The faster the server, the likelier that is: sigchat's ack came before G's client
+        slept for one bit in five to one in three (a 2 ms nudge each), where G's own C server,
+        acking after ``usleep(150)``, lost fewer. Asleep, it cannot miss the ack. (On the
+        receiver's CPU the client runs only once the receiver yields it the CPU.)"""
+        deadline = time.perf_counter() + ASLEEP_WAIT
+        while procfs.running(pid) and time.perf_counter() < deadline:
+            os.sched_yield()
 
     def _classic_run(
         self, pid: int, ack: int | None, limit: int | None, in_byte: int, zeros: bool, zero: int, until: float,
@@ -390,6 +411,7 @@ class Receiver:
         usr1, allowed, kernel_filled = signal.SIGUSR1, self.allowed_uids, KERNEL_FILLED
         ack_signal = None if ack is None else SIGNAL_OF_SYMBOL[ack]
         timeout = min(self.poll_interval, NUDGE_AFTER)
+        racy = pid in self._racy
         symbols = bytearray()
         times: list[float] = []
         got = failed = None
@@ -405,6 +427,8 @@ class Receiver:
                 times.append(now)
                 got = None
                 if ack_signal is not None:
+                    if racy:
+                        self._until_asleep(pid)
                     kill(pid, ack_signal)
                 if limit is None:
                     zeros = zeros and symbol == zero
@@ -439,6 +463,8 @@ class Receiver:
         active = server.active_pid
         holder = server.classic_holder
         self._exiting.intersection_update({active, holder})
+        if self._racy:
+            self._racy.intersection_update([pid for pid in self._racy if server.may_be_classic(pid)])  # (forgotten: gone)
         if active is not None and self._exited(active):
             server.sender_gone(active, now)
         holder = server.classic_holder
@@ -510,6 +536,7 @@ class Receiver:
 
     def _kill_failed(self, pid: int, error: OSError, now: float) -> None:
         self._safe_pids.discard(pid)
+        self._racy.discard(pid)
         self.server.sender_gone(pid, now)
         if isinstance(error, PermissionError):
             # An allowed uid (--allow-uid) that we may not signal back: stop
