@@ -250,7 +250,9 @@ def test_c_client_to_auto_server(peers, start_server, children: helpers.Children
 
 
 def test_unacked_client_to_auto_server(peers, start_server, children: helpers.Children) -> None:
-    """An unacked client (B, usleep(200)): the profile is learned with ``ack=none``; whatever is delivered is exact."""
+    """An unacked client (B, usleep(200)): the profile is learned with ``ack=none``; what is delivered once it
+    is sure is exact. (Before that, bits the kernel merged can make another profile read the recording as a
+    short text, e.g. ``"\t"``: delivered unverified, with that profile not sure, so the next client is read again.)"""
     client, _ = peers["B-200"]
     server = start_server("--json", "--classic", "auto", "--classic-timeout", "0.5")
     told = []
@@ -261,9 +263,10 @@ def test_unacked_client_to_auto_server(peers, start_server, children: helpers.Ch
         if record["event"] == "profile":
             told.append(record)
             record = server.wait_record(1, pid=pid, timeout=WAIT)
-        if record["event"] == "delivered" and record["integrity"] != "damaged":
-            assert (record.get("text"), record["integrity"]) == (message, "unverified"), record
-        if told and told[-1]["confidence"] == 1:
+        sure = bool(told) and told[-1]["confidence"] == 1
+        if record["event"] == "delivered" and record["integrity"] != "damaged" and (sure or record.get("text") == message):
+            assert (record.get("text"), record["integrity"]) == (message, "unverified"), (record, told)
+        if sure:
             break
     assert told and signal_part(told[-1]["profile"]) == signal_part("lsb,len32+nul"), told
     assert parse_profile(told[-1]["profile"]).ack is None, told
