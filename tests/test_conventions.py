@@ -199,7 +199,10 @@ def test_unacked_client_to_sigchat_server(peers, start_server, children: helpers
     recovered without acks; ~1-5 % of such 20-byte messages here even with a C
     server, more under load); what sigchat must do every time: never kill the
     client (it has no handler, or C's has one for SIGUSR1 only), report every
-    message (delivered or aborted), and deliver only the exact bytes.
+    message (delivered or aborted), and deliver only the exact bytes, or bytes
+    that differ from them by two adjacent bits swapped: both signals were pending
+    at once and the kernel delivers SIGUSR1 first (seen once in a suite run: "uvacked
+    one" for "unacked one"); that leaves valid text, and nothing on the wire tells.
     """
     convention = conventions.CONVENTIONS[name]
     client, _ = peers[name]
@@ -212,7 +215,21 @@ def test_unacked_client_to_sigchat_server(peers, start_server, children: helpers
             assert returncode == 0, (name, returncode, stderr)
         record = server.wait_record(pid=pid, timeout=WAIT)
         if record["event"] == "delivered" and record["integrity"] != "damaged":
-            assert (record.get("text"), record["integrity"]) == (message, "unverified"), record
+            assert record["integrity"] == "unverified", record
+            text = record.get("text")
+            assert text == message or _two_adjacent_bits_swapped(message, text, convention.profile), record
+
+
+def _two_adjacent_bits_swapped(sent: str, got: str | None, profile: str) -> bool:
+    """Whether ``got`` is ``sent`` with one pair of adjacent bits swapped, in ``profile``'s bit order."""
+    lsb = parse_profile(profile).bit_order == "lsb"
+
+    def bits(text: str) -> str:
+        return "".join((f"{byte:08b}"[::-1] if lsb else f"{byte:08b}") for byte in text.encode())
+
+    a, b = bits(sent), bits(got or "")
+    diff = [i for i in range(min(len(a), len(b))) if a[i] != b[i]]
+    return len(a) == len(b) and len(diff) == 2 and diff[1] == diff[0] + 1
 
 
 # --------------------------------------------------------------------------- C client -> sigchat-server --classic auto
