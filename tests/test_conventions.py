@@ -37,7 +37,7 @@ import pytest
 
 import helpers
 from peers import conventions
-from sigchat.proto.classic.profile import Profile, parse_profile
+from sigchat.proto.classic.profile import Profile, encode, parse_profile
 
 pytestmark = [
     pytest.mark.skipif(not sys.platform.startswith("linux"), reason="Linux only"),
@@ -221,13 +221,8 @@ def test_unacked_client_to_sigchat_server(peers, start_server, children: helpers
 
 
 def _two_adjacent_bits_swapped(sent: str, got: str | None, profile: str) -> bool:
-    """Whether ``got`` is ``sent`` with one pair of adjacent bits swapped, in ``profile``'s bit order."""
-    lsb = parse_profile(profile).bit_order == "lsb"
-
-    def bits(text: str) -> str:
-        return "".join((f"{byte:08b}"[::-1] if lsb else f"{byte:08b}") for byte in text.encode())
-
-    a, b = bits(sent), bits(got or "")
+    """Whether ``got`` is ``sent`` with one pair of adjacent signals swapped, as ``profile`` sends them."""
+    a, b = (encode(text.encode(), parse_profile(profile)) for text in (sent, got or ""))
     diff = [i for i in range(min(len(a), len(b))) if a[i] != b[i]]
     return len(a) == len(b) and len(diff) == 2 and diff[1] == diff[0] + 1
 

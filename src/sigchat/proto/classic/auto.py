@@ -160,9 +160,7 @@ class LearningClassicServer(ClassicServer):
         recording = self.recordings.get(self.holder) if self.holder is not None else None
         if recording is None:
             return super()._nudgeable()
-        offer = recording.offer
-        due = offer.due(recording.muted) if offer is not None else None
-        return None if due is None else (recording.pid, offer, *due)
+        return recording.offer.nudgeable(recording.pid, recording.muted) if recording.offer is not None else None
 
     def mute(self, pid: int, symbol: int) -> None:
         recording = self.recordings.get(pid)

@@ -65,6 +65,11 @@ class Offer:
         self.tries += 1
         self.offered_at = now
 
+    def nudgeable(self, pid: int, muted: set[int]) -> tuple[int, Offer, int, float] | None:
+        """``(pid, self, reply, when)`` for ``ClassicServer._nudgeable``, or ``None`` (``due``)."""
+        due = self.due(muted)
+        return None if due is None else (pid, self, *due)
+
 
 class _Decoder:
     """One classic client's state. ``stats`` is ``None`` between messages."""
@@ -369,9 +374,7 @@ class ClassicServer:
             d = self.decoders.get(pid)
             if d is None or d.stats is None:
                 return None
-        offer = d.offer
-        due = offer.due(d.muted) if offer is not None else None
-        return None if due is None else (pid, offer, *due)
+        return d.offer.nudgeable(pid, d.muted) if d.offer is not None else None
 
     def mute(self, pid: int, symbol: int) -> None:
         """Never answer ``pid`` with ``symbol`` again (the signal would kill it)."""
@@ -457,7 +460,7 @@ class ClassicServer:
             finals = (self._ack, ONE if self._ack == ZERO else ZERO)
         else:
             finals = (self._ack,)
-        d.offer = Offer(finals, now)
+        d.offer = Offer(finals, now) if finals else None
         self.ended = d.pid
         return event
 
