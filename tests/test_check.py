@@ -12,6 +12,7 @@ The pure parts (``proto.classic.infer``) are tested first, without processes.
 from __future__ import annotations
 
 import json
+import re
 import shutil
 import subprocess
 import sys
@@ -132,13 +133,17 @@ def test_a_correct_client_passes_every_case_and_the_json_has_the_issues_shape(pe
     assert code == 0, output
     assert (data["target"], data["profile"], data["passed"]) == ("client", "msb,usr2=1,nul,ack=usr1", True)
     failed = [case for case in data["cases"] if not case["passed"]]
-    assert all(case["name"] == "two clients at once" for case in failed), failed  # optional; seen failing under load
+    # Optional and load-dependent, each seen failing in a CI run on the shared 2 CPUs (speed is benchmarked, never
+    # asserted by a test): a failure of either must still say what was measured.
+    assert all(case["name"] in ("two clients at once", "speed") and case["diagnosis"] for case in failed), failed
     names = [case["name"] for case in data["cases"]]
     for expected in ("empty message", "1 char", "100 chars", "1,000 chars (timed)", "15 in a row, no restart",
                      "exit code 0", "bad arguments: PID 0", "bad arguments: negative PID", "PID of an innocent process",
                      "server gone mid-message"):  # fmt: skip
         assert expected in names
     assert "profile: msb,usr2=1,nul,ack=usr1 (detected" in output
+    (speed,) = [case for case in data["cases"] if case["name"] == "speed"]
+    assert re.fullmatch(r"\(optional\) 1,000 chars in .+: (fast|slow) \(fast: under 1 s\); sigchat-send --classic: .+", speed["diagnosis"])
 
 
 DETECTED = ["A", "E", "F", "H", "J", "K"]
