@@ -5,13 +5,16 @@ For each convention of tests/peers/conventions.py (A..L and the unacked
 pacing variants of B and C) three cells, N messages each:
 
   (a) its C client -> its own C server              (the student's pair)
+  (w) unacked conventions only: its C client -> the same C server built with
+      -DSIGWAITINFO (no handler: the signals blocked and read by sigwaitinfo(),
+      the fastest a C server reads them; issue 14's yardstick for unacked clients)
   (b) its C client -> sigchat-server --plain --json --classic PROFILE
   (c) sigchat-send --classic PROFILE -> its C server
 
-(b) and (c) are compared with (a): the same client with another server, and
-the same server with another client. A cell is marked where sigchat does worse:
-``✗`` fewer messages intact (and the exit code 0 a tester checks), ``<`` as
-many but slower.
+(b) and (c) are compared with (a), and (b) also with (w): the same client with
+another server, and the same server with another client. A cell is marked where
+sigchat does worse: ``✗`` fewer messages intact (and the exit code 0 a tester
+checks), ``<`` as many but slower.
 
 Every message gets fresh processes: a new server (each in its own session,
 with an empty signal mask and no core dumps) and a new client; cells are
@@ -56,8 +59,10 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "tests" / "peers"))
 import conventions  # noqa: E402  (tests/peers, stdlib only)
 
-CELLS = ("a", "b", "c")
-CELL_TITLES = {"a": "C client -> C server", "b": "C client -> sigchat-server", "c": "sigchat-send -> C server"}
+CELLS = ("a", "w", "b", "c")
+CELL_TITLES = {"a": "C client -> C server", "w": "C client -> C sigwaitinfo server", "b": "C client -> sigchat-server",
+               "c": "sigchat-send -> C server"}
+SPEED_CELLS = ("a", "b", "c")  # (--speed: convention K is acked, (w) is for unacked clients)
 PATTERN = "The quick brown fox jumps over the lazy dog 0123456789. "
 MESSAGES = {
     "20": PATTERN[:20],
@@ -254,9 +259,11 @@ def sender_transfer_time(stderr: str) -> float | None:
 
 
 class Bench:
-    def __init__(self, args: argparse.Namespace, peers: dict[str, tuple[Path, Path]]) -> None:
+    def __init__(self, args: argparse.Namespace, peers: dict[str, tuple[Path, Path]],
+                 sigwaitinfo_servers: dict[str, Path] | None = None) -> None:
         self.args = args
         self.peers = peers
+        self.sigwaitinfo_servers = sigwaitinfo_servers or {}  # cell (w)'s servers, for unacked conventions
         self.server_cmd = executable("sigchat-server")
         self.send_cmd = executable("sigchat-send")
         self.refused: dict[str, str] = {}  # convention -> why sigchat-server/send refused its profile
@@ -266,7 +273,12 @@ class Bench:
         data = message.encode()
         client_bin, server_bin = (str(path) for path in self.peers[convention.name])
         result = Result(convention.name, cell, kind, False, "", len(data), 0.0)
-        if cell != "a" and (convention.profile if cell == "b" else convention.sender_profile) is None:
+        if cell == "w":
+            if convention.name not in self.sigwaitinfo_servers:
+                result.reason = "n/a: an acked client (the sigwaitinfo yardstick is for unacked ones)"
+                return result
+            server_bin = str(self.sigwaitinfo_servers[convention.name])
+        elif cell != "a" and (convention.profile if cell == "b" else convention.sender_profile) is None:
             result.reason = "n/a: no sigchat profile"
             return result
         if (convention.name, cell) in self.refused:
@@ -377,21 +389,27 @@ def worse(summary: CellSummary, counterpart: CellSummary) -> str:
     return ""
 
 
+COUNTERPARTS = {"b": ("a", "w"), "c": ("a",)}
+"""The C cells each sigchat cell is held against (``worse``): (b) against the pair and the sigwaitinfo server."""
+
+
 def table(names: list[str], cells: dict[tuple[str, str], CellSummary]) -> str:
-    header = ["conv", "profile", "(a) C->C ok", "speed", "(b) C->sigchat ok", "speed", "", "(c) sigchat->C ok", "speed", ""]
+    header = ["conv", "profile", "(a) C->C ok", "speed", "(w) C->C sigwait", "speed",
+              "(b) C->sigchat ok", "speed", "", "(c) sigchat->C ok", "speed", ""]
     rows = [header]
     for name in names:
         convention = conventions.CONVENTIONS[name]
         row = [name, convention.profile or f"- (send: {convention.sender_profile})"]
-        a = cells[name, "a"]
         for cell in CELLS:
             summary = cells[name, cell]
+            marked = cell in COUNTERPARTS
             if summary.na:
-                row += ["n/a", "", ""] if cell != "a" else ["n/a", ""]
+                row += ["n/a" if cell != "w" else "-", ""] + ([""] if marked else [])
                 continue
             row += [f"{summary.ok}/{summary.total}", speed_text(summary.speed)]
-            if cell != "a":
-                row.append(worse(summary, a))
+            if marked:
+                marks = {worse(summary, cells[name, other]) for other in COUNTERPARTS[cell]}
+                row.append("✗" if "✗" in marks else "<" if "<" in marks else "")
         rows.append(row)
     widths = [max(len(row[i]) for row in rows) for i in range(len(header))]
     lines = ["  ".join(cell.ljust(width) for cell, width in zip(row, widths)).rstrip() for row in rows]
@@ -425,9 +443,9 @@ def speed_rows(args: argparse.Namespace) -> int:
     workdir = tempfile.mkdtemp(prefix="sigchat-bench-classic-")
     try:
         bench = Bench(args, conventions.build(workdir, [SPEED_CONVENTION]))
-        times: dict[str, list[float]] = {cell: [] for cell in CELLS}
+        times: dict[str, list[float]] = {cell: [] for cell in SPEED_CELLS}
         for _ in range(count):
-            for cell in CELLS:
+            for cell in SPEED_CELLS:
                 result = bench.run(convention, cell, "1000")
                 if not result.ok:
                     print(f"({cell}) {CELL_TITLES[cell]}: {result.reason}", file=sys.stderr)
@@ -476,7 +494,9 @@ def main() -> int:
     workdir = tempfile.mkdtemp(prefix="sigchat-bench-classic-")
     try:
         peers = conventions.build(workdir, names)
-        bench = Bench(args, peers)
+        unacked = [name for name in names if not conventions.CONVENTIONS[name].acked]
+        sigwaitinfo = conventions.build(workdir, unacked, server_style=conventions.SIGWAITINFO_STYLE) if unacked else {}
+        bench = Bench(args, peers, {name: server for name, (_, server) in sigwaitinfo.items()})
         startup = sender_startup(bench.send_cmd)
         results: list[Result] = []
         started = time.monotonic()
@@ -500,14 +520,14 @@ def main() -> int:
           f"{elapsed:.0f} s, load average {load[0]:.2f} {load[1]:.2f}, {os.cpu_count()} CPUs")
     print("ok = client exit 0 and the exact bytes printed by the server; speed = payload bytes / client wall time "
           f"(spawn to exit) over the ok messages; sigchat-send start-up alone: {startup * 1000:.0f} ms")
-    print("marks: ✗ fewer ok than (a), the C pair; < as many ok but slower than (a)")
+    print("marks: ✗ fewer ok than (a), the C pair, or for (b) than (w), the C sigwaitinfo server; < as many ok but slower")
     print()
     print(table(names, cells))
     print()
     for name in names:
         for cell in CELLS:
             summary = cells[name, cell]
-            if summary.na and cell != "a":
+            if summary.na and cell not in ("a", "w"):
                 print(f"{name} ({cell}) {CELL_TITLES[cell]}: {summary.na}")
             for reason, times in summary.reasons.most_common():
                 print(f"{name} ({cell}) {CELL_TITLES[cell]}: {times} x {reason}")

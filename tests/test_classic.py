@@ -734,19 +734,26 @@ def test_valid_text_from_a_paced_client_stays_unverified_whatever_the_gaps() -> 
 
 
 @pytest.mark.parametrize("how", ["exited", "went silent"])
-@pytest.mark.parametrize("text", ["", "len32+nul", "lsb"])
-def test_a_nul_cut_short_by_a_paced_client_is_completed(how: str, text: str) -> None:
+@pytest.mark.parametrize(
+    ("text", "cut"),
+    [("", 3), ("len32+nul", 3), ("lsb", 3)]
+    # A length header says where the NUL is: with text before it, a paced client's NUL may lose more
+    # bits than NUL_MIN_BITS allows (8 SIGUSR1 in a row), all of them too (B-50, bench-classic).
+    + [(text, cut) for text in ("len32+nul", "lsb,len32+nul", "lsb,len64+nul") for cut in (4, 7, 8)],
+)
+def test_a_nul_cut_short_by_a_paced_client_is_completed(how: str, text: str, cut: int) -> None:
     profile = parse_profile(f"{text},ack=none" if text else "ack=none")
     server = ClassicServer(profile, timeout=0.5)
-    _, now = feed(server, encode(b"bye", profile)[:-3], 1.0)  # the NUL's last 3 SIGUSR1 merged
+    data = "by\u00e9".encode()
+    _, now = feed(server, encode(data, profile)[:-cut], 1.0)  # the NUL's last SIGUSR1 merged
     if how == "exited":
         server.sender_gone(PID, now + 0.01)
     else:
         server.tick(now + 0.6)
     (event,) = server.events[1:]
     assert isinstance(event, protocol.MessageDelivered), event
-    assert (event.data, event.integrity) == (b"bye", "unverified")
-    assert event.note == "the NUL's last 3 bits never came: completed"
+    assert (event.data, event.integrity) == (data, "unverified")
+    assert event.note == f"the NUL's last {cut} bits never came: completed"
     assert records.delivered_record(event, 0.0)["note"] == event.note
 
 
@@ -771,9 +778,23 @@ def test_an_acked_client_that_exits_mid_nul_is_completed_only_with_utf8_bytes(ho
         assert isinstance(event, protocol.TransferAborted), event
 
 
+def test_a_nul_the_length_announced_needs_text_before_it_to_be_completed_from_few_bits() -> None:
+    """Bytes that are not UTF-8 may hide a lost bit (the NUL's zeros shifted in): only
+    ``NUL_MIN_BITS`` zeros complete it then, as without a length (delivered, damaged)."""
+    profile = parse_profile("lsb,len32+nul,ack=none")
+    for cut, delivered in ((6, False), (3, True)):
+        server = ClassicServer(profile, timeout=0.5)
+        _, now = feed(server, encode(b"caf\xc3", profile)[:-cut], 1.0)
+        server.sender_gone(PID, now + 0.01)
+        (event,) = server.events[1:]
+        assert isinstance(event, protocol.MessageDelivered if delivered else protocol.TransferAborted), (cut, event)
+
+
 @pytest.mark.parametrize(
     ("text", "symbols_of"),
     [
+        ("len32+nul,ack=none", lambda s: s[:-14]),  # bytes before the NUL missing
+        ("len32+nul,ack=none", lambda s: s[:-8] + [USR2]),  # a 1 bit where the NUL belongs
         ("ack=none", lambda s: s[:-9]),  # the NUL never started: the message may go on
         ("ack=none", lambda s: s[:-4]),  # 4 zero bits: the start of a newline, as much as of a NUL
         ("ack=none", lambda s: s[:-8] + [USR2, USR1]),  # a 1 bit where the NUL belongs

@@ -131,22 +131,30 @@ CONVENTIONS: dict[str, Convention] = {c.name: c for c in _BASE + _VARIANTS}
 LETTERS = tuple(c.name for c in _BASE)
 
 
-def build(directory: str | Path, names: list[str] | None = None, *, parallel: int = 4,
-          timeout: float = 120.0) -> dict[str, tuple[Path, Path]]:
+SIGWAITINFO_STYLE = ("-DSIGWAITINFO",)
+"""``build``'s ``server_style`` for a server that takes its signals with ``sigwaitinfo()`` instead of a
+handler (minitalk_server.c): the C yardstick for unacked clients."""
+
+
+def build(directory: str | Path, names: list[str] | None = None, *, server_style: tuple[str, ...] = (),
+          parallel: int = 4, timeout: float = 120.0) -> dict[str, tuple[Path, Path]]:
     """Compile the client and server of every convention in ``names`` (default: all) into ``directory``.
 
-    ``parallel`` gcc jobs at a time (the CPUs are shared); a binary whose flags were built already is reused
-    (the pacing variants share their base's server). Returns ``{name: (client, server)}``; raises
-    ``RuntimeError`` with gcc's output when one does not compile.
+    ``server_style``: flags added to every server's (e.g. ``SIGWAITINFO_STYLE``; such servers get names
+    of their own, so one directory can hold both). ``parallel`` gcc jobs at a time (the CPUs are shared);
+    a binary whose flags were built already is reused (the pacing variants share their base's server).
+    Returns ``{name: (client, server)}``; raises ``RuntimeError`` with gcc's output when one does not compile.
     """
     directory = Path(directory)
+    suffix = "".join(f"-{flag.removeprefix('-D').lower()}" for flag in server_style)
     targets: dict[tuple[str, tuple[str, ...]], Path] = {}
     built: dict[str, tuple[Path, Path]] = {}
     for name in names or CONVENTIONS:
         convention = CONVENTIONS[name]
         paths = []
-        for kind, flags in (("client", convention.client_flags), ("server", convention.server_flags)):
-            paths.append(targets.setdefault((kind, flags), directory / f"{kind}-{convention.name}"))
+        for kind, flags, tail in (("client", convention.client_flags, ""),
+                                  ("server", convention.server_flags + server_style, suffix)):
+            paths.append(targets.setdefault((kind, flags), directory / f"{kind}-{convention.name}{tail}"))
         built[name] = (paths[0], paths[1])
     pending = [
         ["gcc", *CFLAGS, *flags, "-o", str(output), str(CLIENT_SOURCE if kind == "client" else SERVER_SOURCE)]

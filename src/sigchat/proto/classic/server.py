@@ -476,7 +476,9 @@ class ClassicServer:
             return False
         if self._acked(d) and (not exited or first_broken_byte(bytes(d.data)) is not None):
             return False
-        repair = complete_nul(d.nbits, d.acc)
+        # A length header said this is the NUL: with text before it, any of its bits may be missing.
+        framed = d.remaining == 1 and (self._acked(d) or first_broken_byte(bytes(d.data)) is None)
+        repair = complete_nul(d.nbits, d.acc, framed=framed)
         if repair is None:
             return False
         self._deliver(d, d.last_at, repair)
