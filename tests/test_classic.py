@@ -788,6 +788,7 @@ def test_a_nul_the_length_announced_needs_text_before_it_to_be_completed_from_fe
         server.sender_gone(PID, now + 0.01)
         (event,) = server.events[1:]
         assert isinstance(event, protocol.MessageDelivered if delivered else protocol.TransferAborted), (cut, event)
+        assert not delivered or event.integrity == "damaged", event
 
 
 @pytest.mark.parametrize(

@@ -474,11 +474,11 @@ class ClassicServer:
         the bytes. Silent, it waits for an ack: a nudge, not a guess, serves it."""
         if not self.profile.nul or d.header is not None or d.remaining not in (None, 1):
             return False
-        if self._acked(d) and (not exited or first_broken_byte(bytes(d.data)) is not None):
+        text = first_broken_byte(bytes(d.data)) is None
+        if self._acked(d) and not (exited and text):
             return False
         # A length header said this is the NUL: with text before it, any of its bits may be missing.
-        framed = d.remaining == 1 and (self._acked(d) or first_broken_byte(bytes(d.data)) is None)
-        repair = complete_nul(d.nbits, d.acc, framed=framed)
+        repair = complete_nul(d.nbits, d.acc, framed=d.remaining == 1 and text)
         if repair is None:
             return False
         self._deliver(d, d.last_at, repair)
