@@ -160,11 +160,12 @@ def _unacked_attempt(peers: Peers, server: helpers.Server, children: helpers.Chi
         return "intact"
     # A damaged message ends wrong, or never (its NUL was merged away): the rest
     # is reported incomplete after --classic-timeout. Count every signal it got:
-    # its records until none more comes within 1 s.
-    received = record["signals_received"]
+    # its transfer records until none more comes within 1 s (a ``profile`` record, the server's
+    # guess at the profile of garbled bits, carries no signals: it counts none).
+    received = record.get("signals_received", 0)
     for index in itertools.count(1):
         try:
-            received += server.wait_record(index, pid=client.pid, timeout=1.0)["signals_received"]
+            received += server.wait_record(index, pid=client.pid, timeout=1.0).get("signals_received", 0)
         except AssertionError:
             break
     return "lost" if received < 8 * (len(message.encode()) + 1) else "damaged"
