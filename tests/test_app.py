@@ -15,6 +15,7 @@ import datetime
 import json
 import os
 import re
+import shutil
 import signal
 import subprocess
 import sys
@@ -24,10 +25,12 @@ from array import array
 from pathlib import Path
 
 import pytest
+from peers import conventions
 from textual.command import CommandPalette
 from textual.widgets import Input, OptionList, Sparkline, Static
 
 from sigchat.proto import api as protocol
+from sigchat.proto.classic.api import parse_profile
 from sigchat.server import records
 from sigchat.tui import demo
 from sigchat.sigio import masks as sigio
@@ -202,6 +205,27 @@ def test_bridge_holds_a_native_start_and_header_until_the_next_report_and_keeps_
     bridge.on_event(protocol.TransferStarted(4330, MONO0))
     bridge.output.on_progress(None)  # (no transfer to report) still posts what was held
     assert kinds() == ["TransferStarted"]
+
+
+def test_bridge_posts_nothing_while_a_paced_classic_client_streams_then_all_of_it_in_order():
+    """The receiver's ``on_paced(True)``: a classic client that sends without waiting for acks
+    streams, and a drawing app thread would cost it bits; everything waits until ``on_paced(False)``."""
+    posted = []
+    bridge = EventSink(Bridge(posted.append, monotonic=lambda: MONO0, comm=NAMES.get), wall_clock=lambda: WALL0)
+    output = bridge.output
+    output.on_paced(True)
+    assert output.paced
+    bridge.on_event(protocol.TransferStarted(4313, MONO0, mode="classic"))
+    bridge.on_event(protocol.HeaderReceived(4313, 0, 5, 0, MONO0))
+    bridge.on_refused(4314, "it exited")
+    output.on_progress((4313, 10, 100, MONO0, MONO0 + 0.1))
+    assert posted == []
+    output.on_paced(False)
+    assert not output.paced
+    assert [type(m.event).__name__ if isinstance(m, ServerEventReceived) else type(m).__name__ for m in posted] == [
+        "TransferStarted", "HeaderReceived", "SenderRefused", "TransferProgress"]
+    bridge.on_event(protocol.MessageDelivered(4313, b"hello", make_stats(4313, 5, MONO0)))
+    assert len(posted) == 5  # posted at once again
 
 
 def test_the_sink_appends_to_the_log_before_on_event_returns(tmp_path):
@@ -1366,6 +1390,43 @@ def test_a_transfer_shorter_than_the_progress_interval_gets_no_progress_report(b
         receiver.stop()
     assert [type(event).__name__ for event in events] == ["TransferStarted", "HeaderReceived", "MessageDelivered"]
     assert reports == []
+
+
+@pytest.mark.skipif(shutil.which("gcc") is None, reason="gcc is needed to build the C minitalk peer")
+def test_the_receiver_tells_when_a_classic_client_that_paces_itself_streams(blocked_signals, tmp_path):
+    """``on_paced(True)`` comes before the transfer's first event, ``on_paced(False)`` before its end
+    (or at a pause), and no progress report between: the app draws nothing while such a client
+    streams (``tui.bridge``). Convention B's C client: no acks, ``usleep(100)`` per bit."""
+    convention = conventions.CONVENTIONS["B"]
+    client = conventions.build(tmp_path, ["B"])["B"][0]
+    calls: list[object] = []
+    ended = threading.Event()
+
+    def on_event(event: object) -> None:
+        calls.append(type(event).__name__)
+        if isinstance(event, (protocol.MessageDelivered, protocol.TransferAborted)):
+            ended.set()
+
+    server = protocol.Server(classic=parse_profile(convention.profile), classic_timeout=0.5)
+    receiver = Receiver(server, on_event, on_progress=lambda _: calls.append("progress"), on_paced=calls.append,
+                        progress_interval=0.001, pin_cpu=False)
+    receiver.start()
+    try:
+        result = subprocess.run([str(client), str(os.getpid()), "paced " * 40], preexec_fn=sigio.unblock_signals,
+                                capture_output=True, timeout=30)
+        assert result.returncode == 0, result.stderr
+        assert ended.wait(10)
+    finally:
+        receiver.stop()
+    assert calls[0] is True and calls[1] == "TransferStarted", calls[:5]
+    assert False in calls and calls.index(False) < calls.index(next(c for c in calls if c in ("MessageDelivered", "TransferAborted")))
+    paced = False
+    for call in calls:
+        if isinstance(call, bool):
+            assert call is not paced, calls  # (told of changes only)
+            paced = call
+        assert not (paced and call == "progress"), calls
+    assert paced is False
 
 
 def test_real_receiver_and_real_senders(blocked_signals, tmp_path):

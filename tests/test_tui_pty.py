@@ -15,10 +15,12 @@ screen or the process with a deadline.
 from __future__ import annotations
 
 import fcntl
+import json
 import os
 import pty
 import re
 import select
+import shutil
 import signal
 import struct
 import subprocess
@@ -29,6 +31,7 @@ from pathlib import Path
 
 import pytest
 
+from peers import conventions
 from sigchat.sigio.masks import unblock_signals
 
 BIN = Path(sys.executable).parent
@@ -185,3 +188,55 @@ def test_tui_quits_cleanly_on_sigterm(pty_server):
     server.read()
     assert "\x1b[?1049l" in server.raw.decode("utf-8", "replace")  # the terminal was restored
     assert "sigchat-server: stopped; 0 messages" in server.text
+
+
+def _delivered_text(log: Path, pid: int) -> str | None:
+    """The text of ``pid``'s message in the ``--log`` file (deliveries only), if it is there yet."""
+    if not log.exists():
+        return None
+    for line in log.read_text().splitlines():
+        record = json.loads(line)
+        if record.get("pid") == pid:
+            return record.get("text", "")
+    return None
+
+
+@pytest.mark.skipif(shutil.which("gcc") is None, reason="gcc is needed to build the C minitalk peer")
+def test_tui_reads_a_client_that_does_not_wait_for_acks_as_well_as_plain_mode(pty_server, start_server, tmp_path):
+    """Convention B's C client (LSB, a 32-bit length, NUL; no acks, ``usleep(100)`` per bit) to the
+    app on a terminal and to plain mode, in turns. Such a client sends its next bit ~0.15 ms after
+    the last whatever happens; while it streams the app must not draw (``tui.bridge``), or the
+    receiver waits for the GIL and the CPU and the bits merge: before, the app got the length header
+    wrong for every message (0 of 30 intact, plain mode 30 of 30). The kernel itself merges some
+    bits on a loaded machine, for a C server too: so the app must get one message whole in six,
+    unless plain mode got fewer than three (the machine is then too busy to tell)."""
+    convention = conventions.CONVENTIONS["B"]
+    client = str(conventions.build(tmp_path, ["B"])["B"][0])
+    log = tmp_path / "log.jsonl"
+    server = pty_server("--classic", convention.profile, "--classic-timeout", "0.5", "--log", str(log))
+    match = server.wait_for(lambda: re.search(r"sigchat-send (\d+) 'hello'", server.text), 20, "the PID on screen")
+    assert int(match.group(1)) == server.pid  # safety: we only ever signal the process we started
+    plain = start_server("--json", *convention.server_args()[2:], "--classic-timeout", "0.5")
+    message = "a classic client that never waits for an ack, read whole by the app on a terminal ✓"
+    intact = {"tui": 0, "plain": 0}
+    for _ in range(6):
+        for name, pid in (("tui", server.pid), ("plain", plain.pid)):
+            proc = subprocess.Popen([client, str(pid), message], preexec_fn=unblock_signals,
+                                    stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+            server.wait_for(lambda: proc.poll() is not None, 30, "the client to finish")
+            assert proc.returncode == 0
+            if name == "plain":
+                record = plain.wait_record(pid=proc.pid, timeout=30)
+                intact[name] += record["event"] == "delivered" and record.get("text") == message
+                continue
+            try:  # (an aborted message is not logged: it shows on screen after --classic-timeout)
+                text = server.wait_for(lambda: _delivered_text(log, proc.pid), 3, "the message in the log")
+            except AssertionError:
+                text = None
+            intact[name] += text == message
+        if intact["tui"]:
+            break
+    assert server.poll() is None
+    if not intact["tui"] and intact["plain"] < 3:
+        pytest.skip(f"plain mode got {intact['plain']} of 6 intact: too busy a machine to judge the app")
+    assert intact["tui"], f"no message whole on the terminal, plain mode: {intact['plain']} of 6"

@@ -63,7 +63,14 @@ class Receiver:
     gets a one-line note for the operator (turbo words unavailable here).
     ``watch``: a pid the UI looks at live (or ``None``); with each progress
     report, ``on_snapshot(pid, Server.snapshot(pid))`` then gets its transfer
-    so far, while it has one. The callbacks must be quick and must not raise;
+    so far, while it has one. ``on_paced(streaming)``: a classic client that paces
+    itself (no acks) started streaming (``True``, before that transfer's first
+    event) or stopped: its message ended, or it has been silent ``PACED_QUIET``.
+    Meanwhile no progress or snapshot is reported, and the UI must stay idle: each
+    bit must be read within one pause of the client, and a UI thread that runs
+    Python meanwhile keeps this one from the GIL and the CPU for milliseconds
+    (measured on the Textual app: every bit after the first 8 merged at first
+    contact, no message whole). The callbacks must be quick and must not raise;
     if anything raises, the thread stops and ``error`` holds the exception.
 
     ``pin_cpu``: the thread pins itself to the last CPU it may use (senders
@@ -80,6 +87,7 @@ class Receiver:
         on_refused: Callable[[int, str], None] | None = None,
         on_note: Callable[[str], None] | None = None,
         on_snapshot: Callable[[int, tuple], None] | None = None,
+        on_paced: Callable[[bool], None] | None = None,
         allowed_uids: frozenset[int] | None = None,
         clock: Callable[[], float] = time.monotonic,
         poll_interval: float = 0.05,
@@ -95,6 +103,8 @@ class Receiver:
         self.on_refused = on_refused
         self.on_note = on_note
         self.on_snapshot = on_snapshot
+        self.on_paced = on_paced
+        self._paced = False  # what on_paced was last told
         self.watch: int | None = None
         """The pid whose transfer ``on_snapshot`` gets (set by the UI, any thread)."""
         self.allowed_uids = allowed_uids if allowed_uids is not None else frozenset({os.getuid(), 0})
@@ -160,6 +170,9 @@ class Receiver:
             self._loop()
         except BaseException as error:  # reported by the owner, which then exits non-zero
             self.error = error
+        finally:
+            if self.on_paced is not None:
+                self._tell_paced(False)  # the UI must not hold back what it was told for ever
 
     # ------------------------------------------------------------------ the loop
     def _loop(self) -> None:
@@ -224,6 +237,9 @@ class Receiver:
                             now = self._classic_run(*classic_run, next_tick, pending)
                 if follow and (server.classic_holder is not None) is not self._wide:
                     self._follow_classic_line()
+                if classic and self.on_paced is not None:
+                    # Before the events: the UI holds them while such a client streams.
+                    self._tell_paced(server.classic_paced_streaming(now, PACED_QUIET))
                 if server.events:
                     self._dispatch()
                 if reply is not None:
@@ -264,12 +280,15 @@ class Receiver:
                 self._nudge(now)
             if held and now >= policy.check_at():
                 self._send_held(now)
-            if now >= next_tick and not (classic and server.classic_paced_streaming(now, PACED_QUIET)):
+            paced = classic and server.classic_paced_streaming(now, PACED_QUIET)
+            if paced is not self._paced and self.on_paced is not None:
+                self._tell_paced(paced)
+            if now >= next_tick and not paced:
                 if stop.is_set():  # set directly rather than by stop()
                     break
                 next_tick = now + poll
                 self._tick(now)
-            if self.on_progress is not None and now >= next_progress:
+            if self.on_progress is not None and now >= next_progress and not paced:
                 # Kept ticking while idle: a transfer's first report comes a fraction of an
                 # interval after its start, not at once (the app shows the start with it).
                 next_progress = now + self.progress_interval
@@ -280,6 +299,12 @@ class Receiver:
                     snapshot = server.snapshot(watch)
                     if snapshot is not None:
                         self.on_snapshot(watch, snapshot)
+
+    def _tell_paced(self, paced: bool) -> None:
+        """Tell ``on_paced`` whether a classic client that paces itself streams, if that changed."""
+        if paced is not self._paced:
+            self._paced = paced
+            self.on_paced(paced)
 
     def _exchange_run(self, pid: int, replies: bytes, until: float, pending: list[tuple]) -> float:
         """Answer ``pid``'s payload bits from ``Server.bit_run``'s replies, then ``receive_run``.

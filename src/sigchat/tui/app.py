@@ -325,6 +325,8 @@ class SigchatApp(App[int]):
 
     # ------------------------------------------------------------------ once a second
     def _tick(self) -> None:
+        if self.bridge.paced:
+            return  # draw nothing while a classic client that does not wait for acks streams (tui.bridge)
         now = self._monotonic()
         self.session.tick(now)
         error = self.receiver_error
@@ -669,6 +671,7 @@ def receiver_factory(
             on_progress=bridge.on_progress,
             on_refused=sink.on_refused,
             on_snapshot=bridge.on_snapshot,
+            on_paced=bridge.on_paced,
             allowed_uids=allowed_uids,
             progress_interval=PROGRESS_INTERVAL,
             pin_cpu=pin_cpu,
