@@ -10,8 +10,11 @@ pacing variants of B and C) three cells, N messages each:
       the fastest a C server reads them; issue 14's yardstick for unacked clients)
   (b) its C client -> sigchat-server --plain --json --classic PROFILE
   (c) sigchat-send --classic PROFILE -> its C server
+  (u) with --ui only: its C client -> sigchat-server's Textual UI on a pseudo-terminal,
+      --classic PROFILE --log FILE (what a student runs; a message is ok when the log has
+      it, which holds deliveries only; a fresh UI per message: ~1 s of start-up each)
 
-(b) and (c) are compared with (a), and (b) also with (w): the same client with
+(b) and (c) are compared with (a), and (b) and (u) also with (w): the same client with
 another server, and the same server with another client. A cell is marked where
 sigchat does worse: ``✗`` fewer messages intact (and the exit code 0 a tester
 checks), ``<`` as many but slower.
@@ -39,8 +42,10 @@ from __future__ import annotations
 
 import argparse
 import collections
+import fcntl
 import json
 import os
+import pty
 import queue
 import re
 import resource
@@ -48,8 +53,10 @@ import shutil
 import signal
 import statistics
 import subprocess
+import struct
 import sys
 import tempfile
+import termios
 import threading
 import time
 from dataclasses import asdict, dataclass, field
@@ -60,8 +67,9 @@ sys.path.insert(0, str(ROOT / "tests" / "peers"))
 import conventions  # noqa: E402  (tests/peers, stdlib only)
 
 CELLS = ("a", "w", "b", "c")
+UI_CELL = "u"
 CELL_TITLES = {"a": "C client -> C server", "w": "C client -> C sigwaitinfo server", "b": "C client -> sigchat-server",
-               "c": "sigchat-send -> C server"}
+               "c": "sigchat-send -> C server", UI_CELL: "C client -> sigchat-server UI (pty)"}
 SPEED_CELLS = ("a", "b", "c")  # (--speed: convention K is acked, (w) is for unacked clients)
 PATTERN = "The quick brown fox jumps over the lazy dog 0123456789. "
 MESSAGES = {
@@ -168,6 +176,111 @@ class ServerProcess:
             pipe.close()
 
 
+UI_SETTLE = 0.2  # seconds of no CPU time that tell the UI finished its first drawing
+RECEIVER_THREAD = b"sigchat-recv"  # (sigio.procfs.RECEIVER_THREAD_NAME: named once it reads signals)
+
+
+class UiServerProcess:
+    """sigchat-server's Textual UI on a pseudo-terminal, its deliveries in a ``--log`` file; the screen is
+    read (and dropped) all along, as a terminal would."""
+
+    def __init__(self, argv: list[str], log: Path) -> None:
+        self.sigchat = True
+        self.log = log
+        self.error = ""
+        pid, fd = pty.fork()
+        if pid == 0:  # the child: the UI on the pty's slave side
+            try:
+                child_setup()
+                os.chdir("/")
+                os.execve(argv[0], argv, {**os.environ, "TERM": "xterm-256color", "COLUMNS": "120", "LINES": "40"})
+            finally:
+                os._exit(127)
+        self.pid = pid
+        self.fd = fd
+        fcntl.ioctl(fd, termios.TIOCSWINSZ, struct.pack("HHHH", 40, 120, 0, 0))
+        self.status: int | None = None
+        self.screen = bytearray()
+        self.reader = threading.Thread(target=self._drain, daemon=True)
+        self.reader.start()
+        # Ready as a student sees it: the PID drawn, the receiver reading, and the app's first
+        # drawing done (its CPU time still for a while), not racing a client started at once.
+        deadline = time.monotonic() + START_TIMEOUT
+        drawn = re.compile(rb"sigchat-send\s+(\x1b\[[0-9;]*m)*%d\b" % pid)
+        busy, quiet_since = -1, time.monotonic()
+        while True:
+            if self.died() or time.monotonic() > deadline:
+                self.error = self.died() or "not ready within the start-up timeout"
+                self.stop()
+                self.pid = 0
+                return
+            now = time.monotonic()
+            cpu = self._cpu_ticks()
+            if cpu != busy:
+                busy, quiet_since = cpu, now
+            elif now - quiet_since >= UI_SETTLE and self._receiver_named() and drawn.search(bytes(self.screen)):
+                return
+            time.sleep(0.01)
+
+    def _drain(self) -> None:
+        try:
+            while chunk := os.read(self.fd, 65536):
+                self.screen += chunk
+        except OSError:  # EIO once the child is gone
+            pass
+
+    def _cpu_ticks(self) -> int:
+        try:
+            fields = Path(f"/proc/{self.pid}/stat").read_text().rsplit(")", 1)[1].split()
+            return int(fields[11]) + int(fields[12])
+        except (OSError, IndexError, ValueError):
+            return -1
+
+    def _receiver_named(self) -> bool:
+        try:
+            tasks = os.listdir(f"/proc/{self.pid}/task")
+            return any(Path(f"/proc/{self.pid}/task/{task}/comm").read_bytes().startswith(RECEIVER_THREAD)
+                       for task in tasks)
+        except OSError:
+            return False
+
+    def died(self) -> str | None:
+        if self.status is None:
+            pid, status = os.waitpid(self.pid, os.WNOHANG)
+            if not pid:
+                return None
+            self.status = os.waitstatus_to_exitcode(status)
+        code = self.status
+        return f"server died ({signal.Signals(-code).name})" if code < 0 else f"server exited {code}"
+
+    def record(self, pid: int) -> dict | None:
+        """``pid``'s delivery from the log, within the result timeout (aborted messages are not logged)."""
+        deadline = time.monotonic() + RESULT_TIMEOUT_SIGCHAT
+        while time.monotonic() < deadline:
+            try:
+                for line in self.log.read_text().splitlines():
+                    record = json.loads(line)
+                    if record.get("pid") == pid:
+                        return record
+            except (OSError, ValueError):
+                pass
+            time.sleep(0.01)
+        return None
+
+    def stop(self) -> None:
+        if self.died() is None:
+            os.kill(self.pid, signal.SIGTERM)  # our own child
+            deadline = time.monotonic() + 5
+            while self.died() is None and time.monotonic() < deadline:
+                time.sleep(0.01)
+            if self.died() is None:
+                os.kill(self.pid, signal.SIGKILL)
+                os.waitpid(self.pid, 0)
+                self.status = -signal.SIGKILL
+        self.reader.join(5)
+        os.close(self.fd)
+
+
 @dataclass
 class Client:
     returncode: int | None  # None: killed after the timeout
@@ -260,8 +373,9 @@ def sender_transfer_time(stderr: str) -> float | None:
 
 class Bench:
     def __init__(self, args: argparse.Namespace, peers: dict[str, tuple[Path, Path]],
-                 sigwaitinfo_servers: dict[str, Path] | None = None) -> None:
+                 sigwaitinfo_servers: dict[str, Path] | None = None, workdir: str = "") -> None:
         self.args = args
+        self.workdir = workdir  # where cell (u)'s logs go
         self.peers = peers
         self.sigwaitinfo_servers = sigwaitinfo_servers or {}  # cell (w)'s servers, for unacked conventions
         self.server_cmd = executable("sigchat-server")
@@ -278,15 +392,19 @@ class Bench:
                 result.reason = "n/a: an acked client (the sigwaitinfo yardstick is for unacked ones)"
                 return result
             server_bin = str(self.sigwaitinfo_servers[convention.name])
-        elif cell != "a" and (convention.profile if cell == "b" else convention.sender_profile) is None:
+        elif cell != "a" and (convention.profile if cell in ("b", UI_CELL) else convention.sender_profile) is None:
             result.reason = "n/a: no sigchat profile"
             return result
         if (convention.name, cell) in self.refused:
             result.reason = self.refused[convention.name, cell]
             return result
-        sigchat_server = cell == "b"
-        argv = [self.server_cmd, *convention.server_args()] if sigchat_server else [server_bin]
-        server = ServerProcess(argv, sigchat_server)
+        sigchat_server = cell in ("b", UI_CELL)
+        if cell == UI_CELL:
+            log = Path(self.workdir) / f"ui-{convention.name}-{time.monotonic_ns()}.jsonl"
+            server = UiServerProcess([self.server_cmd, *convention.server_args()[2:], "--log", str(log)], log)
+        else:
+            argv = [self.server_cmd, *convention.server_args()] if sigchat_server else [server_bin]
+            server = ServerProcess(argv, sigchat_server)
         if not server.pid:
             result.reason = f"sigchat-server did not start: {server.error}"
             if server.proc.returncode == 2:  # a usage error (the profile): no use trying again
@@ -306,8 +424,10 @@ class Bench:
                     self.refused[convention.name, cell] = result.reason = f"sigchat-send refused: {first_line(client.stderr)}"
                     return result
             if sigchat_server:
-                record = sigchat_record(server, client.pid)
-                if record is None:
+                record = server.record(client.pid) if cell == UI_CELL else sigchat_record(server, client.pid)
+                if record is None and cell == UI_CELL:
+                    got, why = None, server.died() or "not in the log (it holds deliveries only)"
+                elif record is None:
                     got, why = None, server.died() or "no record from sigchat-server"
                 elif record["event"] != "delivered":
                     got, why = None, f"aborted: {record.get('reason')} after {record.get('received', 0)} bytes"
@@ -389,18 +509,23 @@ def worse(summary: CellSummary, counterpart: CellSummary) -> str:
     return ""
 
 
-COUNTERPARTS = {"b": ("a", "w"), "c": ("a",)}
+COUNTERPARTS = {"b": ("a", "w"), "c": ("a",), UI_CELL: ("a", "w")}
 """The C cells each sigchat cell is held against (``worse``): (b) against the pair and the sigwaitinfo server."""
 
 
-def table(names: list[str], cells: dict[tuple[str, str], CellSummary]) -> str:
-    header = ["conv", "profile", "(a) C->C ok", "speed", "(w) C->C sigwait", "speed",
-              "(b) C->sigchat ok", "speed", "", "(c) sigchat->C ok", "speed", ""]
+HEADINGS = {"a": "(a) C->C ok", "w": "(w) C->C sigwait", "b": "(b) C->sigchat ok", "c": "(c) sigchat->C ok",
+            UI_CELL: "(u) C->sigchat UI ok"}
+
+
+def table(names: list[str], cells: dict[tuple[str, str], CellSummary], cell_names: tuple[str, ...] = CELLS) -> str:
+    header = ["conv", "profile"]
+    for cell in cell_names:
+        header += [HEADINGS[cell], "speed"] + ([""] if cell in COUNTERPARTS else [])
     rows = [header]
     for name in names:
         convention = conventions.CONVENTIONS[name]
         row = [name, convention.profile or f"- (send: {convention.sender_profile})"]
-        for cell in CELLS:
+        for cell in cell_names:
             summary = cells[name, cell]
             marked = cell in COUNTERPARTS
             if summary.na:
@@ -476,6 +601,8 @@ def main() -> int:
     parser.add_argument("--conventions", default="", help="comma-separated names (default: all), e.g. A,B,C-200")
     parser.add_argument("--timeout", type=float, default=10.0, help="seconds before a client counts as hung (default 10)")
     parser.add_argument("--json", metavar="FILE", help="write every result and the summary as JSON")
+    parser.add_argument("--ui", action="store_true",
+                        help="add cell (u): each client to sigchat-server's Textual UI on a pseudo-terminal")
     parser.add_argument("--speed", action="store_true",
                         help="only issue 16's classic speed rows: convention K (acked, its server acks at once), "
                              "1,000 characters, --messages times per cell (default 5), medians")
@@ -496,14 +623,15 @@ def main() -> int:
         peers = conventions.build(workdir, names)
         unacked = [name for name in names if not conventions.CONVENTIONS[name].acked]
         sigwaitinfo = conventions.build(workdir, unacked, server_style=conventions.SIGWAITINFO_STYLE) if unacked else {}
-        bench = Bench(args, peers, {name: server for name, (_, server) in sigwaitinfo.items()})
+        bench = Bench(args, peers, {name: server for name, (_, server) in sigwaitinfo.items()}, workdir)
+        cell_names = CELLS + ((UI_CELL,) if args.ui else ())
         startup = sender_startup(bench.send_cmd)
         results: list[Result] = []
         started = time.monotonic()
-        total = count * len(CELLS) * len(names)
+        total = count * len(cell_names) * len(names)
         for index in range(count):
             kind = kinds[index % len(kinds)]
-            for cell in CELLS:
+            for cell in cell_names:
                 for name in names:
                     result = bench.run(conventions.CONVENTIONS[name], cell, kind)
                     results.append(result)
@@ -520,12 +648,13 @@ def main() -> int:
           f"{elapsed:.0f} s, load average {load[0]:.2f} {load[1]:.2f}, {os.cpu_count()} CPUs")
     print("ok = client exit 0 and the exact bytes printed by the server; speed = payload bytes / client wall time "
           f"(spawn to exit) over the ok messages; sigchat-send start-up alone: {startup * 1000:.0f} ms")
-    print("marks: ✗ fewer ok than (a), the C pair, or for (b) than (w), the C sigwaitinfo server; < as many ok but slower")
+    print("marks: ✗ fewer ok than (a), the C pair, or for (b) and (u) than (w), the C sigwaitinfo server; "
+          "< as many ok but slower")
     print()
-    print(table(names, cells))
+    print(table(names, cells, cell_names))
     print()
     for name in names:
-        for cell in CELLS:
+        for cell in cell_names:
             summary = cells[name, cell]
             if summary.na and cell not in ("a", "w"):
                 print(f"{name} ({cell}) {CELL_TITLES[cell]}: {summary.na}")
@@ -549,7 +678,7 @@ def main() -> int:
                             "failures": dict(cells[name, cell].reasons),
                         }
                         for name in names
-                        for cell in CELLS
+                        for cell in cell_names
                     },
                     "results": [asdict(result) for result in results],
                 },

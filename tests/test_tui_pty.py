@@ -208,8 +208,9 @@ def test_tui_reads_a_client_that_does_not_wait_for_acks_as_well_as_plain_mode(pt
     the last whatever happens; while it streams the app must not draw (``tui.bridge``), or the
     receiver waits for the GIL and the CPU and the bits merge: before, the app got the length header
     wrong for nearly every message (0 of 50 intact, plain mode 18 of 26). The kernel itself merges some
-    bits on a loaded machine, for a C server too: so the app must get one message whole in six,
-    unless plain mode got fewer than three (the machine is then too busy to tell)."""
+    bits on a loaded machine, for a C server too (on this VM's noisy hours a C sigwaitinfo server got
+    1 of 12): so the app must get one message whole in ten, unless plain mode got fewer than four
+    (the machine is then too busy to tell)."""
     convention = conventions.CONVENTIONS["B"]
     client = str(conventions.build(tmp_path, ["B"])["B"][0])
     log = tmp_path / "log.jsonl"
@@ -219,7 +220,7 @@ def test_tui_reads_a_client_that_does_not_wait_for_acks_as_well_as_plain_mode(pt
     plain = start_server("--json", *convention.server_args()[2:], "--classic-timeout", "0.5")
     message = "a classic client that never waits for an ack, read whole by the app on a terminal ✓"
     intact = {"tui": 0, "plain": 0}
-    for _ in range(6):
+    for _ in range(10):
         for name, pid in (("tui", server.pid), ("plain", plain.pid)):
             proc = subprocess.Popen([client, str(pid), message], preexec_fn=unblock_signals,
                                     stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
@@ -230,13 +231,13 @@ def test_tui_reads_a_client_that_does_not_wait_for_acks_as_well_as_plain_mode(pt
                 intact[name] += record["event"] == "delivered" and record.get("text") == message
                 continue
             try:  # (an aborted message is not logged: it shows on screen after --classic-timeout)
-                text = server.wait_for(lambda: _delivered_text(log, proc.pid), 3, "the message in the log")
+                text = server.wait_for(lambda: _delivered_text(log, proc.pid), 2, "the message in the log")
             except AssertionError:
                 text = None
             intact[name] += text == message
         if intact["tui"]:
             break
     assert server.poll() is None
-    if not intact["tui"] and intact["plain"] < 3:
-        pytest.skip(f"plain mode got {intact['plain']} of 6 intact: too busy a machine to judge the app")
-    assert intact["tui"], f"no message whole on the terminal, plain mode: {intact['plain']} of 6"
+    if not intact["tui"] and intact["plain"] < 4:
+        pytest.skip(f"plain mode got {intact['plain']} of 10 intact: too busy a machine to judge the app")
+    assert intact["tui"], f"no message whole on the terminal, plain mode: {intact['plain']} of 10"
