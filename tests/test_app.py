@@ -1394,9 +1394,10 @@ def test_a_transfer_shorter_than_the_progress_interval_gets_no_progress_report(b
 
 @pytest.mark.skipif(shutil.which("gcc") is None, reason="gcc is needed to build the C minitalk peer")
 def test_the_receiver_tells_when_a_classic_client_that_paces_itself_streams(blocked_signals, tmp_path):
-    """``on_paced(True)`` comes before the transfer's first event, ``on_paced(False)`` before its end
-    (or at a pause), and no progress report between: the app draws nothing while such a client
-    streams (``tui.bridge``). Convention B's C client: no acks, ``usleep(100)`` per bit."""
+    """``on_paced(True)`` comes before the transfer's first event, ``on_paced(False)`` once it ended
+    or paused (a message aborted mid-stream, e.g. a merged length header, may end while the client
+    still streams: then after it), and no progress report between: the app draws nothing while
+    such a client streams (``tui.bridge``). Convention B's C client: no acks, ``usleep(100)`` per bit."""
     convention = conventions.CONVENTIONS["B"]
     client = conventions.build(tmp_path, ["B"])["B"][0]
     calls: list[object] = []
@@ -1419,7 +1420,6 @@ def test_the_receiver_tells_when_a_classic_client_that_paces_itself_streams(bloc
     finally:
         receiver.stop()
     assert calls[0] is True and calls[1] == "TransferStarted", calls[:5]
-    assert False in calls and calls.index(False) < calls.index(next(c for c in calls if c in ("MessageDelivered", "TransferAborted")))
     paced = False
     for call in calls:
         if isinstance(call, bool):

@@ -291,7 +291,12 @@ class PendingWatch:
     blocked when the watch was made (``SigBlk``): inside a handler for one of them (the
     kernel blocks the signal it handles, and often the other too). A signal sent then
     would merge with the pending one, or run a second handler in the middle of the
-    first. One file descriptor on ``/proc/PID/status``, read again from offset 0 each
+    first. And, for a server that sleeps between signals (``pause()``, ``usleep``), busy
+    while it runs (``State: R``): the kernel takes the signal off ``ShdPnd`` before it
+    writes the handler's frame and blocks the signal, and a signal of the other kind
+    sent in that window ran first, inside the first handler (a ``signal()`` handler
+    blocks only its own signal): two bits swapped, seen on a loaded machine with
+    convention B's server. One file descriptor on ``/proc/PID/status``, read again from offset 0 each
     time (~5 µs, where opening the file each time costs ~20). Close it with ``close``.
     """
 
@@ -304,9 +309,11 @@ class PendingWatch:
             self._fd = None
         fields = self._fields()
         self._blocked = fields[1] if fields is not None else self._BITS  # (unknown: never "busy" by SigBlk)
+        # A server that runs at rest (a busy loop) cannot be told apart by its state: never "busy" by it.
+        self._sleeps = fields is not None and not fields[2]
 
-    def _fields(self) -> tuple[int, int] | None:
-        """``(ShdPnd, SigBlk)`` restricted to SIGUSR1/SIGUSR2, or ``None``."""
+    def _fields(self) -> tuple[int, int, bool] | None:
+        """``(ShdPnd, SigBlk)`` restricted to SIGUSR1/SIGUSR2 and whether it runs (``State: R``), or ``None``."""
         if self._fd is None:
             return None
         try:
@@ -319,15 +326,16 @@ class PendingWatch:
             if at < 0:
                 return None
             values.append(int(text[at + len(key) : text.index(b"\n", at)], 16) & self._BITS)
-        return values[0], values[1]
+        at = text.find(b"State:\t")
+        return values[0], values[1], at >= 0 and text[at + 7 : at + 8] == b"R"
 
     def busy(self) -> bool | None:
         """True while the last signal is pending or being handled; ``None``: cannot tell."""
         fields = self._fields()
         if fields is None:
             return None
-        pending, blocked = fields
-        return bool(pending or blocked & ~self._blocked)
+        pending, blocked, running = fields
+        return bool(pending or blocked & ~self._blocked or (running and self._sleeps))
 
     def close(self) -> None:
         if self._fd is not None:
