@@ -458,6 +458,48 @@ def test_native_session_is_held_back_while_a_classic_client_streams() -> None:
     assert reply is not None and server.counters.held == 1
 
 
+@pytest.mark.parametrize("other_signalled", [True, False])
+def test_a_message_whose_ack_was_sent_again_after_another_process_signalled_is_not_believed_intact(
+    other_signalled: bool,
+) -> None:
+    """Seen in a loaded suite run: a classic client's SIGUSR2 merged into a native sender's pending
+    one, so the client waited; sent its ack again, it went on one bit short and the space after
+    "classic" (0x20, its one bit lost) plus the next bit read as a NUL: "classic 0 ✓ classic" was
+    printed as delivered. After another process's signal a nudge may answer a merged bit, so the
+    message is damaged; with no other signal nothing could merge: the client missed its ack."""
+    server = protocol.Server(classic=Profile())
+    bits = encode(b"ab c", Profile())
+    lost = 8 * 2 + 2  # the space's one bit
+    assert bits[lost] == ONE
+    _, now = feed(server, bits[:lost], 1.0)
+    if other_signalled:
+        server.receive(7, ONE, now + STEP / 2)  # a native sender's signature: the client's ONE merged into it
+    due = server.classic_overdue(now + 0.003)
+    assert due == (PID, USR1)
+    server.classic_nudged(PID)
+    _, now = feed(server, bits[lost + 1 :], now + 0.003)
+    (first, *_) = [e for e in server.events if isinstance(e, protocol.MessageDelivered)]
+    assert first.data == b"ab"
+    if other_signalled:
+        assert (first.integrity, first.note) == ("damaged", "a bit may have merged with PID 7's signal at byte 2 (its ack was sent again)")
+        assert not first.believed_intact
+    else:
+        assert (first.integrity, first.note, first.believed_intact) == ("acked", "", True)
+
+
+def test_a_nul_completed_after_a_nudge_is_still_delivered_acked() -> None:
+    """The bit that merged was one of the NUL's, every byte before it came: completed, acked."""
+    server = protocol.Server(classic=Profile())
+    bits = encode(b"ok", Profile())
+    _, now = feed(server, bits[:-1], 1.0)
+    server.receive(7, bits[-1], now + STEP / 2)  # the NUL's last bit merged into this one
+    assert server.classic_overdue(now + 0.003) == (PID, USR1)
+    server.classic_nudged(PID)
+    server.sender_gone(PID, now + 0.004)  # it took the nudge for its ack, and exited
+    (event,) = [e for e in server.events if isinstance(e, protocol.MessageDelivered)]
+    assert (event.data, event.integrity) == (b"ok", "acked") and "completed" in event.note
+
+
 def test_eight_ones_are_a_native_hello_and_native_still_works_beside_classic() -> None:
     server = protocol.Server(classic=Profile())
     native = protocol.Sender(b"native", 7)

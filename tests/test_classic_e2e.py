@@ -397,8 +397,10 @@ def test_native_and_classic_senders_at_the_same_time(peers: Peers, start_server,
     merged, it is sent its last ack again (it sleeps in ``sigsuspend``, the
     signal unblocked as /proc shows it) and goes on one bit short: not
     delivered, its record shows the nudge (more acks than signals), tried again
-    too (a NUL one bit short is completed: delivered). Anything else is a
-    failure: a wrong or missing message, or a native sender that fails.
+    too (a NUL one bit short is completed: delivered). When the shift makes a
+    NUL, the message ends early, delivered damaged: its ack was sent again after
+    the native sender signalled (seen once in a loaded suite run). Anything else
+    is a failure: a wrong or missing message, or a native sender that fails.
     """
     server = start_server("--json")
     native_text = "native " * 150
@@ -422,6 +424,9 @@ def test_native_and_classic_senders_at_the_same_time(peers: Peers, start_server,
             record = server.wait_record(pid=client.pid, timeout=WAIT)
             if record["event"] == "aborted" and record["signals_sent"] > record["signals_received"]:
                 continue  # a bit merged away and a nudge answered it (docstring)
+            if record["event"] == "delivered" and record.get("integrity") == "damaged":
+                assert "may have merged with PID" in record["note"], record
+                continue  # likewise, and the shift made a NUL: cut short, not believed intact
             assert (record["event"], record["mode"], record.get("text")) == ("delivered", "classic", classic_text), (
                 record, server.lines_about([client.pid]))
             return

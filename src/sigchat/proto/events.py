@@ -153,7 +153,7 @@ ACKED = "acked"
 UNVERIFIED = "unverified"
 """A classic message from a client that paces itself: nothing tells whether two signals merged."""
 DAMAGED = "damaged"
-"""An unverified classic message known to have lost a bit (``proto.classic.integrity``)."""
+"""A classic message known or likely to have lost a bit (``proto.classic.integrity``)."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -247,10 +247,20 @@ class Server:
         return self.counters.plus(self.classic.counters) if self.classic is not None else self.counters
 
     # ------------------------------------------------------------------ input
+    def other_signal(self, pid: int, symbol: int, now: float) -> None:
+        """A signal read from ``pid`` (``receive``; the I/O layer for one it does not pass there: a
+        turbo word, a foreign one): a classic line holder's bit may have merged into it
+        (``ClassicServer.nudged``)."""
+        classic = self.classic
+        if classic is not None and classic.holder is not None and pid != classic.holder:
+            classic.other_signal(pid, symbol, now)
+
     def receive(self, pid: int, symbol: int, now: float) -> int | None:
         self.counters.signals += 1
         t = self._active
         classic = self.classic
+        if classic is not None:
+            self.other_signal(pid, symbol, now)
         if t is not None and t.pid == pid:
             if classic is not None and classic.holder is not None:
                 # A classic client is mid-message and cannot resend a bit lost

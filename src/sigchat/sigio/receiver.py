@@ -217,6 +217,8 @@ class Receiver:
                     signo, code, pid, uid = got.si_signo, got.si_code, got.si_pid, got.si_uid
             now = clock()
             if got is not None:
+                if code not in KERNEL_FILLED or uid not in allowed:
+                    server.other_signal(pid, 0 if signo == usr1 else 1, now)
                 if uid not in allowed:
                     self.counters.foreign_uid += 1
                     continue

@@ -17,7 +17,9 @@ clients", "What a classic message is worth"), so the server says what it knows:
     into a neighbour byte, which almost never stays UTF-8. The note names the
     byte where the bit was most likely lost: the longest wait between two
     signals in the few bytes before the first broken one (a merge needs the
-    server to be late). Plain stdout never prints a damaged message.
+    server to be late). Also an acked message whose ack was sent again after
+    another process signalled: its bit may have merged into that signal
+    (``ClassicServer.nudged``). Plain stdout never prints a damaged message.
 
 ``complete_nul`` is the one repair: a NUL-terminated message whose sender went
 away (or silent) after part of its NUL, every bit of it a zero. The NUL is

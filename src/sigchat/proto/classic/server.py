@@ -15,6 +15,7 @@ from sigchat.proto.classic.profile import DEFAULT_IDLE_TIMEOUT, HANDSHAKE, Profi
 from sigchat.proto.events import (
     ACKED,
     CLASSIC,
+    DAMAGED,
     AbortReason,
     MessageDelivered,
     ServerCounters,
@@ -75,7 +76,7 @@ class _Decoder:
     """One classic client's state. ``stats`` is ``None`` between messages."""
 
     __slots__ = ("pid", "stats", "acc", "nbits", "header", "header_size", "remaining", "data", "skipping", "last_at", "muted",
-                 "offer")
+                 "offer", "merged_with")
 
     def __init__(self, pid: int, now: float) -> None:
         self.pid = pid
@@ -93,6 +94,9 @@ class _Decoder:
         self.offer: Offer | None = None
         """Mid-message, what answered its latest signal (the ack, the handshake's answer), if anything
         did; after a message, its last reply (the end ack, else the ack): what may be sent again."""
+        self.merged_with: tuple[int, int] | None = None
+        """``(pid, byte)`` once this message's ack was sent again (a nudge) after another process's
+        signal came: its bit in that byte may have merged into that signal (``ClassicServer.nudged``)."""
 
 
 class ClassicServer:
@@ -124,6 +128,9 @@ class ClassicServer:
         """The client whose message was delivered last (its last reply may be sent again)."""
         self.waiting: dict[int, int | None] = {}
         """Paused clients, first come first served: pid -> the ack they wait for."""
+        self.others: dict[int, tuple[float, int]] = {}
+        """Per symbol, the latest signal from a process other than the line's holder: ``(when, pid)``
+        (``other_signal``)."""
         self.offer_end_ack = False
         """With no end ack in the profile, offer the other signal after a message's last ack was
         sent again in vain (``proto.classic.auto``: a client's end ack cannot be learned from its signals)."""
@@ -351,11 +358,26 @@ class ClassicServer:
         return pid, reply
 
     def nudged(self, pid: int) -> None:
-        """The reply ``overdue`` gave for ``pid`` was sent again."""
+        """The reply ``overdue`` gave for ``pid`` was sent again.
+
+        The holder mid-message, after another process's signal came since its own last one: the
+        client may wait because its bit merged into that signal, not because it missed the ack,
+        and goes on one bit short. Nothing tells which, so its message is not believed intact
+        (``_deliver``). Without such a signal no merge could happen: it missed the ack."""
         d = self.decoders.get(pid)
         if d is not None and d.stats is not None:
             d.stats.signals_sent += 1
+            if pid == self.holder and d.merged_with is None:
+                for when, other in self.others.values():
+                    if when >= d.last_at and other != pid:
+                        d.merged_with = (other, len(d.data))
+                        break
         self.counters.nudges += 1
+
+    def other_signal(self, pid: int, symbol: int, now: float) -> None:
+        """A signal from ``pid``, not the line's holder, was read (or dropped by the I/O layer): one of
+        the holder's of the same kind, sent while it was pending, merged into it (``nudged``)."""
+        self.others[symbol] = (now, pid)
 
     def nudge_at(self) -> float | None:
         """When ``overdue`` may next have a reply to send again (``None``: no client waits for one)."""
@@ -403,6 +425,7 @@ class ClassicServer:
 
     def _reset(self, d: _Decoder) -> None:
         d.stats = None
+        d.merged_with = None
         d.header = None
         d.remaining = None
         d.data = bytearray()
@@ -437,7 +460,11 @@ class ClassicServer:
         stats.ended_at = now
         stats.length = len(d.data)
         data = bytes(d.data)
-        if self._acked(d):
+        if d.merged_with is not None and not (repair and d.merged_with[1] == len(data)):
+            # (A NUL completed: the bit merged in the NUL, and every byte before it came.)
+            other, byte = d.merged_with
+            integrity, note = DAMAGED, f"a bit may have merged with PID {other}'s signal at byte {byte} (its ack was sent again)"
+        elif self._acked(d):
             integrity, note = ACKED, ""
         else:
             # Where the message bytes start: after the handshake (signals that were not bits), the
