@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import datetime
+import gc
 import json
 import os
 import re
@@ -211,7 +212,13 @@ def test_bridge_posts_nothing_while_a_paced_classic_client_streams_then_all_of_i
     """The receiver's ``on_paced(True)``: a classic client that sends without waiting for acks
     streams, and a drawing app thread would cost it bits; everything waits until ``on_paced(False)``."""
     posted = []
-    bridge = EventSink(Bridge(posted.append, monotonic=lambda: MONO0, comm=NAMES.get), wall_clock=lambda: WALL0)
+    looked_up = []  # the pids whose name was read
+
+    def comm(pid: int) -> str | None:
+        looked_up.append(pid)
+        return NAMES.get(pid)
+
+    bridge = EventSink(Bridge(posted.append, monotonic=lambda: MONO0, comm=comm), wall_clock=lambda: WALL0)
     output = bridge.output
     output.on_paced(True)
     assert output.paced
@@ -219,9 +226,12 @@ def test_bridge_posts_nothing_while_a_paced_classic_client_streams_then_all_of_i
     bridge.on_event(protocol.HeaderReceived(4313, 0, 5, 0, MONO0))
     bridge.on_refused(4314, "it exited")
     output.on_progress((4313, 10, 100, MONO0, MONO0 + 0.1))
-    assert posted == []
+    # Not even the names are read meanwhile: that cost the receiver 0.1-0.16 ms for a new process.
+    assert posted == [] and looked_up == []
     output.on_paced(False)
     assert not output.paced
+    assert looked_up == [4313, 4314]
+    assert [m.name for m in posted[:1]] == [NAMES.get(4313)]
     assert [type(m.event).__name__ if isinstance(m, ServerEventReceived) else type(m).__name__ for m in posted] == [
         "TransferStarted", "HeaderReceived", "SenderRefused", "TransferProgress"]
     bridge.on_event(protocol.MessageDelivered(4313, b"hello", make_stats(4313, 5, MONO0)))
@@ -1393,24 +1403,34 @@ def test_a_transfer_shorter_than_the_progress_interval_gets_no_progress_report(b
 
 
 @pytest.mark.skipif(shutil.which("gcc") is None, reason="gcc is needed to build the C minitalk peer")
-def test_the_receiver_tells_when_a_classic_client_that_paces_itself_streams(blocked_signals, tmp_path):
+@pytest.mark.parametrize("told", [True, False], ids=["on_paced", "plain"])
+def test_the_receiver_tells_when_a_classic_client_that_paces_itself_streams(blocked_signals, tmp_path, told):
     """``on_paced(True)`` comes before the transfer's first event, ``on_paced(False)`` once it ended
     or paused (a message aborted mid-stream, e.g. a merged length header, may end while the client
     still streams: then after it), and no progress report between: the app draws nothing while
-    such a client streams (``tui.bridge``). Convention B's C client: no acks, ``usleep(100)`` per bit."""
+    such a client streams (``tui.bridge``). Meanwhile the cyclic GC is off, with or without
+    ``on_paced`` (plain mode): its pauses, 0.05-1.4 ms, merged bits; it is on again after.
+    Convention B's C client: no acks, ``usleep(100)`` per bit."""
     convention = conventions.CONVENTIONS["B"]
     client = conventions.build(tmp_path, ["B"])["B"][0]
     calls: list[object] = []
+    collecting: list[tuple[object, bool]] = []  # (the call, whether the GC was on then)
     ended = threading.Event()
 
     def on_event(event: object) -> None:
         calls.append(type(event).__name__)
+        collecting.append((type(event).__name__, gc.isenabled()))
         if isinstance(event, (protocol.MessageDelivered, protocol.TransferAborted)):
             ended.set()
 
+    def on_paced(streaming: bool) -> None:
+        calls.append(streaming)
+        collecting.append((streaming, gc.isenabled()))
+
+    assert gc.isenabled()
     server = protocol.Server(classic=parse_profile(convention.profile), classic_timeout=0.5)
-    receiver = Receiver(server, on_event, on_progress=lambda _: calls.append("progress"), on_paced=calls.append,
-                        progress_interval=0.001, pin_cpu=False)
+    receiver = Receiver(server, on_event, on_progress=lambda _: calls.append("progress"),
+                        on_paced=on_paced if told else None, progress_interval=0.001, pin_cpu=False)
     receiver.start()
     try:
         result = subprocess.run([str(client), str(os.getpid()), "paced " * 40], preexec_fn=sigio.unblock_signals,
@@ -1419,7 +1439,12 @@ def test_the_receiver_tells_when_a_classic_client_that_paces_itself_streams(bloc
         assert ended.wait(10)
     finally:
         receiver.stop()
-    assert calls[0] is True and calls[1] == "TransferStarted", calls[:5]
+    assert gc.isenabled()
+    assert ("TransferStarted", False) in collecting, collecting
+    if not told:
+        return
+    assert collecting[0] == (True, False) and calls[1] == "TransferStarted", calls[:5]
+    assert (False, True) in collecting
     paced = False
     for call in calls:
         if isinstance(call, bool):
@@ -1427,6 +1452,23 @@ def test_the_receiver_tells_when_a_classic_client_that_paces_itself_streams(bloc
             paced = call
         assert not (paced and call == "progress"), calls
     assert paced is False
+
+
+def test_the_receiver_leaves_the_gc_off_after_a_paced_stream_when_it_was_off_before():
+    """The receiver turns the cyclic GC on again only if it turned it off (a program may run without it)."""
+    receiver = Receiver(protocol.Server(), lambda event: None, pin_cpu=False)
+    gc.disable()
+    try:
+        receiver._tell_paced(True)
+        assert not gc.isenabled()
+        receiver._tell_paced(False)
+        assert not gc.isenabled()
+    finally:
+        gc.enable()
+    receiver._tell_paced(True)
+    assert not gc.isenabled()
+    receiver._tell_paced(False)
+    assert gc.isenabled()
 
 
 def test_real_receiver_and_real_senders(blocked_signals, tmp_path):

@@ -202,9 +202,13 @@ def _delivered_text(log: Path, pid: int) -> str | None:
 
 
 @pytest.mark.skipif(shutil.which("gcc") is None, reason="gcc is needed to build the C minitalk peer")
-def test_tui_reads_a_client_that_does_not_wait_for_acks_as_well_as_plain_mode(pty_server, start_server, tmp_path):
-    """Convention B's C client (LSB, a 32-bit length, NUL; no acks, ``usleep(100)`` per bit) to the
-    app on a terminal and to plain mode, in turns. Such a client sends its next bit ~0.15 ms after
+@pytest.mark.parametrize("name", ["B", "B-50"])
+def test_tui_reads_a_client_that_does_not_wait_for_acks_as_well_as_plain_mode(pty_server, start_server, tmp_path, name):
+    """Convention B's C client (LSB, a 32-bit length, NUL; no acks, ``usleep(100)`` per bit, and
+    ``usleep(50)`` for B-50: a bit every ~0.12 ms) to the app on a terminal and to plain mode, in
+    turns. B-50 also lost every message to the app (0 of 10, plain mode 3 of 4) while it was not
+    drawing: the cyclic GC and reading the client's name from /proc each stopped the receiver for
+    0.1-1.4 ms (``sigio.receiver``, ``tui.bridge``). Such a client sends its next bit ~0.15 ms after
     the last whatever happens; while it streams the app must not draw (``tui.bridge``), or the
     receiver waits for the GIL and the CPU and the bits merge: before, the app got the length header
     wrong for nearly every message (0 of 50 intact, plain mode 18 of 26). The kernel itself merges some
@@ -212,8 +216,8 @@ def test_tui_reads_a_client_that_does_not_wait_for_acks_as_well_as_plain_mode(pt
     1 of 12; in a loaded suite run plain mode got 4 of 10 and the app none): so the app must get
     one message whole in ten, unless plain mode got fewer than six (the machine is then too busy
     to tell; on a quiet one plain mode gets nearly all)."""
-    convention = conventions.CONVENTIONS["B"]
-    client = str(conventions.build(tmp_path, ["B"])["B"][0])
+    convention = conventions.CONVENTIONS[name]
+    client = str(conventions.build(tmp_path, [name])[name][0])
     log = tmp_path / "log.jsonl"
     server = pty_server("--classic", convention.profile, "--classic-timeout", "0.5", "--log", str(log))
     match = server.wait_for(lambda: re.search(r"sigchat-send (\d+) 'hello'", server.text), 20, "the PID on screen")
@@ -242,3 +246,55 @@ def test_tui_reads_a_client_that_does_not_wait_for_acks_as_well_as_plain_mode(pt
     if not intact["tui"] and intact["plain"] < 6:
         pytest.skip(f"plain mode got {intact['plain']} of 10 intact: too busy a machine to judge the app")
     assert intact["tui"], f"no message whole on the terminal, plain mode: {intact['plain']} of 10"
+
+
+def _affinities(pid: int) -> dict[str, set[int]]:
+    """Each thread's CPUs, by thread id and name (``tid:comm``); threads gone meanwhile are left out."""
+    found = {}
+    for tid in os.listdir(f"/proc/{pid}/task"):
+        try:
+            name = Path(f"/proc/{pid}/task/{tid}/comm").read_text().strip()
+            found[f"{tid}:{name}"] = os.sched_getaffinity(int(tid))
+        except OSError:
+            pass
+    return found
+
+
+@pytest.mark.skipif(shutil.which("gcc") is None, reason="gcc is needed to build the C minitalk peer")
+@pytest.mark.skipif(len(os.sched_getaffinity(0)) < 2, reason="one CPU: no thread is placed")
+def test_the_app_threads_stay_on_their_cpu_while_the_receiver_follows_a_classic_client(pty_server, tmp_path):
+    """While a classic client holds the line the receiver thread may run on any CPU (a busy one must
+    not hold it); the app's threads stay where they are, on its CPU: moving them cost the receiver
+    0.1 ms at the first byte, about one bit of a client that does not wait for acks. Once the line is
+    free, every thread is on the receiver's CPU again. Convention B's client, a 1,000-byte message
+    (~1.3 s of bits)."""
+    convention = conventions.CONVENTIONS["B"]
+    client = str(conventions.build(tmp_path, ["B"])["B"][0])
+    server = pty_server("--classic", convention.profile, "--classic-timeout", "0.5")
+    match = server.wait_for(lambda: re.search(r"sigchat-send (\d+) 'hello'", server.text), 20, "the PID on screen")
+    pid = int(match.group(1))
+    assert pid == server.pid  # safety: we only ever signal the process we started
+    last = {max(os.sched_getaffinity(0))}
+    server.wait_for(lambda: all(cpus == last for cpus in _affinities(pid).values()), 10,
+                    "every thread of the app on the receiver's CPU")
+    proc = subprocess.Popen([client, str(pid), "x" * 1000], preexec_fn=unblock_signals,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        widened = None
+        while proc.poll() is None and widened is None:
+            threads = _affinities(pid)
+            if any(name.endswith(":sigchat-recv") and cpus != last for name, cpus in threads.items()):
+                widened = threads
+            server.read(0.005)
+        assert proc.wait(30) == 0
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait(5)
+    if widened is None:
+        pytest.skip("the receiver was never seen following the client (a busy machine: it ended first)")
+    others = {name: cpus for name, cpus in widened.items() if not name.endswith(":sigchat-recv")}
+    assert others and all(cpus == last for cpus in others.values()), widened
+    server.wait_for(lambda: all(cpus == last for cpus in _affinities(pid).values()), 10,
+                    "every thread back on the receiver's CPU")
+    assert server.poll() is None
