@@ -999,3 +999,32 @@ def test_bit_runs_read_as_the_decoder_does(text: str) -> None:
     got_plain = [r for r in replies if r is not None] + [r for _, r in plain.outbox]
     got_runs = [r for r in sent if r is not None] + [r for _, r in runs.outbox]
     assert got_runs == got_plain
+
+
+@pytest.mark.parametrize("spec", [
+    "msb,usr2=1,nul,ack=usr1",
+    "lsb,len32+nul,ack=none",
+    "lsb,usr1=1,len-typed+nul,nul-counted,ack=usr1,end-ack=usr2,handshake",
+    "msb,len32,ack=usr2,end-ack=usr1,handshake",
+])
+def test_warming_up_the_classic_paths_serves_scratch_clients_and_leaves_the_server_as_it_was(spec):
+    """``Server.warm_up_classic`` (run by the receiver before it reads signals) serves its clients
+    on a scratch server: each message delivered there, nothing here."""
+    server = protocol.Server(classic=parse_profile(spec), classic_auto=True)
+    served: list[list[str]] = []
+    real_tick = protocol.Server.tick
+
+    def tick(self, now):
+        if self is not server:
+            served.append([type(event).__name__ for event in self.events])
+        return real_tick(self, now)
+
+    protocol.Server.tick = tick
+    try:
+        server.warm_up_classic()
+    finally:
+        protocol.Server.tick = real_tick
+    assert served == [["TransferStarted", "MessageDelivered"]] * protocol.WARM_UP_CLIENTS
+    assert server.events == [] and server.outbox == [] and server.known_pids() == 0
+    assert server.counters == protocol.Server().counters
+    assert server.classic.auto and server.classic.holder is None

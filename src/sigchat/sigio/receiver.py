@@ -22,7 +22,7 @@ import time
 from collections.abc import Callable
 
 from sigchat.proto.base import Record
-from sigchat.proto.classic.server import NUDGE_AFTER, warm_up
+from sigchat.proto.classic.server import NUDGE_AFTER
 from sigchat.proto.events import ServerEvent
 from sigchat.proto.server import Server
 from sigchat.proto.wire import WORD_TAG_SHIFT
@@ -594,9 +594,9 @@ class Receiver:
 
     # ------------------------------------------------------------------ classic clients
     def _warm_up(self) -> None:
-        """Run the classic paths once: CPython's first calls are slow (the first bit of a
+        """Run the classic paths a few times: CPython's first calls are slow (the first bit of a
         client took ~0.4 ms, while an unacked client sends one every ~0.2 ms)."""
-        warm_up(self.server.classic.profile)
+        self.server.warm_up_classic()
         quick_signal_safety(os.getpid(), signal.SIGUSR1)
         quick_signal_safety(os.getpid(), signal.SIGKILL)  # the not-caught path (reads syscall)
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from sigchat.proto.base import LocalProtocolError
 from sigchat.proto.classic.integrity import assess, complete_nul, first_broken_byte
-from sigchat.proto.classic.profile import DEFAULT_IDLE_TIMEOUT, HANDSHAKE, Profile, encode
+from sigchat.proto.classic.profile import DEFAULT_IDLE_TIMEOUT, HANDSHAKE, Profile
 from sigchat.proto.events import (
     ACKED,
     CLASSIC,
@@ -571,13 +571,3 @@ class ClassicServer:
                 d.data.append(byte)
         return False
 
-
-def warm_up(profile: Profile) -> None:
-    """Decode a short message on scratch state (CPython runs code slowly the first time)."""
-    server = ClassicServer(profile, timeout=1.0)
-    symbols = ([HANDSHAKE] if profile.handshake else []) + encode(b"warm-up", profile)  # the handshake's ask
-    for index, symbol in enumerate(symbols):
-        server.receive(1, symbol, index * 1e-4)
-        server.receive(2, symbol, index * 1e-4)
-    server.progress()
-    server.tick(10.0)
