@@ -207,7 +207,7 @@ class Server:
         has run a few times (3.11 specializes it after 8 calls), and a server runs its first-contact
         code once per message. A client that does not wait for acks sends its next bit ~0.12 ms
         after its first, whatever the server does; that first signal took 0.08-0.15 ms on the
-        Textual app, 0.06-0.12 ms after this (and one pass through the classic decoder alone, the
+        Textual app, 0.04-0.09 ms after this (and one pass through the classic decoder alone, the
         warm-up before, had cut ~0.4 ms to that).
         """
         classic = self.classic
