@@ -768,11 +768,48 @@ def test_a_lost_bit_is_reported_as_damage_at_its_byte() -> None:
 def test_valid_text_from_a_paced_client_stays_unverified_whatever_the_gaps() -> None:
     profile = parse_profile("ack=none")
     symbols = encode("héllo".encode(), profile)
-    times = [1.0 + i * STEP * (1 + 9 * (i % 7 == 0)) for i in range(len(symbols))]
+    times = list(itertools.accumulate(STEP * (1 + 9 * (i % 7 == 0)) for i in range(len(symbols))))  # (waits of 1x, 10x)
+    server = ClassicServer(profile)
+    feed_timed(server, symbols, [1.0 + at for at in times])
+    (event,) = server.events[1:]
+    assert (event.data, event.integrity, event.note) == ("héllo".encode(), "unverified", "")
+
+
+@pytest.mark.parametrize(
+    ("spec", "at_once", "note"),
+    [
+        ("ack=none", [8 + 3], "two signals waited at once at byte 1: their order may be swapped"),
+        ("ack=none", [0, 20, 37], "two signals waited at once at 3 places, the first at byte 0: their order may be swapped"),
+        ("lsb,len32+nul,ack=none", [5], "two signals waited at once before the text: their order may be swapped"),
+        ("lsb,len32+nul,ack=none", [32 + 16], "two signals waited at once at byte 2: their order may be swapped"),
+        ("ack=none", [], ""),
+    ],
+)
+def test_two_signals_read_at_once_from_a_paced_client_are_named_in_its_note(spec, at_once, note) -> None:
+    """A signal read within ``BOTH_PENDING`` of the one before it had waited at the server, with
+    the one before: of different kinds (two alike merge), handed SIGUSR1 first whatever the client
+    sent first. The message stays unverified (half the time the order is right) and says where."""
+    profile = parse_profile(spec)
+    symbols = encode("héllo".encode(), profile)
+    times, now = [], 1.0
+    for index in range(len(symbols)):
+        now += 2e-6 if index - 1 in at_once else STEP
+        times.append(now)
     server = ClassicServer(profile)
     feed_timed(server, symbols, times)
     (event,) = server.events[1:]
-    assert (event.data, event.integrity, event.note) == ("héllo".encode(), "unverified", "")
+    assert (event.data, event.integrity, event.note) == ("héllo".encode(), "unverified", note)
+
+
+def test_a_client_that_never_sleeps_between_signals_gets_no_note_on_their_order() -> None:
+    """Its every wait is short: they tell nothing of signals that waited (a typical wait under
+    five times ``BOTH_PENDING``)."""
+    profile = parse_profile("ack=none")
+    symbols = encode(b"fast", profile)
+    server = ClassicServer(profile)
+    feed_timed(server, symbols, [1.0 + index * 3e-6 for index in range(len(symbols))])
+    (event,) = server.events[1:]
+    assert (event.data, event.integrity, event.note) == (b"fast", "unverified", "")
 
 
 @pytest.mark.parametrize("how", ["exited", "went silent"])

@@ -10,7 +10,10 @@ clients", "What a classic message is worth"), so the server says what it knows:
 ``UNVERIFIED``
     The client paces itself (no ack in the profile, or the server does not
     answer it). Two equal signals sent while the server was late merge into
-    one and nothing on the wire tells. Delivered, marked unverified.
+    one and nothing on the wire tells. Delivered, marked unverified. Two
+    different ones both wait, handed SIGUSR1 first: the arrival times tell
+    those, and the note says where their order may be swapped
+    (``pending_at_once``).
 ``DAMAGED``
     An unverified message whose bytes are not UTF-8: every minitalk sends its
     argument, i.e. text, byte by byte, and one lost bit shifts every later bit
@@ -60,7 +63,7 @@ def assess(data: bytes, gaps: Sequence[float], first_byte_signal: int) -> tuple[
     """
     broken = first_broken_byte(data)
     if broken is None:
-        return UNVERIFIED, ""
+        return UNVERIFIED, order_note(pending_at_once(gaps, first_byte_signal))
     start_byte = max(0, broken - LOOK_BACK_BYTES)
     first = max(1, first_byte_signal + 8 * start_byte)
     last = min(len(gaps), first_byte_signal + 8 * (broken + 1))
@@ -69,6 +72,44 @@ def assess(data: bytes, gaps: Sequence[float], first_byte_signal: int) -> tuple[
         widest = max(range(first, last), key=lambda signal: gaps[signal - 1])
         lost_at = max(0, (widest - first_byte_signal) // 8)
     return DAMAGED, f"bit lost at byte {lost_at}"
+
+
+BOTH_PENDING = 20e-6
+"""A signal read less than this after the one before it was pending already (``pending_at_once``)."""
+TYPICAL_WAIT_SAMPLES = 1024
+"""How many waits, spread over the message, give its typical wait (a median of all would cost
+~0.3 s for a message of 128 kB, in the receiver thread)."""
+
+
+def pending_at_once(gaps: Sequence[float], first_byte_signal: int) -> list[int]:
+    """Where two signals of a paced client were pending at the server at once: the offsets of the
+    message bytes whose bits they carry (the first's), ``-1`` before the message bytes.
+
+    A wait under ``BOTH_PENDING`` before a signal, in a stream whose typical wait is over five
+    times longer, cannot be the client's pace (it sleeps between two signals): the server was
+    late and read a signal that had waited. Two of one kind merge into one, so these two were of
+    different kinds, and the kernel hands SIGUSR1 first: their order is the kernel's, which is
+    the client's only half the time. ``gaps`` and ``first_byte_signal`` are ``assess``'s.
+    """
+    if not gaps:
+        return []
+    step = max(1, len(gaps) // TYPICAL_WAIT_SAMPLES)
+    sample = sorted(gaps[::step])
+    if sample[len(sample) // 2] < 5 * BOTH_PENDING:
+        return []  # a client that does not sleep between signals: short waits tell nothing
+    return [(index - first_byte_signal) // 8 if index >= first_byte_signal else -1
+            for index, gap in enumerate(gaps) if gap < BOTH_PENDING]
+
+
+def order_note(places: list[int]) -> str:
+    """The note on an unverified message for ``pending_at_once``'s places (``""``: none)."""
+    if not places:
+        return ""
+    first = places[0]
+    where = "before the text" if first < 0 else f"at byte {first}"
+    if len(places) > 1:
+        where = f"at {len(places)} places, the first {where}"
+    return f"two signals waited at once {where}: their order may be swapped"
 
 
 NUL_MIN_BITS = 5
