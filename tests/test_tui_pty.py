@@ -105,6 +105,18 @@ class PtyServer:
         os.close(self.fd)
 
 
+def _affinities(pid: int) -> dict[str, set[int]]:
+    """Each thread's CPUs, by thread id and name (``tid:comm``); threads gone meanwhile are left out."""
+    found = {}
+    for tid in os.listdir(f"/proc/{pid}/task"):
+        try:
+            name = Path(f"/proc/{pid}/task/{tid}/comm").read_text().strip()
+            found[f"{tid}:{name}"] = os.sched_getaffinity(int(tid))
+        except OSError:
+            pass
+    return found
+
+
 @pytest.fixture
 def pty_server():
     servers: list[PtyServer] = []
@@ -129,9 +141,8 @@ def test_tui_on_a_real_pty_survives_a_burst_and_quits_promptly(pty_server, tmp_p
     if len(os.sched_getaffinity(0)) > 1:
         # Textual's threads run on the receiver thread's CPU: the GIL changes hands on one CPU.
         last = {max(os.sched_getaffinity(0))}
-        tasks = f"/proc/{pid}/task"
         server.wait_for(
-            lambda: len(os.listdir(tasks)) >= 3 and all(os.sched_getaffinity(int(t)) == last for t in os.listdir(tasks)),
+            lambda: len(threads := _affinities(pid)) >= 3 and all(cpus == last for cpus in threads.values()),
             10,
             "every thread of the app on the receiver's CPU",
         )
@@ -246,18 +257,6 @@ def test_tui_reads_a_client_that_does_not_wait_for_acks_as_well_as_plain_mode(pt
     if not intact["tui"] and intact["plain"] < 6:
         pytest.skip(f"plain mode got {intact['plain']} of 10 intact: too busy a machine to judge the app")
     assert intact["tui"], f"no message whole on the terminal, plain mode: {intact['plain']} of 10"
-
-
-def _affinities(pid: int) -> dict[str, set[int]]:
-    """Each thread's CPUs, by thread id and name (``tid:comm``); threads gone meanwhile are left out."""
-    found = {}
-    for tid in os.listdir(f"/proc/{pid}/task"):
-        try:
-            name = Path(f"/proc/{pid}/task/{tid}/comm").read_text().strip()
-            found[f"{tid}:{name}"] = os.sched_getaffinity(int(tid))
-        except OSError:
-            pass
-    return found
 
 
 @pytest.mark.skipif(shutil.which("gcc") is None, reason="gcc is needed to build the C minitalk peer")
