@@ -11,8 +11,9 @@ to the CPU sigchat-server pins its receiver thread to: a ``sigwaitinfo``
 ping-pong (``kill``, one bit per round trip: the limit of 1-bit rows), a
 ``sigqueue`` ping-pong (a 64-bit ``si_value`` per round trip: turbo rows are
 compared with its round trips/s x 48 payload bits, what one word per round
-trip could carry), and for reference two words (SIGUSR1 and SIGUSR2) per round
-trip. Cross-CPU rows are compared with the ``sigwaitinfo`` ping-pong between two
+trip could carry), and for reference two words (SIGUSR1 and SIGUSR2, as sigchat's
+word pairs) and three words (the third to the receiving thread's own pending set) per
+round trip. Cross-CPU rows are compared with the ``sigwaitinfo`` ping-pong between two
 CPUs. A raw Python ping-pong (``scripts/pingpong.py``: two processes,
 sigtimedwait, no protocol) on one CPU and on two is kept for reference, and as
 the baseline of the protocol-overhead goal. sigchat rows cover size x mode
@@ -333,7 +334,7 @@ def receiver_cpu() -> int:
 
 
 def c_ping_pong(program: Path, mode: str, rounds: int, cross_cpu: bool = False) -> float:
-    """Round trips/s of the C ping-pong ``mode`` (kill, sigqueue, pair), on the receiver's CPU (and another)."""
+    """Round trips/s of the C ping-pong ``mode`` (kill, sigqueue, pair, triple), on the receiver's CPU (and another)."""
     cpus = [str(receiver_cpu())] + ([str(other_cpu())] if cross_cpu else [])
     result = subprocess.run([str(program), mode, str(rounds), *cpus], capture_output=True, text=True, preexec_fn=unblock_signals, timeout=120)
     if result.returncode != 0:
@@ -475,6 +476,10 @@ def build_rows(args: argparse.Namespace, servers: dict, payloads: dict[int, byte
     rows["c-pair-same"] = Row(
         "C two words per round trip, same CPU", "round trips/s", lambda: c_ping_pong(program, "pair", c_rounds),
         baseline="c-sigqueue-same", short="C two words",
+    )
+    rows["c-triple-same"] = Row(
+        "C three words per round trip, same CPU", "round trips/s", lambda: c_ping_pong(program, "triple", c_rounds),
+        baseline="c-sigqueue-same", short="C three words",
     )
     rows["c-kill-cross"] = Row(
         "C sigwaitinfo ping-pong, two CPUs", "round trips/s", lambda: c_ping_pong(program, "kill", c_rounds // 4, cross_cpu=True),
