@@ -16,7 +16,9 @@ word pairs) and three words (the third to the receiving thread's own pending set
 round trip. Cross-CPU rows are compared with the ``sigwaitinfo`` ping-pong between two
 CPUs. A raw Python ping-pong (``scripts/pingpong.py``: two processes,
 sigtimedwait, no protocol) on one CPU and on two is kept for reference, and as
-the baseline of the protocol-overhead goal. sigchat rows cover size x mode
+the baseline of the protocol-overhead goal; so are its turbo-word versions with two and
+three words per round trip (``word_ping_pong``: what Python reaches with ctypes, no
+protocol, against the same C limit as the turbo rows). sigchat rows cover size x mode
 (1-bit: one payload bit per signal; turbo: ``--turbo``, 6 payload bytes per
 sigqueue value) x sender count (1, ``--concurrent``) x plain/Textual UI, for
 ``pinned`` (the default: the sender joins the CPU of the server's receiver
@@ -84,7 +86,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "src"))
 sys.path.insert(0, str(ROOT / "scripts"))
 
-from pingpong import ping_pong  # noqa: E402
+from pingpong import RT_TGSIGQUEUEINFO, ping_pong, word_ping_pong  # noqa: E402
 
 from sigchat.sigio import procfs  # noqa: E402
 from sigchat.sigio.masks import block_signals, unblock_signals  # noqa: E402
@@ -493,6 +495,14 @@ def build_rows(args: argparse.Namespace, servers: dict, payloads: dict[int, byte
         "raw Python ping-pong, two CPUs", "round trips/s", lambda: ping_pong(20_000, cross_cpu=True), short="two-CPU ping-pong",
         limit=("c-kill-cross", 1),
     )
+    # What Python itself reaches with turbo words, no protocol: the ceiling of word pairs, and of three words.
+    for words, name in ((2, "two"), (3, "three")):
+        if words == 3 and os.uname().machine not in RT_TGSIGQUEUEINFO:
+            continue
+        rows[f"pywords-{words}"] = Row(
+            f"raw Python, {name} turbo words per round trip", "payload bits/s",
+            lambda words=words: word_ping_pong(20_000, words) * WORD_BITS * words, limit=("c-sigqueue-same", WORD_BITS),
+        )
     one_bit_goal = Goal(">=", 0.70, on="limit", why="1-bit 10 KB and 100 KB vs the C same-CPU ping-pong (issue 16)")
     for size in sizes:
         key = f"1bit-{size}"
