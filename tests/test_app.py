@@ -37,7 +37,7 @@ from sigchat.tui import demo
 from sigchat.sigio import masks as sigio
 from sigchat.sigio.receiver import Receiver
 from sigchat.server.sink import EventSink, Kind
-from sigchat.tui.app import SigchatApp, receiver_factory
+from sigchat.tui.app import CLOCK_INTERVAL, SigchatApp, receiver_factory
 from sigchat.tui.bridge import Bridge
 from sigchat.tui.model import log_records
 from sigchat.tui.demo import (
@@ -472,6 +472,34 @@ def test_transfers_never_lay_the_screen_out(monkeypatch):
         assert layouts == []
 
     run(body, make_app())
+
+
+def test_the_clock_is_a_plain_event_loop_timer_and_no_textual_timer_runs():
+    """The once-a-second tick is scheduled with the event loop's call_later (SigchatApp._clock):
+    a Textual Timer costs the app's thread ~0.3 ms each time it fires, and a classic client that
+    does not wait for acks loses bits to that (measured in _clock's docstring). No widget of the
+    idle app keeps a Textual timer running either."""
+    ticks = []
+
+    async def body(app, pilot):
+        nodes = [app, app.screen, *app.screen.walk_children(with_self=False)]
+        running = [
+            (node, timer.name)
+            for node in nodes
+            for timer in node._timers
+            if timer._task is not None and not timer._task.done() and timer._active.is_set()
+        ]
+        assert running == []
+        handle = app._clock_handle
+        assert isinstance(handle, asyncio.TimerHandle) and not handle.cancelled()
+        assert 0 < handle.when() - asyncio.get_running_loop().time() <= CLOCK_INTERVAL
+        app._tick = lambda: ticks.append(app.clock.mono())  # the clock calls whatever _tick is now
+        await wait_for(pilot, lambda: len(ticks) >= 1, timeout=10 * CLOCK_INTERVAL)
+        assert app._clock_handle is not handle and not app._clock_handle.cancelled()
+        return app._clock_handle
+
+    last = run(body, make_app())
+    assert last.cancelled()  # unmounting stops the clock
 
 
 def test_aborted_rejected_and_refused_transfers_are_marked():
