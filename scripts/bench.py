@@ -96,11 +96,11 @@ C_PINGPONG = ROOT / "scripts" / "c" / "pingpong.c"
 C_BUILD = ROOT / "build" / "bench"
 WORD_BITS = 48
 """Payload bits of one turbo word (``proto.wire.WORD_TAG_SHIFT``): a C sigqueue round trip's worth."""
-# sigchat-send -v (worded by sigchat.format): "..., 1 bit per signal, ..." or "..., turbo (N words), ...",
+# sigchat-send -v (worded by sigchat.format): "..., 1 bit per signal, ..." or "..., turbo (N words, G per round trip), ...",
 # then "F bits, S signals sent, ..., R retransmissions, A attempts, X, N kbit/s", where F sums all
 # attempts, X is a duration ("5.45 ms", "2.50 s", "1:05") and N the payload bits over X (3 digits).
 STATS = re.compile(
-    r"bytes?, (1 bit per signal|turbo \([\d,]+ words?\)), ([\d,]+) bits?, [\d,]+ signals? sent, .*?([\d,]+) retransmissions?, "
+    r"bytes?, (1 bit per signal|turbo \([\d,]+ words?, [123] per round trip\)), ([\d,]+) bits?, [\d,]+ signals? sent, .*?([\d,]+) retransmissions?, "
     r"([\d,]+) attempts?, (\d+(?:\.\d+)? (?:µs|ms|s)|\d+(?::\d\d){1,2}), ([\d.]+) ([kMG]?)bit/s"
 )
 DURATION_UNITS = {"µs": 1e-6, "ms": 1e-3, "s": 1.0}

@@ -43,7 +43,10 @@ Turbo words (``sigqueue`` with a value) occupy the same pending slots as
 plain signals; the server reads a pending value with ``Server.receive_word``,
 as ``signals.Receiver`` does for any SI_QUEUE signal. A sender in word pairs
 sends its SIGUSR1 and SIGUSR2 words in one step, so both can be pending at
-once (and the SIGUSR1 one is taken first, unless it was lost). ``forge`` is the
+once (and the SIGUSR1 one is taken first, unless it was lost). In word
+triples the first word goes to the server's receiving thread: its own pending
+SIGUSR1 (``THREAD_SLOT``), which the kernel hands out before the process's
+signals, so three words can be pending at once. ``forge`` is the
 probability per step that a spoofer queues a random word that claims to come
 from a sender pid (``rt_sigqueueinfo`` can forge ``si_pid``).
 
@@ -78,30 +81,34 @@ from sigchat.proto import api as protocol
 
 SERVER_PID = 1
 SPOOFER_PID = 99
+THREAD_SLOT = 2
+"""The pending slot of a SIGUSR1 queued to the server's receiving thread (``rt_tgsigqueueinfo``)."""
+TAKE_ORDER = (THREAD_SLOT, 0, 1)
+"""The kernel takes a thread's own pending signals first, then the process's, SIGUSR1 first."""
 
 
 @dataclass
 class Process:
     pid: int
-    pending: dict[int, int | None] = field(default_factory=lambda: {0: None, 1: None})
-    values: dict[int, int | None] = field(default_factory=lambda: {0: None, 1: None})
+    pending: dict[int, int | None] = field(default_factory=lambda: {0: None, 1: None, THREAD_SLOT: None})
+    values: dict[int, int | None] = field(default_factory=lambda: {0: None, 1: None, THREAD_SLOT: None})
     stopped_until: float = 0.0
 
     def take(self) -> tuple[int, int, int | None] | None:
         """``(symbol, sender pid, si_value or None)`` of the next pending signal."""
-        for symbol in (0, 1):
-            sender = self.pending[symbol]
+        for slot in TAKE_ORDER:
+            sender = self.pending[slot]
             if sender is not None:
-                self.pending[symbol] = None
-                return symbol, sender, self.values[symbol]
+                self.pending[slot] = None
+                return slot & 1, sender, self.values[slot]
         return None
 
     def has_pending(self) -> bool:
-        return self.pending[0] is not None or self.pending[1] is not None
+        return any(sender is not None for sender in self.pending.values())
 
     def clear(self) -> None:
         """Every pending signal is lost (or drained)."""
-        self.pending = {0: None, 1: None}
+        self.pending = {0: None, 1: None, THREAD_SLOT: None}
 
 
 @dataclass
@@ -215,8 +222,11 @@ class SimKernel:
             return None
         raise KeyError(pid)
 
-    def send(self, source: int, target: int, symbol: int | None, value: int | None = None, *, forged: bool = False) -> None:
-        """``source`` signals ``target`` (``kill``, or ``sigqueue`` with ``value``), through the kernel's losses and pending slots."""
+    def send(
+        self, source: int, target: int, symbol: int | None, value: int | None = None, *, forged: bool = False, to_thread: bool = False
+    ) -> None:
+        """``source`` signals ``target`` (``kill``, or ``sigqueue`` with ``value``; a SIGUSR1 word ``to_thread``: to its
+        receiving thread), through the kernel's losses and pending slots."""
         if symbol is None:
             return
         if source != SERVER_PID and source != SPOOFER_PID and not forged:
@@ -231,18 +241,21 @@ class SimKernel:
         process = self._process(target)
         if process is None:
             return  # ESRCH: the process exited
-        if process.pending[symbol] is not None:
+        slot = THREAD_SLOT if to_thread and symbol == 0 else symbol
+        if process.pending[slot] is not None:
             self.coalesced += 1
             return
-        process.pending[symbol] = source
-        process.values[symbol] = value
+        process.pending[slot] = source
+        process.values[slot] = value
 
     def _sender_sends(self, pid: int, proto: protocol.Sender, symbol: int | None) -> None:
-        """What a sender's state machine returned: ``symbol`` (a word with ``value``), and in
-        word pairs the SIGUSR2 word right after it, as ``signals.send_message`` sends them."""
-        self.send(pid, SERVER_PID, symbol, proto.value)
-        if symbol is not None and proto.pair_value is not None:
-            self.send(pid, SERVER_PID, protocol.ONE, proto.pair_value)
+        """What a sender's state machine returned: ``symbol`` (a word with ``value``, to the receiving
+        thread when ``to_thread``), and in word pairs and triples the group's other words right after
+        it, as ``sigio.send.send_message`` sends them."""
+        self.send(pid, SERVER_PID, symbol, proto.value, to_thread=proto.to_thread)
+        if symbol is not None:
+            for more, value in proto.more_words:
+                self.send(pid, SERVER_PID, more, value)
 
     def _server_flush(self, hold: bool = False) -> None:
         self.events.extend(self.server.events)
@@ -285,7 +298,10 @@ class SimKernel:
         if self.spoof_senders and self.senders and rng.random() < self.spoof_senders:
             self.send(SPOOFER_PID, rng.choice(self.senders).process.pid, rng.getrandbits(1))
         if self.forge and self.senders and rng.random() < self.forge:
-            self.send(rng.choice(self.senders).process.pid, SERVER_PID, rng.getrandbits(1), rng.getrandbits(64), forged=True)
+            self.send(
+                rng.choice(self.senders).process.pid, SERVER_PID, rng.getrandbits(1), rng.getrandbits(64), forged=True,
+                to_thread=rng.random() < 0.5,  # (rt_tgsigqueueinfo forges as well)
+            )
         runnable = [p for p in [self.server_process, *(s.process for s in self.senders)] if p.has_pending() and p.stopped_until <= self.now]
         if runnable:
             process = runnable[0] if self.ordered else rng.choice(runnable)

@@ -184,7 +184,7 @@ def test_sigchat_send_v_words_its_numbers_with_format():
         "82,065 received (the whole signature included), 1 retransmission, 1 attempt, 1.50 s, 54.6 kbit/s"
     )
     line = format_stats(send_result(turbo=True, words=1, attempts=2, retransmissions=0, length=1))
-    assert line.startswith("sigchat-send: 1 byte, turbo (1 word), ") and ", 0 retransmissions, 2 attempts, " in line
+    assert line.startswith("sigchat-send: 1 byte, turbo (1 word, 1 per round trip), ") and ", 0 retransmissions, 2 attempts, " in line
     assert "attempt(s)" not in line
 
 

@@ -441,8 +441,9 @@ def exchange(data: bytes, *, runs: bool, cuts: set[int], turbo: bool = False) ->
                 server.receive_run(PID, bytes(server_run[1]), server_run[2])
                 server_run = None
             reply = server.receive(PID, symbol, now) if value is None else server.receive_word(PID, value, now)
-            if value is not None and sender.pair_value is not None:  # word pairs: answered after the second
-                reply = server.receive_word(PID, sender.pair_value, now)
+            if value is not None:  # word pairs and triples: answered after the last
+                for _, more in sender.more_words:
+                    reply = server.receive_word(PID, more, now)
             started = server.bit_run() if runs else None
             if started is not None:
                 server_run = [started[1], bytearray(), []]

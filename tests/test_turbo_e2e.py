@@ -24,7 +24,7 @@ from sigchat.proto import api as protocol
 pytestmark = pytest.mark.timeout(120)
 
 TOOLS = Path(__file__).parent / "stress_tools"
-STATS_RE = re.compile(r"^sigchat-send: (?P<bytes>[\d,]+) bytes?, (?P<mode>turbo \((?P<words>[\d,]+) words?\)|1 bit per signal), ", re.M)
+STATS_RE = re.compile(r"^sigchat-send: (?P<bytes>[\d,]+) bytes?, (?P<mode>turbo \((?P<words>[\d,]+) words?, (?P<group>[123]) per round trip\)|1 bit per signal), ", re.M)
 
 
 def payload(size: int, seed: int) -> bytes:
@@ -43,6 +43,7 @@ def test_turbo_message_arrives_intact_as_words(server):
     assert result.returncode == 0, result.stderr
     match = stats(result)
     assert match["mode"].startswith("turbo") and int(match["words"].replace(",", "")) == protocol.word_count(len(data))
+    assert match["group"] == "3"  # triples: the first word of each to the server's receiving thread
     assert "note:" not in result.stderr
     server.wait_body(data + b"\n", timeout=30)
     server.wait_stderr(rf"^sigchat-server: sender {result.pid} \(sigchat-send\) started$")
@@ -58,7 +59,7 @@ def test_turbo_word_boundaries(shared_server, size):
     result = helpers.run_sender(["-v", "--turbo", str(server.pid)], stdin=data, timeout=30)
     assert result.returncode == 0, result.stderr
     words = protocol.word_count(size)
-    assert stats(result)["mode"] == f"turbo ({words:,} word{'' if words == 1 else 's'})"
+    assert stats(result)["mode"] == f"turbo ({words:,} word{'' if words == 1 else 's'}, 3 per round trip)"
     server.wait_since(mark, data + b"\n")
 
 

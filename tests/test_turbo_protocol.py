@@ -1,9 +1,11 @@
 """Turbo words (protocol rule 7), in memory: wire format, negotiation, fallback and adversity.
 
-Two generations of turbo meet here: one word per round trip (a sender or
-server of the previous version, which ignores flags bit 1) and word pairs
-(``FLAG_PAIRS``: a SIGUSR1 and a SIGUSR2 word, one reply per pair). Every pair
-of generations must agree on one of them.
+Three generations of turbo meet here: one word per round trip (a sender or
+server that ignores flags bit 1), word pairs (``FLAG_PAIRS``: a SIGUSR1 and a
+SIGUSR2 word, one reply per pair; a server of that generation ignores flags
+bit 2) and word triples (``FLAG_TRIPLES``: a SIGUSR1 word to the server's
+receiving thread, a SIGUSR1 and a SIGUSR2 word to the process, one reply per
+triple). Every pair of generations must agree on one of them.
 
 Words are built here from the module docstring, independently of the
 protocol's helpers. The adversity tests reuse ``test_protocol``'s harness
@@ -57,9 +59,13 @@ def tail_bits(data: bytes, message_id: int, *, flags: int = P.FLAG_TURBO, attemp
     return [bit for byte in counted for bit in bits_of(byte, 8)] + bits_of(crc, 32)
 
 
-def exchange(sender: P.Sender, server: P.Server, pid: int = PID, now: float = 0.0) -> tuple[list[tuple[int, int | None]], float]:
-    """A perfect link: every signal arrives, every reply arrives. Returns what the sender sent, as (symbol, value)."""
+def exchange(
+    sender: P.Sender, server: P.Server, pid: int = PID, now: float = 0.0, threads: list[bool] | None = None
+) -> tuple[list[tuple[int, int | None]], float]:
+    """A perfect link: every signal arrives, every reply arrives. Returns what the sender sent, as (symbol, value);
+    ``threads`` collects, per signal, whether it went to the server's receiving thread."""
     sent = []
+    threads = [] if threads is None else threads
     symbol = sender.start(now)
     while sender.outcome is None:
         now += DT
@@ -68,24 +74,27 @@ def exchange(sender: P.Sender, server: P.Server, pid: int = PID, now: float = 0.
             server.tick(now)
             symbol = sender.timeout(now)
             continue
-        value, pair_value = sender.value, sender.pair_value
+        value, more = sender.value, sender.more_words
         sent.append((symbol, value))
+        threads.append(sender.to_thread)
         reply = server.receive(pid, symbol, now) if value is None else server.receive_word(pid, value, now)
-        if pair_value is not None:
-            assert symbol == P.ZERO and reply is None  # a pair is answered once, after its SIGUSR2 word
-            sent.append((P.ONE, pair_value))
-            reply = server.receive_word(pid, pair_value, now)
+        for more_symbol, more_value in more:
+            assert symbol == P.ZERO and reply is None  # a pair or triple is answered once, after its last word
+            sent.append((more_symbol, more_value))
+            threads.append(False)
+            reply = server.receive_word(pid, more_value, now)
         server.outbox.clear()
         now += DT
         symbol = None if reply is None else sender.receive(reply, now)
     return sent, now
 
 
-def old_server(monkeypatch) -> None:
-    """Servers from now on behave like those of the previous version: flags bit 1 unknown, never a pair."""
+def old_server(monkeypatch, generation: str = "old turbo") -> None:
+    """Servers from now on behave like those of an earlier generation: "old turbo", flags bit 1
+    unknown, never a pair; "pairs", flags bit 2 unknown, never a triple."""
     from sigchat.proto import server as server_module
 
-    monkeypatch.setattr(server_module, "FLAG_PAIRS", 0)
+    monkeypatch.setattr(server_module, "FLAG_PAIRS" if generation == "old turbo" else "FLAG_TRIPLES", 0)
 
 
 # =========================================================================== wire format and negotiation
@@ -124,40 +133,6 @@ def test_server_reads_words_built_from_the_documentation(data, message_id):
 PAIRS = P.FLAG_TURBO | P.FLAG_PAIRS
 
 
-@examples(60)
-@given(data=st.binary(max_size=40), message_id=st.integers(0, 2**32 - 1), orders=st.lists(st.booleans(), min_size=7, max_size=7))
-@example(data=b"abcdefghijkl", message_id=9, orders=[False] * 7)
-@example(data=b"abcdefghijklm", message_id=9, orders=[True] * 7)
-def test_server_reads_word_pairs_built_from_the_documentation(data, message_id, orders):
-    """With flags bit 1 set, index 17 (the first attempt bit) is answered with the
-    "yes" too (ack_symbol(17) ^ 1); then words 2p and 2p+1 form pair p, taken in
-    either order, answered once with ack_symbol(p) when both are in; an odd last
-    word is a pair of one."""
-    server = P.Server(turbo=True)
-    now = open_session(server, PID, 0.0)
-    replies, now = feed(server, PID, header_bits(data, message_id, flags=PAIRS), now)
-    expected = [P.ack_symbol(k) for k in range(89)]
-    expected[P.TURBO_CHECK_INDEX] ^= 1
-    expected[P.PAIRS_CHECK_INDEX] ^= 1
-    assert replies == expected
-    words = documented_words(data, message_id)
-    for p in range(0, len(words), 2):
-        pair = words[p : p + 2]
-        if orders[(p // 2) % len(orders)]:
-            pair.reverse()  # the SIGUSR1 word was lost and is resent after the SIGUSR2 one
-        for k, word in enumerate(pair):
-            now += DT
-            reply = server.receive_word(PID, word, now)
-            assert server.receive_word(PID, word, now) is None  # a repeat: never answered
-            assert reply == (P.ack_symbol(p // 2) if k == len(pair) - 1 else None)
-    assert not server.wants_words
-    tail = tail_bits(data, message_id, flags=PAIRS)
-    replies, now = feed(server, PID, tail, now)
-    assert replies[16:] == tail[16:]  # all echoes equal: intact
-    (delivered,) = of_type(server.events, P.MessageDelivered)
-    assert delivered.data == data and delivered.stats.words == len(words)
-
-
 def test_word_pairs_are_answered_once_and_only_complete():
     """The checks of single words, for pairs: another pid, a word of another pair,
     a bad tag or a 1-bit signal never complete a pair; a repeated word of the
@@ -185,46 +160,128 @@ def test_word_pairs_are_answered_once_and_only_complete():
     assert delivered.data == data and server.counters.stray == 9
 
 
+TRIPLES = PAIRS | P.FLAG_TRIPLES
+
+
+@pytest.mark.parametrize("group", [2, 3], ids=["pairs", "triples"])
+@examples(60)
+@given(data=st.binary(max_size=60), message_id=st.integers(0, 2**32 - 1), orders=st.lists(st.permutations([0, 1, 2]), min_size=5, max_size=5))
+@example(data=b"abcdefghijklmnopqr", message_id=9, orders=[[0, 1, 2]] * 5)
+@example(data=b"abcdefghijklmnopqrst", message_id=9, orders=[[2, 1, 0]] * 5)  # a last group of one word
+@example(data=b"abcdefghijklmnopqrstuvwxyz", message_id=9, orders=[[1, 2, 0]] * 5)  # a last triple of two words
+def test_server_reads_word_groups_built_from_the_documentation(group, data, message_id, orders):
+    """With flags bit 1 set, index 17 (the first attempt bit) is answered with the "yes"
+    too (ack_symbol(17) ^ 1), and with bit 2 as well index 18; then words 2p and 2p+1 form
+    pair p (3q, 3q+1 and 3q+2 triple q), taken in any order (a word lost and resent after
+    the others), answered once with ack_symbol(p) when all are in; a short last group
+    likewise."""
+    flags = TRIPLES if group == 3 else PAIRS
+    server = P.Server(turbo=True)
+    now = open_session(server, PID, 0.0)
+    replies, now = feed(server, PID, header_bits(data, message_id, flags=flags), now)
+    expected = [P.ack_symbol(k) for k in range(89)]
+    for index in (16, 17, 18)[:group]:
+        expected[index] ^= 1
+    assert replies == expected
+    words = documented_words(data, message_id)
+    for first in range(0, len(words), group):
+        words_of_group = words[first : first + group]
+        order = [k for k in orders[(first // group) % len(orders)] if k < len(words_of_group)]
+        for n, k in enumerate(order):
+            now += DT
+            reply = server.receive_word(PID, words_of_group[k], now)
+            assert server.receive_word(PID, words_of_group[k], now) is None  # a repeat: never answered
+            assert reply == (P.ack_symbol(first // group) if n == len(words_of_group) - 1 else None)
+    assert not server.wants_words
+    tail = tail_bits(data, message_id, flags=flags)
+    replies, now = feed(server, PID, tail, now)
+    assert replies[16:] == tail[16:]  # all echoes equal: intact
+    (delivered,) = of_type(server.events, P.MessageDelivered)
+    assert delivered.data == data and delivered.stats.words == len(words)
+    assert delivered.stats.pairs and delivered.stats.triples is (group == 3)
+
+
+def test_word_triples_are_answered_once_and_only_complete():
+    """The checks of pairs, for triples: a word of another triple, another pid or a bad
+    tag never completes a triple; repeats are dropped without a reply."""
+    data = b"0123456789abcdefghijklmnopq"  # five words: triples (0, 1, 2), (3, 4)
+    w = documented_words(data, 77)
+    server = P.Server(turbo=True)
+    now = open_session(server, PID, 0.0)
+    _, now = feed(server, PID, header_bits(data, 77, flags=TRIPLES), now)
+    assert server.receive_word(PID, w[3], now) is None  # the next triple's word
+    assert server.receive_word(OTHER, w[2], now) is None  # another pid
+    assert server.receive_word(PID, w[2] ^ (1 << 62), now) is None  # bad tag
+    assert server.receive_word(PID, w[2], now) is None  # a third of the triple: no reply yet
+    assert server.receive_word(PID, w[0], now) is None  # two thirds
+    assert server.receive_word(PID, w[2], now) is None  # a repeat
+    assert server.word_run() is None  # no run while a triple is in part
+    assert server.receive_word(PID, w[1], now) == P.ack_symbol(0)
+    assert server.receive_word(PID, w[1], now) is None  # a repeat of a triple answered
+    assert server.receive_word(PID, w[4] + (1 << 48), now) is None  # no word 5: not in the last triple
+    assert server.receive_word(PID, w[4], now) is None
+    assert server.receive_word(PID, w[3], now) == P.ack_symbol(1)  # a triple of two
+    feed(server, PID, tail_bits(data, 77, flags=TRIPLES), now)
+    (delivered,) = of_type(server.events, P.MessageDelivered)
+    assert delivered.data == data and server.counters.stray == 6
+
+
+GROUPS = {1: dict(pairs=False), 2: dict(), 3: dict(triples=True)}
+"""Sender arguments for one, two and three words per round trip."""
+
+
 @examples(40)
-@given(data=st.binary(max_size=64), message_id=st.integers(0, 2**32 - 1), pairs=st.booleans())
-def test_sender_sends_the_documented_words(data, message_id, pairs):
-    """Word *i* travels on SIGUSR1 for even *i*, SIGUSR2 for odd *i*, in both generations:
-    in pairs the SIGUSR2 word follows its SIGUSR1 word without waiting for a reply."""
-    flags = P.FLAG_TURBO | (P.FLAG_PAIRS if pairs else 0)
-    sent, _ = exchange(P.Sender(data, message_id, turbo=True, pairs=pairs), P.Server(turbo=True))
+@given(data=st.binary(max_size=64), message_id=st.integers(0, 2**32 - 1), group=st.sampled_from(list(GROUPS)))
+def test_sender_sends_the_documented_words(data, message_id, group):
+    """Word *i* travels on SIGUSR1 for even *i*, SIGUSR2 for odd *i*, with one word or two
+    per round trip: in pairs the SIGUSR2 word follows its SIGUSR1 word without waiting for
+    a reply. In triples words 3q and 3q+1 go on SIGUSR1, 3q to the receiving thread, and
+    3q+2 on SIGUSR2, all three without waiting."""
+    flags = P.FLAG_TURBO | (0, 0, P.FLAG_PAIRS, TRIPLES)[group]
+    threads: list[bool] = []
+    sent, _ = exchange(P.Sender(data, message_id, turbo=True, **GROUPS[group]), P.Server(turbo=True), threads=threads)
     signature = [(P.ONE, None)] * P.SIGNATURE_LENGTH
     header = [(bit, None) for bit in header_bits(data, message_id, flags=flags)]
-    words = [(i & 1, word) for i, word in enumerate(documented_words(data, message_id))]
+    words = [((0, 0, 1)[i % 3] if group == 3 else i & 1, word) for i, word in enumerate(documented_words(data, message_id))]
     tail = [(bit, None) for bit in tail_bits(data, message_id, flags=flags)]
     assert sent == signature + header + words + tail
+    to_thread = [i for i, thread in enumerate(threads) if thread]
+    first = len(signature) + len(header)
+    assert to_thread == (list(range(first, first + len(words), 3)) if group == 3 else [])
 
 
-SENDERS = {"1-bit": dict(), "words": dict(turbo=True, pairs=False), "pairs": dict(turbo=True)}
-"""Senders of each generation: no turbo, one word per round trip (the previous version), word pairs."""
-SERVERS = ("no turbo", "old turbo", "pairs")
-"""Servers: --no-turbo, turbo of the previous version (old_server), this version."""
+SENDERS = {
+    "1-bit": dict(), "words": dict(turbo=True, pairs=False), "pairs": dict(turbo=True), "triples": dict(turbo=True, triples=True),
+}
+"""Senders of each generation: no turbo, one word per round trip, word pairs, word triples."""
+SERVERS = ("no turbo", "old turbo", "pairs", "triples")
+"""Servers: --no-turbo, turbo before pairs and before triples (old_server), this version."""
+SENDER_GROUPS = {"words": 1, "pairs": 2, "triples": 3}
+SERVER_GROUPS = {"old turbo": 1, "pairs": 2, "triples": 3}
 
 
 @pytest.mark.parametrize("server_kind", SERVERS)
 @pytest.mark.parametrize("sender_kind", list(SENDERS))
 def test_turbo_is_negotiated_and_falls_back(sender_kind, server_kind, monkeypatch):
-    """Pairs only when both sides have them, one word per round trip when both do turbo
-    and one of them is of the previous version, 1 bit per signal otherwise: old peers
-    still talk to new ones, and the same message arrives either way."""
-    if server_kind == "old turbo":
-        old_server(monkeypatch)
-    data = bytes(range(256)) * 3 + b"odd"  # an odd number of words: the last pair is one word
+    """Triples only when both sides have them, else pairs when both have those, one word per
+    round trip when both do turbo and one of them is older, 1 bit per signal otherwise: old
+    peers still talk to new ones, and the same message arrives either way."""
+    if server_kind in ("old turbo", "pairs"):
+        old_server(monkeypatch, server_kind)
+    data = bytes(range(256)) * 3 + b"odd"  # 129 words: the last pair is one word, the last triple all three
     sender, server = P.Sender(data, 11, **SENDERS[sender_kind]), P.Server(turbo=server_kind != "no turbo")
     sent, _ = exchange(sender, server)
     turbo = sender_kind != "1-bit" and server_kind != "no turbo"
-    pairs = turbo and sender_kind == "pairs" and server_kind == "pairs"
+    group = min(SENDER_GROUPS[sender_kind], SERVER_GROUPS[server_kind]) if turbo else 0
     assert sender.outcome is P.Outcome.DELIVERED
     (delivered,) = of_type(server.events, P.MessageDelivered)
     assert delivered.data == data
-    assert sender.stats.turbo is turbo and delivered.stats.turbo is turbo and sender.stats.pairs is pairs
+    assert sender.stats.turbo is turbo and delivered.stats.turbo is turbo
+    assert sender.stats.pairs is delivered.stats.pairs is (group >= 2)
+    assert sender.stats.triples is delivered.stats.triples is (group == 3)
     words = [value for _, value in sent if value is not None]
     assert len(words) == (P.word_count(len(data)) if turbo else 0) == sender.stats.words == delivered.stats.words
-    round_trips = -(-len(words) // 2) if pairs else len(words)
+    round_trips = -(-len(words) // group) if turbo else 0
     # The server's replies: GO, the header, one per round trip of words (or payload bit), the tail.
     assert delivered.stats.signals_sent == 1 + (89 + round_trips + 48 if turbo else P.frame_bit_count(len(data)))
     assert sender.stats.frame_bits == P.frame_bit_count(len(data))
@@ -357,10 +414,10 @@ def test_turbo_safety_under_adversity(condition, seed, messages, kinds):
     slow=st.floats(0.0, 0.005),
     stray=st.floats(0.0, 0.02),
     forge=st.floats(0.0, 0.05),
-    kinds=st.lists(st.sampled_from(["words", "pairs"]), min_size=4, max_size=4),
+    kinds=st.lists(st.sampled_from(list(SENDER_GROUPS)), min_size=4, max_size=4),
 )
 def test_precise_turbo_senders_deliver_everything_once(seed, messages, late, slow, stray, forge, kinds):
-    """With the real sender's /proc view, turbo senders (pairs and single words mixed)
+    """With the real sender's /proc view, turbo senders (triples, pairs and single words mixed)
     deliver every message exactly once in one attempt, even with forged words arriving
     all along."""
     kernel, problems = simulate_turbo(seed, messages, kinds, precise=True, late=late, slow=slow, stray=stray, forge=forge)
@@ -368,15 +425,16 @@ def test_precise_turbo_senders_deliver_everything_once(seed, messages, late, slo
     check_liveness(kernel, fresh)
     for sim, kind in zip(kernel.senders, kinds):
         assert sim.proto.stats.attempts == 1 and sim.proto.stats.desyncs == 0
-        assert sim.proto.stats.turbo is True and sim.proto.stats.pairs is (kind == "pairs")
+        assert sim.proto.stats.turbo is True and sim.proto.stats.group == SENDER_GROUPS[kind]
 
 
 @examples(25)
 @given(
     seed=seeds, messages=st.lists(messages_for_words, min_size=1, max_size=3), late=st.floats(0.005, 0.03),
-    kind=st.sampled_from(["words", "pairs"]),
+    kind=st.sampled_from(list(SENDER_GROUPS)),
 )
 @example(seed=9, messages=[bytes(range(200))], late=0.03, kind="pairs")
+@example(seed=2, messages=[bytes(range(200))], late=0.03, kind="triples")
 @example(seed=0, messages=[bytes(range(200))], late=0.03, kind="words")
 @example(seed=812, messages=[b"\x00", b""], late=0.005859375, kind="words")  # failed when repeats were answered again
 def test_words_resent_by_a_wrong_lost_verdict_never_stall_a_transfer(seed, messages, late, kind):
@@ -395,7 +453,7 @@ def test_words_resent_by_a_wrong_lost_verdict_never_stall_a_transfer(seed, messa
         assert sim.proto.stats.attempts == 1, sim.proto.stats
 
 
-@pytest.mark.parametrize(("kind", "seed"), [("words", 0), ("pairs", 9)])
+@pytest.mark.parametrize(("kind", "seed"), [("words", 0), ("pairs", 9), ("triples", 2)])
 def test_the_blind_spot_scenario_really_resends_words(kind, seed):
     """The property above is not vacuous: these examples of it resend words."""
     kernel, _ = simulate_turbo(
@@ -406,7 +464,8 @@ def test_the_blind_spot_scenario_really_resends_words(kind, seed):
     assert sim.proto.stats.retransmissions >= 3 and kernel.server.counters.stray >= 3
 
 
-def test_ten_kilobytes_in_turbo_with_interference():
+@pytest.mark.parametrize("kind", ["pairs", "triples"])
+def test_ten_kilobytes_in_turbo_with_interference(kind):
     """A bigger message while other processes signal the server (lost words,
     stray and forged signals): delivered once, as words, in one attempt.
 
@@ -415,58 +474,56 @@ def test_ten_kilobytes_in_turbo_with_interference():
     because the server answers each word exactly once.)"""
     rng = random.Random(3)
     data = rng.randbytes(10_000)
-    kernel, problems = simulate_turbo(3, [data], ["pairs"], precise=True, stray=0.01, forge=0.01)
+    kernel, problems = simulate_turbo(3, [data], [kind], precise=True, stray=0.01, forge=0.01)
     fresh = check_safety(kernel, problems)
     check_liveness(kernel, fresh)
     (sim,) = kernel.senders
-    assert sim.proto.stats.words == P.word_count(len(data)) and sim.proto.stats.pairs
+    assert sim.proto.stats.words == P.word_count(len(data)) and sim.proto.stats.group == SENDER_GROUPS[kind]
     assert sim.proto.stats.attempts == 1 and sim.proto.stats.retransmissions > 0
 
 
 # =========================================================================== word runs
 
 
-def exchange_pairs(data: bytes, *, runs: bool, cuts: set[int]) -> tuple[list, list, P.Sender, P.Server]:
-    """One pair sender and one server on a perfect link, the real I/O loops' way.
+def exchange_groups(data: bytes, *, runs: bool, cuts: set[int], group: int = 2) -> tuple[list, list, P.Sender, P.Server]:
+    """One pair (``group`` 3: triple) sender and one server on a perfect link, the real I/O loops' way.
 
-    With ``runs``, each side exchanges word pairs from its word run while that
+    With ``runs``, each side exchanges word groups from its word run while that
     lasts (``Sender.word_run``, ``Server.word_run``), ending it early after the
     round trips counted in ``cuts``, as a due tick would. Returns every signal
     the sender sent as ``(symbol, value)``, every reply, and both ends.
     """
-    server, sender = P.Server(turbo=True), P.Sender(data, 99, turbo=True)
+    server, sender = P.Server(turbo=True), P.Sender(data, 99, turbo=True, **GROUPS[group])
     now = 0.0
     symbol = sender.start(now)
     batch = [(symbol, None)]
     sent, replies = [], []
-    server_run: list | None = None  # [evens, odds, replies, values, times]
-    sender_run: list | None = None  # [WordRun, pairs sent, time of the last send]
+    server_run: list | None = None  # [tags, replies, values, times]
+    sender_run: list | None = None  # [WordRun, groups sent, time of the last send]
     for count in range(100_000):
         if sender.outcome is not None:
             break
         sent += batch
         reply = None
-        run_pair = len(batch) == 2 and all(value is not None for _, value in batch)
-        if server_run is not None and run_pair and len(server_run[4]) < 2 * len(server_run[2]):
-            k = len(server_run[4]) // 2
-            (_, even), (_, odd) = batch
-            assert even >> 48 == server_run[0][k] and odd >> 48 == server_run[1][k]
-            now += DT
-            server_run[3] += [even, odd]
-            server_run[4].append(now)
-            now += DT
-            server_run[4].append(now)
-            reply = server_run[2][k]
+        run_group = len(batch) == group and all(value is not None for _, value in batch)
+        if server_run is not None and run_group and len(server_run[3]) < group * len(server_run[1]):
+            k = len(server_run[3]) // group
+            assert [value >> 48 for _, value in batch] == [tags[k] for tags in server_run[0]]
+            for _, value in batch:
+                now += DT
+                server_run[2].append(value)
+                server_run[3].append(now)
+            reply = server_run[1][k]
         else:
             if server_run is not None:
-                server.receive_word_run(PID, server_run[3], server_run[4])
+                server.receive_word_run(PID, server_run[2], server_run[3])
                 server_run = None
             for symbol, value in batch:
                 now += DT
                 answer = server.receive(PID, symbol, now) if value is None else server.receive_word(PID, value, now)
                 reply = answer if answer is not None else reply
         if server_run is not None and count in cuts:
-            server.receive_word_run(PID, server_run[3], server_run[4])
+            server.receive_word_run(PID, server_run[2], server_run[3])
             server_run = None
         if runs and server_run is None and reply is not None:
             started = server.word_run()
@@ -477,7 +534,10 @@ def exchange_pairs(data: bytes, *, runs: bool, cuts: set[int]) -> tuple[list, li
         now += DT
         if sender_run is not None and reply == sender_run[0].expect[sender_run[1]]:
             run, k = sender_run[0], sender_run[1]
-            batch = [(P.ZERO, run.firsts[k]), (P.ONE, run.seconds[k])]
+            if run.thirds is None:
+                batch = [(P.ZERO, run.firsts[k]), (P.ONE, run.seconds[k])]
+            else:
+                batch = [(P.ZERO, run.firsts[k]), (P.ZERO, run.seconds[k]), (P.ONE, run.thirds[k])]
             sender_run[1:] = [k + 1, now]
             if k + 1 == len(run.firsts) or count in cuts:
                 sender.word_ran(k + 1, now)
@@ -487,7 +547,7 @@ def exchange_pairs(data: bytes, *, runs: bool, cuts: set[int]) -> tuple[list, li
                 sender.word_ran(sender_run[1], sender_run[2])
                 sender_run = None
             symbol = sender.receive(reply, now)
-            batch = [] if symbol is None else [(symbol, sender.value)] + ([(P.ONE, sender.pair_value)] if sender.pair_value is not None else [])
+            batch = [] if symbol is None else [(symbol, sender.value), *sender.more_words]
         if runs and sender_run is None:
             started = sender.word_run()
             if started is not None:
@@ -495,32 +555,35 @@ def exchange_pairs(data: bytes, *, runs: bool, cuts: set[int]) -> tuple[list, li
         if not batch:
             break
     if server_run is not None:
-        server.receive_word_run(PID, server_run[3], server_run[4])
+        server.receive_word_run(PID, server_run[2], server_run[3])
     return sent, replies, sender, server
 
 
+@pytest.mark.parametrize("group", [2, 3])
 @examples(40)
 @given(data=st.binary(max_size=400), cuts=st.sets(st.integers(0, 300), max_size=6))
 @example(data=bytes(range(256)) * 4, cuts=set())
 @example(data=bytes(range(256)) * 4 + b"x", cuts={95, 96, 150})
-def test_word_runs_change_nothing_but_speed(data, cuts):
-    """The same pair exchange with and without word runs (cut at random points):
+def test_word_runs_change_nothing_but_speed(data, cuts, group):
+    """The same pair or triple exchange with and without word runs (cut at random points):
     the same signals and values both ways, the same delivery, the same statistics."""
-    plain = exchange_pairs(data, runs=False, cuts=cuts)
-    fast = exchange_pairs(data, runs=True, cuts=cuts)
+    plain = exchange_groups(data, runs=False, cuts=cuts, group=group)
+    fast = exchange_groups(data, runs=True, cuts=cuts, group=group)
     assert fast[0] == plain[0] and fast[1] == plain[1]
     assert fast[2].outcome is plain[2].outcome is P.Outcome.DELIVERED
-    assert fast[2].stats == plain[2].stats and fast[2].stats.pairs
+    assert fast[2].stats == plain[2].stats and fast[2].stats.group == group
     assert [(e.data, e.stats) for e in of_type(fast[3].events, P.MessageDelivered)] == [
         (e.data, e.stats) for e in of_type(plain[3].events, P.MessageDelivered)
     ] == [(data, plain[3].events[-1].stats)]
     assert fast[3].counters == plain[3].counters
 
 
-def test_word_runs_cover_the_whole_pairs(monkeypatch):
+@pytest.mark.parametrize("group", [2, 3])
+def test_word_runs_cover_the_whole_groups(monkeypatch, group):
     """Runs are really used: of a 6 KB message's 1,000 words, the server's per-word call
-    sees none (its run starts with the header's last reply), the sender's per-reply
-    call only the last pair's reply besides the 1-bit ones."""
+    sees none in pairs (its run starts with the header's last reply) and only the last
+    word in triples (a triple of one), the sender's per-reply call only the replies to
+    the last whole group and to that short one besides the 1-bit ones."""
     calls = Counter()
     for end, name in ((P.Server, "receive_word"), (P.Sender, "receive")):
         original = getattr(end, name)
@@ -531,10 +594,11 @@ def test_word_runs_cover_the_whole_pairs(monkeypatch):
 
         monkeypatch.setattr(end, name, counted)
     data = bytes(range(200)) * 30
-    _, _, sender, server = exchange_pairs(data, runs=True, cuts=set())
+    _, _, sender, server = exchange_groups(data, runs=True, cuts=set(), group=group)
     assert sender.outcome is P.Outcome.DELIVERED and server.events[-1].data == data
-    assert calls["receive_word"] == 0
-    assert calls["receive"] == P.SIGNATURE_LENGTH + P.PAYLOAD_START_INDEX + 1 + 48  # + the last pair's reply
+    short = P.word_count(len(data)) % group  # 1,000 words: 500 pairs, or 333 triples and one word
+    assert calls["receive_word"] == short
+    assert calls["receive"] == P.SIGNATURE_LENGTH + P.PAYLOAD_START_INDEX + 1 + bool(short) + 48
 
 
 def test_word_run_api_refuses_a_run_it_did_not_offer():
@@ -544,7 +608,7 @@ def test_word_run_api_refuses_a_run_it_did_not_offer():
     with pytest.raises(P.LocalProtocolError):
         server.receive_word_run(PID, [0, 0], [now, now])
     _, now = feed(server, PID, header_bits(data, 77, flags=PAIRS), now)
-    run_pid, evens, odds, replies = server.word_run()
+    run_pid, (evens, odds), replies = server.word_run()
     w = documented_words(data, 77)
     assert run_pid == PID and evens == [w[0] >> 48, w[2] >> 48] and odds == [w[1] >> 48, w[3] >> 48]
     assert list(replies) == [P.ack_symbol(0), P.ack_symbol(1)]  # whole pairs only: word 4 goes alone
@@ -554,3 +618,16 @@ def test_word_run_api_refuses_a_run_it_did_not_offer():
         server.receive_word_run(OTHER, w[:2], [now] * 2)
     assert server.receive_word(PID, w[1], now) is None  # half a pair: no run until it is whole
     assert server.word_run() is None
+
+
+def test_a_triple_word_run_offers_three_tags_per_round_trip():
+    data = bytes(range(48))  # eight words: two whole triples, then two words
+    server = P.Server(turbo=True)
+    now = open_session(server, PID, 0.0)
+    _, now = feed(server, PID, header_bits(data, 77, flags=TRIPLES), now)
+    run_pid, tags, replies = server.word_run()
+    w = [word >> 48 for word in documented_words(data, 77)]
+    assert run_pid == PID and tags == [[w[0], w[3]], [w[1], w[4]], [w[2], w[5]]]
+    assert list(replies) == [P.ack_symbol(0), P.ack_symbol(1)]
+    with pytest.raises(P.LocalProtocolError):
+        server.receive_word_run(PID, documented_words(data, 77)[:2], [now] * 2)  # not whole triples

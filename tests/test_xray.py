@@ -34,15 +34,18 @@ STEP = 50e-6
 
 
 def native_exchange(data: bytes, message_id: int = 0x1234ABCD, *, turbo: bool = False, lose: int | None = None,
-                    stop_after: int | None = None, peek=None):
+                    stop_after: int | None = None, peek=None, triples: bool = False, replies: list | None = None):
     """A ``Sender`` and a ``Server`` in lockstep; returns (what the server took, its events).
 
     ``lose``: the sender's signal number (0-based) that never reaches the server (it
     times out and resends it). ``stop_after``: the sender exits after that many signals.
     What the server took is each signal's symbol, or a word's ``si_value``.
-    ``peek(server, taken, now)``: called after each signal the server took.
+    ``peek(server, taken, now)``: called after each signal the server took. ``triples``:
+    three turbo words per round trip; ``replies`` collects the server's reply to each
+    signal it took (``None``: none).
     """
-    sender = P.Sender(data, message_id, turbo=turbo)
+    replies = [] if replies is None else replies
+    sender = P.Sender(data, message_id, turbo=turbo, triples=triples)
     server = P.Server(turbo=turbo)
     now = 0.0
     taken: list[int] = []
@@ -67,10 +70,12 @@ def native_exchange(data: bytes, message_id: int = 0x1234ABCD, *, turbo: bool = 
             continue
         taken.append(symbol if value is None else value)
         reply = server.receive_word(PID, value, now) if value is not None else server.receive(PID, symbol, now)
-        if sender.pair_value is not None:  # word pairs: the SIGUSR2 word right after, then the reply
+        replies.append(reply)
+        for _, more in sender.more_words:  # word pairs and triples: the others right after, then the reply
             now += STEP
-            taken.append(sender.pair_value)
-            reply = server.receive_word(PID, sender.pair_value, now)
+            taken.append(more)
+            reply = server.receive_word(PID, more, now)
+            replies.append(reply)
         events += server.events
         server.events.clear()
         if peek is not None:
@@ -117,15 +122,21 @@ def delivered(events) -> P.MessageDelivered:
 # --------------------------------------------------------------------------- the native rebuild
 
 
-@pytest.mark.parametrize("turbo", [False, True], ids=["1-bit", "turbo"])
+@pytest.mark.parametrize("mode", ["1-bit", "pairs", "triples"])
 @pytest.mark.parametrize("data", [b"", b"ping", "Grüße — ✓".encode(), bytes(range(256)) * 3 + b"x"], ids=["empty", "ping", "utf8", "769B"])
-def test_the_rebuilt_frame_is_what_the_sender_sent(data, turbo):
-    taken, events = native_exchange(data, turbo=turbo)
+def test_the_rebuilt_frame_is_what_the_sender_sent(data, mode):
+    """Every signal with its value, and the server's reply to each (none for a word of a
+    pair or triple but the last), as they went."""
+    turbo = mode != "1-bit"
+    replies: list = []
+    taken, events = native_exchange(data, turbo=turbo, triples=mode == "triples", replies=replies)
     event = delivered(events)
     rebuilt = F.rebuild(event.data, event.stats)
     assert rebuilt.values() == taken  # every signal, turbo words with their si_value
     assert rebuilt.complete and rebuilt.signals == rebuilt.expected == len(taken)
     assert rebuilt.flags_assumed is (not turbo)
+    signature = P.SIGNATURE_LENGTH  # (the server's signature replies are not in its events)
+    assert [rebuilt.reply(p)[0] for p in range(signature, rebuilt.signals)] == replies[signature:]
 
 
 def test_every_field_is_at_its_frame_index_and_the_crc_is_wire_frame_crc():

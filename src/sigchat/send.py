@@ -432,7 +432,7 @@ def format_stats(result: SendResult) -> str:
     from sigchat.format import bits, human_duration, human_rate, number, plural
 
     s = result.stats
-    mode = f"turbo ({plural(s.words, 'word')})" if s.turbo else "1 bit per signal"
+    mode = f"turbo ({plural(s.words, 'word')}, {s.group} per round trip)" if s.turbo else "1 bit per signal"
     return (
         f"{PROG}: {plural(s.length, 'byte')}, {mode}, {bits(s.frame_bits)}, {plural(s.signals_sent, 'signal')} sent, "
         f"{number(s.signals_received)} received (the whole signature included), "

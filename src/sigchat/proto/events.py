@@ -52,7 +52,8 @@ class TransferStats(Timing):
 
     ``bits``: signals that carried the frame (a classic message: its bits,
     length header and NUL included); ``turbo``: the payload travelled as turbo
-    words (rule 7), else one bit per signal; ``gaps``: seconds between
+    words (rule 7), else one bit per signal; ``pairs``/``triples``: two/three of
+    them per round trip; ``gaps``: seconds between
     consecutive signals (at most ``wire.MAX_GAP_SAMPLES``).
     """
 
@@ -68,6 +69,7 @@ class TransferStats(Timing):
     retransmissions: int = 0
     turbo: bool = False
     pairs: bool = False
+    triples: bool = False
     words: int = 0
     gaps: array = field(default_factory=lambda: array("f"))
 

@@ -19,8 +19,8 @@ completed, the CRC of a corrupt frame) is ``None``.
 What cannot be known exactly, and is said by ``Rebuilt``:
 
 * The header's flags byte is not kept: it is rebuilt as ``FLAG_TURBO`` when the
-  payload came as turbo words (with ``FLAG_PAIRS`` when they came in pairs),
-  else 0 (``flags_assumed``). A sender that asked a ``--no-turbo`` server for
+  payload came as turbo words (with ``FLAG_PAIRS`` when they came in pairs,
+  and ``FLAG_TRIPLES`` too in triples), else 0 (``flags_assumed``). A sender that asked a ``--no-turbo`` server for
   words sent 0x03 (0x01 before word pairs), and its real CRC differs from the
   rebuilt one.
 * Resent signals are not kept either: only the sender knows which bits it
@@ -40,12 +40,14 @@ from sigchat.proto.events import CLASSIC, NATIVE, AbortReason, TransferStats
 from sigchat.proto.wire import (
     CRC_BITS,
     FLAG_PAIRS,
+    FLAG_TRIPLES,
     FLAG_TURBO,
     GO,
     HEADER,
     LENGTH_CHECK_INDEX,
     ONE,
     PAIRS_CHECK_INDEX,
+    TRIPLES_CHECK_INDEX,
     PAYLOAD_START_INDEX,
     PROTOCOL_VERSION,
     RETRANSMISSION_BITS,
@@ -61,6 +63,7 @@ from sigchat.proto.wire import (
     frame_crc,
     turbo_key,
     word_count,
+    word_symbol,
 )
 
 # The fields, in the order they travel. Native:
@@ -95,7 +98,8 @@ SIGNATURE_REPLY = "signature ack"
 GO_REPLY = "GO"
 TURBO_YES = "turbo yes"
 PAIRS_YES = "pairs yes"
-WITH_ITS_PAIR = "answered with its pair"
+TRIPLES_YES = "triples yes"
+WITH_ITS_GROUP = "answered with its group"
 NAK = "NAK"
 ECHO = "echo"
 VERDICT = "verdict"
@@ -127,6 +131,8 @@ class Span:
     one: int = ONE
     byteorder: str = "big"
     key: int | None = None
+    group: int = 1
+    """Words: how many per round trip (``wire.word_symbol``: in triples the first is a SIGUSR1 to the thread)."""
 
     @property
     def end(self) -> int:
@@ -148,7 +154,7 @@ class Span:
     def symbol(self, i: int) -> int | None:
         """The signal ``i`` travelled as (``ZERO`` = SIGUSR1, ``ONE`` = SIGUSR2), ``None`` when not known."""
         if self.key is not None:
-            return i & 1 if 0 <= i < self.arrived else None
+            return word_symbol(i, self.group) if 0 <= i < self.arrived else None
         bit = self.bit(i)
         return None if bit is None else bit ^ self.one ^ 1
 
@@ -198,6 +204,8 @@ class Rebuilt:
     """The server said yes to turbo words (the reply at ``TURBO_CHECK_INDEX``)."""
     pairs: bool = False
     """And to word pairs (the reply at ``PAIRS_CHECK_INDEX``): one reply per two words."""
+    triples: bool = False
+    """And to word triples (the reply at ``TRIPLES_CHECK_INDEX``): one reply per three words."""
 
     @property
     def signals(self) -> int:
@@ -240,7 +248,7 @@ class Rebuilt:
         """What the server answered to the signal at ``position``: ``(symbol or None, what)``.
 
         ``what`` is one of ``ACK``, ``SIGNATURE_REPLY``, ``GO_REPLY``, ``TURBO_YES``,
-        ``PAIRS_YES``, ``WITH_ITS_PAIR`` (the first word of a pair: none of its own), ``NAK``, ``ECHO``, ``VERDICT``, ``END_ACK``, ``NO_REPLY``.
+        ``PAIRS_YES``, ``TRIPLES_YES``, ``WITH_ITS_GROUP`` (a word of a pair or triple but its last: none of its own), ``NAK``, ``ECHO``, ``VERDICT``, ``END_ACK``, ``NO_REPLY``.
         """
         span, i = self.locate(position)
         last = position == self.signals - 1
@@ -254,11 +262,10 @@ class Rebuilt:
         if span.field == SIGNATURE:
             return (GO, GO_REPLY) if i == SIGNATURE_LENGTH - 1 else (SIGNATURE_ACK, SIGNATURE_REPLY)
         if span.words:
-            if not self.pairs:
-                return ack_symbol(i), ACK
-            if not i & 1 and i + 1 < span.count:
-                return None, WITH_ITS_PAIR
-            return ack_symbol(i >> 1), ACK
+            group = 3 if self.triples else 2 if self.pairs else 1
+            if i % group != group - 1 and i + 1 < span.count:
+                return None, WITH_ITS_GROUP
+            return ack_symbol(i // group), ACK
         index = span.index + i
         if span.field == CRC:
             symbol = span.symbol(i) if self.outcome == DELIVERED else None
@@ -273,6 +280,8 @@ class Rebuilt:
             return nak, TURBO_YES
         if index == PAIRS_CHECK_INDEX and self.pairs:
             return nak, PAIRS_YES
+        if index == TRIPLES_CHECK_INDEX and self.triples:
+            return nak, TRIPLES_YES
         return ack_symbol(index), ACK
 
     def round_trip(self, gaps: Sequence[float], position: int) -> float | None:
@@ -315,6 +324,7 @@ def native_frame(
     words: int | None = None,
     turbo: bool = False,
     pairs: bool = False,
+    triples: bool = False,
     crc: bool = True,
     version: bool = True,
     outcome: str = DELIVERED,
@@ -338,7 +348,7 @@ def native_frame(
     b.add(SIGNATURE, SIGNATURE_LENGTH, -SIGNATURE_LENGTH, b"\xff", known=SIGNATURE_LENGTH, arrived=SIGNATURE_LENGTH)
     reached = frame_bit_count(length or 0) if arrived is None else arrived
     result = {"outcome": outcome, "gap_base": SIGNATURE_LENGTH, "flags_assumed": flags_assumed, "reason": reason, "turbo": turbo,
-              "pairs": turbo and pairs}
+              "pairs": turbo and pairs, "triples": turbo and pairs and triples}
 
     def bits(field: str, index: int, count: int, value: int | None) -> None:
         source = b"" if value is None else value.to_bytes(count // 8, "big")
@@ -357,7 +367,7 @@ def native_frame(
         count = word_count(length)
         came = count if words is None else words
         b.add(WORDS, count, PAYLOAD_START_INDEX, data, known=count if len(data) >= length else len(data) // WORD_PAYLOAD_BYTES,
-              arrived=came, key=turbo_key(message_id, attempt))
+              arrived=came, key=turbo_key(message_id, attempt), group=3 if result["triples"] else 2 if result["pairs"] else 1)
     else:
         b.add(PAYLOAD, 8 * length, PAYLOAD_START_INDEX, data, known=8 * len(data), arrived=reached - PAYLOAD_START_INDEX)
     if crc and retransmissions is not None:
@@ -451,16 +461,16 @@ def rebuild(
             return classic_message(data, profile, handshake=handshake)
         return classic_message(data, profile, handshake=handshake, length=stats.length, arrived=stats.bits,
                                outcome=outcome, reason=reason)
-    flags = (FLAG_TURBO | (FLAG_PAIRS if stats.pairs else 0)) if stats.turbo else 0
+    flags = (FLAG_TURBO | (FLAG_PAIRS if stats.pairs else 0) | (FLAG_TRIPLES if stats.triples else 0)) if stats.turbo else 0
     if outcome == DELIVERED:
         return native_frame(data, stats.message_id, stats.attempt, flags=flags, retransmissions=stats.retransmissions,
-                            turbo=stats.turbo, pairs=stats.pairs, flags_assumed=not stats.turbo)
+                            turbo=stats.turbo, pairs=stats.pairs, triples=stats.triples, flags_assumed=not stats.turbo)
     length = stats.length
     crc_start = None if length is None else PAYLOAD_START_INDEX + 8 * length + RETRANSMISSION_BITS
     return native_frame(
         data, stats.message_id, stats.attempt, flags=flags,
         retransmissions=stats.retransmissions if crc_start is not None and stats.bits >= crc_start else None,
-        length=length, arrived=stats.bits, words=stats.words, turbo=stats.turbo, pairs=stats.pairs, crc=False,
+        length=length, arrived=stats.bits, words=stats.words, turbo=stats.turbo, pairs=stats.pairs, triples=stats.triples, crc=False,
         version=reason is not AbortReason.BAD_VERSION, outcome=outcome, reason=reason, flags_assumed=not stats.turbo,
     )
 

@@ -15,6 +15,7 @@ from sigchat.proto.wire import (
     DEFAULT_TIMEOUT,
     DIGIT_SYMBOLS,
     FLAG_PAIRS,
+    FLAG_TRIPLES,
     FLAG_TURBO,
     GO,
     HEADER,
@@ -38,16 +39,19 @@ from sigchat.proto.wire import (
     SIGNATURE_LENGTH,
     START_BIT,
     TAIL,
+    TRIPLES_CHECK_INDEX,
     TURBO_CHECK_INDEX,
     VERSION_CHECK_INDEX,
     WORD_PAYLOAD_BYTES,
     WORD_TAG_SHIFT,
     ack_run,
+    ack_symbol,
     frame_bit_count,
     frame_crc,
-    pair_words,
+    group_words,
     turbo_key,
     word_count,
+    word_symbol,
     word_values,
 )
 
@@ -83,11 +87,11 @@ class Outcome(Choice):
 
 class SenderStats(Timing, Record):
     """What sending one message cost. ``turbo``: the server took turbo words (in the last attempt);
-    ``pairs``: two of them per round trip."""
+    ``pairs``: two of them per round trip; ``triples``: three."""
 
     __slots__ = (
         "length", "frame_bits", "signals_sent", "signals_received", "stale_replies", "retransmissions", "desyncs",
-        "attempts", "started_at", "sending_at", "ended_at", "queued", "turbo", "pairs", "words",
+        "attempts", "started_at", "sending_at", "ended_at", "queued", "turbo", "pairs", "triples", "words",
     )
 
     def __init__(self, length: int = 0) -> None:
@@ -95,7 +99,12 @@ class SenderStats(Timing, Record):
         self.frame_bits = self.signals_sent = self.signals_received = self.stale_replies = 0
         self.retransmissions = self.desyncs = self.attempts = self.words = 0
         self.started_at = self.sending_at = self.ended_at = 0.0
-        self.queued = self.turbo = self.pairs = False
+        self.queued = self.turbo = self.pairs = self.triples = False
+
+    @property
+    def group(self) -> int:
+        """Turbo words per round trip: 3 in triples, 2 in pairs, else 1."""
+        return 3 if self.triples else 2 if self.pairs else 1
 
 
 class BitRun(Record):
@@ -116,19 +125,24 @@ class BitRun(Record):
 
 
 class WordRun(Record):
-    """Word pairs a sender's caller may exchange without calling ``Sender.receive`` for each.
+    """Word pairs or triples a sender's caller may exchange without calling ``Sender.receive`` for each.
 
-    As ``BitRun``: before it sends pair *k* (``sigqueue`` of SIGUSR1 with
-    ``firsts[k]``, then of SIGUSR2 with ``seconds[k]``) the caller must have the
-    reply ``expect[k]`` from the server, in time; it stops at the first reply that
-    differs, is late or does not come, and reports the pairs it sent with
-    ``Sender.word_ran``.
+    As ``BitRun``: before it sends group *k* the caller must have the reply
+    ``expect[k]`` from the server, in time; it stops at the first reply that
+    differs, is late or does not come, and reports the groups it sent with
+    ``Sender.word_ran``. A pair is ``sigqueue`` of SIGUSR1 with ``firsts[k]``,
+    then of SIGUSR2 with ``seconds[k]``; a triple (``thirds`` not ``None``) is a
+    SIGUSR1 with ``firsts[k]`` to the server's receiving thread, then SIGUSR1
+    with ``seconds[k]`` and SIGUSR2 with ``thirds[k]`` to the process
+    (``wire.TRIPLE_SYMBOLS``).
     """
 
-    __slots__ = ("expect", "firsts", "seconds", "timeout")
+    __slots__ = ("expect", "firsts", "seconds", "thirds", "timeout")
 
-    def __init__(self, expect: bytes, firsts: list[int], seconds: list[int], timeout: float) -> None:
-        self.expect, self.firsts, self.seconds, self.timeout = expect, firsts, seconds, timeout
+    def __init__(
+        self, expect: bytes, firsts: list[int], seconds: list[int], thirds: list[int] | None, timeout: float
+    ) -> None:
+        self.expect, self.firsts, self.seconds, self.thirds, self.timeout = expect, firsts, seconds, thirds, timeout
 
 
 class Sender:
@@ -141,12 +155,15 @@ class Sender:
     before sending (stale replies to repeated hellos). Stop when ``outcome`` is
     set.
 
-    With ``turbo=True`` the sender asks for turbo words (rule 7), and with
-    ``pairs`` (the default) for two of them per round trip; ``word_retry``: the
-    retry time while words are in flight (default: ``retry_initial``). While ``value`` is
-    not ``None``, the returned symbol must be sent as a word: with ``sigqueue``
-    and ``si_value = value``; and when ``pair_value`` is not ``None`` either,
-    a SIGUSR2 (``ONE``) word with ``si_value = pair_value`` right after it.
+    With ``turbo=True`` the sender asks for turbo words (rule 7), with
+    ``pairs`` (the default) for two of them per round trip, and with
+    ``triples`` as well for three (only a caller that can queue a signal to
+    the server's receiving thread may ask); ``word_retry``: the retry time while
+    words are in flight (default: ``retry_initial``). While ``value`` is not
+    ``None``, the returned symbol must be sent as a word: with ``sigqueue`` and
+    ``si_value = value``, to the receiving thread when ``to_thread`` is true;
+    then each ``(symbol, value)`` of ``more_words`` the same way, to the process,
+    right after it.
     """
 
     def __init__(
@@ -161,6 +178,7 @@ class Sender:
         flags: int = 0,
         turbo: bool = False,
         pairs: bool = True,
+        triples: bool = False,
         word_retry: float | None = None,
     ) -> None:
         if len(data) > MAX_LENGTH:
@@ -176,9 +194,11 @@ class Sender:
         self.word_retry = retry_initial if word_retry is None else word_retry
         """The retry time while turbo words are in flight: a resent word is never a
         duplicate (the server drops a word it has), so it may be shorter."""
-        self.flags = flags | ((FLAG_TURBO | (FLAG_PAIRS if pairs else 0)) if turbo else 0)
+        wanted = FLAG_TURBO | (FLAG_PAIRS | (FLAG_TRIPLES if triples else 0) if pairs else 0)
+        self.flags = flags | (wanted if turbo else 0)
         self.value: int | None = None
-        self.pair_value: int | None = None
+        self.to_thread = False
+        self.more_words: tuple[tuple[int, int], ...] = ()
         self.state = SenderState.NEW
         self.outcome: Outcome | None = None
         self.deadline = 0.0
@@ -271,8 +291,8 @@ class Sender:
         if state is SenderState.HELLO:
             return self._send(ONE, now)
         if self._word >= 0:
-            self.stats.signals_sent += self.pair_value is not None  # (a pair: its SIGUSR2 word goes again too)
-            return self._send(self._word & 1, now)  # no settling: the server ignores a repeated word
+            self.stats.signals_sent += len(self.more_words)  # (a pair or triple goes again whole)
+            return self._send(word_symbol(self._word, self.stats.group), now)  # no settling: the server ignores a repeated word
         self._resent_current = True
         return self._send(self._bit(self._index), now)
 
@@ -307,32 +327,35 @@ class Sender:
         return BitRun(ack_run(index, count), self._symbols(index + 1, index + 1 + count), timeout)
 
     def word_run(self) -> WordRun | None:
-        """The next whole word pairs as a ``WordRun``; ``None`` when the next reply needs ``receive``."""
+        """The next whole word pairs or triples as a ``WordRun``; ``None`` when the next reply needs ``receive``."""
         word = self._word
-        if self.state is not SenderState.SENDING or word < 0 or not self.stats.pairs:
+        group = self.stats.group
+        if self.state is not SenderState.SENDING or word < 0 or group == 1:
             return None
-        # The pair in flight is answered first; the run sends the whole pairs after it.
-        start = word + 2
-        count = min((self._words - start) >> 1, RUN_LIMIT)
+        # The group in flight is answered first; the run sends the whole groups after it.
+        start = word + group
+        count = min((self._words - start) // group, RUN_LIMIT)
         if count <= 0:
             return None
-        values = word_values(self.data, start, 2 * count, self._key)
+        values = word_values(self.data, start, group * count, self._key)
         timeout = min(self.word_retry, self.session_margin())
-        return WordRun(ack_run(word >> 1, count), values[0::2], values[1::2], timeout)
+        thirds = values[2::3] if group == 3 else None
+        return WordRun(ack_run(word // group, count), values[0::group], values[1::group], thirds, timeout)
 
     def word_ran(self, count: int, now: float) -> None:
-        """``count`` pairs of the last ``word_run()`` went out, each after its expected reply, the last at ``now``.
+        """``count`` groups of the last ``word_run()`` went out, each after its expected reply, the last at ``now``.
 
         The same as ``receive`` of each of those replies.
         """
         if count:
             stats = self.stats
+            words = stats.group * count
             stats.signals_received += count
-            stats.signals_sent += 2 * count
-            stats.words += 2 * count
-            stats.frame_bits += 2 * WORD_TAG_SHIFT * count  # (whole pairs: the last word is never among them)
-            self._word += 2 * count
-            self._load_words()  # the pair in flight, should it have to be resent
+            stats.signals_sent += words
+            stats.words += words
+            stats.frame_bits += WORD_TAG_SHIFT * words  # (whole groups: the last word is never among them)
+            self._word += words
+            self._load_words()  # the group in flight, should it have to be resent
             self._retry = self.word_retry
             self._last_reply = self._last_sent = now
             self.deadline = now + self._retry
@@ -383,9 +406,9 @@ class Sender:
         self._attempt_retransmissions = 0
         self._echo_failed = False
         self._resent_current = False
-        self.stats.turbo = self.stats.pairs = False
+        self.stats.turbo = self.stats.pairs = self.stats.triples = False
         self._word = -1
-        self.value = self.pair_value = None
+        self._clear_words()
         attempt = min(self.stats.attempts - 1, 255)
         self._key = turbo_key(self.message_id, attempt)
         self._body = bytearray(
@@ -441,28 +464,31 @@ class Sender:
         self._body[offset:] = TAIL.pack(retransmissions, crc)
 
     def _load_words(self) -> int:
-        """``value`` (and in pairs ``pair_value``) for the word(s) from ``_word``; how many signals they are."""
-        word = self._word
-        count = 2 if self.stats.pairs and word + 1 < self._words else 1
+        """``value``, ``to_thread`` and ``more_words`` for the group of words from ``_word``; how many signals they are."""
+        word, group = self._word, self.stats.group
+        count = group_words(word, self._words, group)
         values = word_values(self.data, word, count, self._key)
-        self.value, self.pair_value = values[0], values[1] if count == 2 else None
+        self.value, self.to_thread = values[0], group == 3
+        self.more_words = tuple((word_symbol(word + k, group), values[k]) for k in range(1, count))
         return count
 
+    def _clear_words(self) -> None:
+        self.value, self.to_thread, self.more_words = None, False, ()
+
     def _send_word(self, now: float) -> int:
-        """Send word ``_word`` (on its signal, ``word & 1``) and, in pairs, the odd word after it."""
+        """Send the group of words from ``_word`` (its first on ``word_symbol``, the others in ``more_words``)."""
         self.stats.signals_sent += self._load_words() - 1
-        return self._send(self._word & 1, now)
+        return self._send(word_symbol(self._word, self.stats.group), now)
 
     def _on_word_reply(self, symbol: int, now: float) -> int | None:
-        word = self._word
-        pairs = self.stats.pairs
-        # One reply per word, or per pair of words in pairs (the parity of the pair's index).
-        if symbol != (((word >> 1) if pairs else word) & 1) ^ 1:
-            self.stats.stale_replies += 1  # not this word's ack (each word is answered once)
+        word, group = self._word, self.stats.group
+        # One reply per group of words (the parity of the group's index).
+        if symbol != ack_symbol(word // group):
+            self.stats.stale_replies += 1  # not this group's ack (each group is answered once)
             return None
         self._last_reply = now
         self._retry = self.word_retry
-        step = pair_words(word, self._words) if pairs else 1
+        step = group_words(word, self._words, group)
         self.stats.words += step
         self.stats.frame_bits += min(WORD_TAG_SHIFT * step, 8 * (len(self.data) - WORD_PAYLOAD_BYTES * word))
         word += step
@@ -470,7 +496,7 @@ class Sender:
             self._word = word
             return self._send_word(now)
         self._word = -1
-        self.value = self.pair_value = None
+        self._clear_words()
         self._retry = self.retry_initial
         self._index = PAYLOAD_START_INDEX + 8 * len(self.data)
         return self._send(self._bit(self._index), now)
@@ -486,6 +512,10 @@ class Sender:
         elif index == PAIRS_CHECK_INDEX and self.stats.turbo and self.flags & FLAG_PAIRS and symbol != (index & 1) ^ 1:
             # "Yes" to two words per round trip: believed like the turbo "yes" above.
             self.stats.pairs = True
+            symbol ^= 1
+        elif index == TRIPLES_CHECK_INDEX and self.stats.pairs and self.flags & FLAG_TRIPLES and symbol != (index & 1) ^ 1:
+            # "Yes" to three words per round trip: believed the same way.
+            self.stats.triples = True
             symbol ^= 1
         if index < self.crc_start:
             if symbol != (index & 1) ^ 1:

@@ -37,6 +37,7 @@ from sigchat.proto.wire import (
     DEDUP_TTL,
     DEFAULT_MAX_BYTES,
     FLAG_PAIRS,
+    FLAG_TRIPLES,
     FLAG_TURBO,
     GO,
     GO_TIMEOUT,
@@ -57,6 +58,7 @@ from sigchat.proto.wire import (
     START_BIT,
     SYMBOL_DIGITS,
     TAG_MASK,
+    TRIPLES_CHECK_INDEX,
     TURBO_CHECK_INDEX,
     VERSION_CHECK_INDEX,
     WAIT,
@@ -67,7 +69,7 @@ from sigchat.proto.wire import (
     ack_symbol,
     frame_bit_count,
     frame_crc,
-    pair_words,
+    group_words,
     turbo_key,
     word_count,
     word_payloads,
@@ -84,7 +86,7 @@ class _Transfer:
     __slots__ = (
         "pid", "index", "acc", "header", "payload", "length", "message_id", "attempt", "total",
         "crc_start", "expected_crc", "poisoned", "stats", "last_at", "retransmissions_field", "skipped_hello",
-        "turbo", "pairs", "in_words", "word", "words", "key", "half", "half_offset",
+        "turbo", "group", "in_words", "word", "words", "key", "held",
     )
 
     def __init__(self, pid: int, now: float) -> None:
@@ -105,13 +107,12 @@ class _Transfer:
         self.retransmissions_field = 0
         self.skipped_hello = False
         self.turbo = False  # accepted at TURBO_CHECK_INDEX
-        self.pairs = False  # two words per round trip, accepted at PAIRS_CHECK_INDEX
+        self.group = 1  # words per round trip: 2 accepted at PAIRS_CHECK_INDEX, 3 at TRIPLES_CHECK_INDEX
         self.in_words = False  # the payload is arriving as words
-        self.word = 0  # index of the next word (in pairs: the first of the pair)
+        self.word = 0  # index of the next word (in pairs and triples: the first of its group)
         self.words = 0
         self.key = 0
-        self.half = 0  # in pairs: the payload of the pair's word that came first
-        self.half_offset = -1  # and which (0: the even word, 1: the odd one; -1: none yet)
+        self.held: dict[int, int] = {}  # the payloads of the group's words in so far, by offset in the group
 
 
 class Server:
@@ -384,47 +385,53 @@ class Server:
         t.acc = int(rest, 2) if rest else 0
         t.index += count
 
-    def word_run(self) -> tuple[int, list[int], list[int], bytes] | None:
-        """``(pid, even tags, odd tags, replies)`` when the active sender's next signals are whole word pairs.
+    def word_run(self) -> tuple[int, list[list[int]], bytes] | None:
+        """``(pid, tags, replies)`` when the active sender's next signals are whole word pairs or triples.
 
-        Pair *k* of the run is a word tagged ``even[k]`` and one tagged
-        ``odd[k]``, both from ``pid`` (SI_QUEUE); the caller may answer it itself
-        with ``replies[k]`` once it has both, and then must pass the pairs'
-        values (even word first) to ``receive_word_run`` before anything else.
-        ``None``: the next signal needs ``receive`` or ``receive_word``.
+        ``tags`` has a list per place in the group (two for pairs, three for
+        triples): group *k* of the run is the words tagged ``tags[0][k]``,
+        ``tags[1][k]`` (and ``tags[2][k]``), all from ``pid`` (SI_QUEUE); the
+        caller may answer it itself with ``replies[k]`` once it has them all, and
+        then must pass the groups' values (in word order) to ``receive_word_run``
+        before anything else. ``None``: the next signal needs ``receive`` or
+        ``receive_word``.
         """
         t = self._active
-        if t is None or not t.in_words or not t.pairs or t.half_offset >= 0 or (
+        if t is None or not t.in_words or t.group == 1 or t.held or (
             self.classic is not None and self.classic.holder is not None
         ):
             return None
-        count = min((t.words - t.word) >> 1, RUN_LIMIT)
+        group = t.group
+        count = min((t.words - t.word) // group, RUN_LIMIT)
         if count <= 0:
             return None
-        tags = [(t.key + t.word + k) & TAG_MASK for k in range(2 * count)]
-        return t.pid, tags[0::2], tags[1::2], ack_run(t.word >> 1, count)
+        tags = [(t.key + t.word + k) & TAG_MASK for k in range(group * count)]
+        return t.pid, [tags[place::group] for place in range(group)], ack_run(t.word // group, count)
 
     def receive_word_run(self, pid: int, values: list[int], times: list[float]) -> None:
-        """The word pairs received from ``pid`` during ``word_run()``'s run, all answered:
-        ``values`` two per pair (even word first), and the time each was taken.
+        """The word groups received from ``pid`` during ``word_run()``'s run, all answered:
+        ``values`` in word order, and the time each was taken.
 
         The same as ``receive_word`` for each, in order.
         """
-        count = len(times) >> 1
-        if not count:
+        if not times:
             return
         t = self._active
-        if t is None or t.pid != pid or not t.in_words or len(values) != len(times) or len(times) & 1 or t.word + 2 * count > t.words:
+        words = len(times)
+        if (
+            t is None or t.pid != pid or not t.in_words or len(values) != words or words % t.group
+            or t.word + words > t.words
+        ):
             raise LocalProtocolError("receive_word_run without a matching word_run")
-        self.counters.signals += 2 * count
+        self.counters.signals += words
         stats = t.stats
-        stats.signals_received += 2 * count
-        stats.signals_sent += count
-        stats.words += 2 * count
+        stats.signals_received += words
+        stats.signals_sent += words // t.group
+        stats.words += words
         self._signals_arrived(t, times)
         t.payload += word_payloads(values)
-        t.word += 2 * count
-        if t.word >= t.words:  # (the run's pairs were whole: only the padding of the last word is cut)
+        t.word += words
+        if t.word >= t.words:  # (the run's groups were whole: only the padding of the last word is cut)
             del t.payload[t.length :]
             t.in_words = False
             t.index = PAYLOAD_START_INDEX + 8 * t.length
@@ -444,36 +451,24 @@ class Server:
         if self.classic is not None and self.classic.holder is not None:
             self.counters.held += 1  # as in receive(): counts as lost, the sender resends it
             return None
-        word = t.word
+        word, group, held = t.word, t.group, t.held
         offset = ((value >> WORD_TAG_SHIFT) - t.key - word) & TAG_MASK  # 0: the expected word
-        expected = offset == 0 or (offset == 1 and t.pairs and word + 1 < t.words)
-        if not t.in_words or not expected or offset == t.half_offset:
-            # In pairs, the pair's two words may come in either order (the odd one
-            # alone when the even one was lost), each once.
+        step = group_words(word, t.words, group) if t.in_words else 0
+        if offset >= step or offset in held:
+            # A group's words may come in any order (a later one alone when an
+            # earlier one was lost), each once.
             self.counters.stray += 1
             return None
         stats = t.stats
         stats.signals_received += 1
         stats.words += 1
-        payload = value & WORD_PAYLOAD_MASK
-        if t.pairs:
-            step = pair_words(word, t.words)
-            if step == 2 and t.half_offset < 0:
-                t.half, t.half_offset = payload, offset  # the pair is answered once both are in
-                self._word_arrived(t, now)
-                return None
-            if step == 2:
-                first, second = (t.half, payload) if offset else (payload, t.half)
-                t.half_offset = -1
-                chunk = ((first << WORD_TAG_SHIFT) | second).to_bytes(2 * WORD_PAYLOAD_BYTES, "big")
-            else:
-                chunk = payload.to_bytes(WORD_PAYLOAD_BYTES, "big")
-            reply = ack_symbol(word >> 1)
-        else:
-            step = 1
-            chunk = payload.to_bytes(WORD_PAYLOAD_BYTES, "big")
-            reply = ack_symbol(word)
+        held[offset] = value & WORD_PAYLOAD_MASK
         self._word_arrived(t, now)
+        if len(held) < step:
+            return None  # the group is answered once all of its words are in
+        chunk = b"".join(held[place].to_bytes(WORD_PAYLOAD_BYTES, "big") for place in range(step))
+        held.clear()
+        reply = ack_symbol(word // group)
         stats.signals_sent += 1
         word += step
         t.word = word
@@ -613,8 +608,8 @@ class Server:
             acc = (t.acc << 1) | symbol
             if index & 7:  # byte not complete yet (bytes end at indexes 8, 16, ...)
                 t.acc = acc
-                if index == PAIRS_CHECK_INDEX and t.pairs:
-                    return index & 1  # "yes, two words per round trip"
+                if (index == PAIRS_CHECK_INDEX and t.group > 1) or (index == TRIPLES_CHECK_INDEX and t.group == 3):
+                    return index & 1  # "yes, two (three) words per round trip"
                 return (index & 1) ^ 1
             t.acc = 0
             if index >= PAYLOAD_START_INDEX + 7 and index < PAYLOAD_START_INDEX + 8 * t.length:
@@ -640,7 +635,9 @@ class Server:
                 return ack_symbol(index) ^ 1
             if index == TURBO_CHECK_INDEX and byte & FLAG_TURBO and self.turbo:
                 t.turbo = t.stats.turbo = self.turbo_session = True
-                t.pairs = t.stats.pairs = bool(byte & FLAG_PAIRS)  # answered at the next index
+                # Answered at the next indexes: pairs at PAIRS_CHECK_INDEX, triples at TRIPLES_CHECK_INDEX.
+                t.group = (3 if byte & FLAG_TRIPLES else 2) if byte & FLAG_PAIRS else 1
+                t.stats.pairs, t.stats.triples = t.group > 1, t.group == 3
                 return ack_symbol(index) ^ 1  # "yes, send words"
             if index == LENGTH_CHECK_INDEX:
                 _, _, t.attempt, t.message_id, t.length = HEADER.unpack(t.header)

@@ -10,8 +10,8 @@ payload bytes is ``frame_bit_count(n)`` signals: start bit, 11 header bytes
 16-bit retransmission count and a CRC-32. Frame bit *k* before the CRC is
 answered with ``ack_symbol(k)``; the other symbol is a NAK (only at
 ``VERSION_CHECK_INDEX`` and ``LENGTH_CHECK_INDEX``) or, at
-``TURBO_CHECK_INDEX`` and ``PAIRS_CHECK_INDEX``, the server's "yes" to turbo
-words and to two words per round trip (rule 7).
+``TURBO_CHECK_INDEX``, ``PAIRS_CHECK_INDEX`` and ``TRIPLES_CHECK_INDEX``, the
+server's "yes" to turbo words, to two and to three words per round trip (rule 7).
 """
 
 from __future__ import annotations
@@ -54,6 +54,13 @@ FLAG_PAIRS = 0x02
 """Header flags bit 1: the sender can send two turbo words per round trip (with FLAG_TURBO)."""
 PAIRS_CHECK_INDEX = TURBO_CHECK_INDEX + 1
 """Frame index of the first attempt bit: its reply says whether the server takes word pairs."""
+FLAG_TRIPLES = 0x04
+"""Header flags bit 2: the sender can send three turbo words per round trip (with FLAG_PAIRS)."""
+TRIPLES_CHECK_INDEX = PAIRS_CHECK_INDEX + 1
+"""Frame index of the second attempt bit: its reply says whether the server takes word triples."""
+TRIPLE_SYMBOLS = (ZERO, ZERO, ONE)
+"""The symbol of each word of a triple: the first goes to the server's receiving thread (its own
+pending SIGUSR1), the second and third to the process; the third (SIGUSR2) wakes the receiver."""
 WORD_PAYLOAD_BYTES = 6
 """Payload bytes per turbo word; the word's top 16 bits are its tag."""
 WORD_TAG_SHIFT = 8 * WORD_PAYLOAD_BYTES
@@ -124,9 +131,16 @@ def word_count(length: int) -> int:
     return -(-length // WORD_PAYLOAD_BYTES)
 
 
-def pair_words(word: int, words: int) -> int:
-    """Words in the pair that starts at word ``word`` (even) of ``words``: 2, or 1 for an odd last word."""
-    return 2 if word + 1 < words else 1
+def group_words(word: int, words: int, group: int) -> int:
+    """Words in the group of ``group`` (1: one word per round trip, 2: pairs, 3: triples) that
+    starts at word ``word`` of ``words``: ``group``, or fewer for a short last group."""
+    return min(group, words - word)
+
+
+def word_symbol(word: int, group: int) -> int:
+    """The symbol word ``word`` travels as: by its parity (one word per round trip, pairs), or by
+    its place in its triple (``TRIPLE_SYMBOLS``)."""
+    return TRIPLE_SYMBOLS[word % 3] if group == 3 else word & 1
 
 
 def word_values(data: bytes, word: int, count: int, key: int) -> list[int]:

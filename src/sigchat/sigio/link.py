@@ -27,14 +27,18 @@ class PeerLink:
     """Send symbols to process ``pid``; wait for its replies (``ZERO``/``ONE``).
 
     ``words``: a ``sigio.words.Words`` to send a symbol with an ``si_value``
-    (turbo words); ``answered``: the peer ever replied; ``last_signal``: the
-    signal sent last.
+    (turbo words); ``thread``: the peer's thread that words may be queued to
+    (``send_to_thread``); ``answered``: the peer ever replied; ``last_signal``:
+    the signal sent last.
     """
 
-    def __init__(self, pid: int, clock: Callable[[], float] = time.monotonic, words: object | None = None) -> None:
+    def __init__(
+        self, pid: int, clock: Callable[[], float] = time.monotonic, words: object | None = None, thread: int | None = None
+    ) -> None:
         self.pid = pid
         self.clock = clock
         self.words = words
+        self.thread = thread
         self.answered = False
         self.foreign_signals = 0
         self.last_signal = signal.SIGUSR1
@@ -55,6 +59,24 @@ class PeerLink:
                 self.words.send(self.pid, self.last_signal, value)
         except ProcessLookupError:
             return False
+        return True
+
+    def send_to_thread(self, value: int) -> bool:
+        """Queue a SIGUSR1 word with ``value`` to the peer's thread ``thread`` (word triples); False: the peer is gone.
+
+        A thread that is gone while its process lives (a receiver thread started
+        again) is looked up once more by name; when none is found the word counts
+        as lost, and the sender's timeout resends it.
+        """
+        self.last_signal = signal.SIGUSR1
+        if self.words.thread_queue(self.pid, self.thread, value) >= 0:
+            return True
+        if not procfs.is_alive(self.pid):
+            return False
+        thread = procfs.receiver_tid(self.pid)
+        if thread is not None and thread != self.thread:
+            self.thread = thread
+            self.words.thread_queue(self.pid, thread, value)
         return True
 
     def wait(self, deadline: float) -> tuple[int | None, float]:

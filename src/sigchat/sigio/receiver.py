@@ -272,10 +272,10 @@ class Receiver:
                         until = next_tick if self.on_progress is None else min(next_tick, next_progress)
                         now = self._exchange_run(*run, until, pending)
                     elif words is not None and server.turbo_session:
-                        pairs = server.word_run()
-                        if pairs is not None and pairs[0] in safe:
+                        groups = server.word_run()
+                        if groups is not None and groups[0] in safe:
                             until = next_tick if self.on_progress is None else min(next_tick, next_progress)
-                            now = self._exchange_word_run(*pairs, until, pending)
+                            now = self._exchange_word_run(*groups, until, pending)
                 if reply is not None and not pending and pid == server.classic_holder and not held:
                     # An acked client: its reply went; the run answers the next bits alike.
                     classic_run = server.classic_bit_run()
@@ -361,40 +361,52 @@ class Receiver:
             pending.append((got.si_signo, got.si_code, got.si_pid, got.si_uid, None))
         return clock()
 
-    def _exchange_word_run(self, pid: int, evens: list[int], odds: list[int], replies: bytes, until: float, pending: list[tuple]) -> float:
-        """Answer ``pid``'s word pairs from ``Server.word_run``, then ``receive_word_run``.
+    def _exchange_word_run(self, pid: int, tags: list[list[int]], replies: bytes, until: float, pending: list[tuple]) -> float:
+        """Answer ``pid``'s word pairs or triples from ``Server.word_run``, then ``receive_word_run``.
 
-        Per pair: wait for its SIGUSR2 word alone (``Words.taker``), take the
-        SIGUSR1 word that is already pending, check both (SI_QUEUE, pid, uid,
-        tag), answer. Ends as ``_exchange_run`` does; a pair taken in part goes
-        to ``pending`` (its words in the order taken), as does any other signal.
+        Per group: wait for its SIGUSR2 word alone (``Words.taker``), take the
+        SIGUSR1 word(s) already pending (in triples the one queued to this
+        thread comes first: the kernel takes a thread's own pending signals
+        before the process's), check each (SI_QUEUE, pid, uid, tag), answer.
+        Ends as ``_exchange_run`` does; a group taken in part goes to
+        ``pending`` (its words in the order taken), as does any other signal.
         """
         second, first = self._take_second, self._take_first
         kill, clock, allowed, signum = os.kill, self.clock, self.allowed_uids, SIGNAL_OF_SYMBOL
         usr1, usr2 = signal.SIGUSR1, signal.SIGUSR2
+        triples = len(tags) == 3
+        # The tags of the SIGUSR1 words in the order they are taken, and of the SIGUSR2 word.
+        firsts, middles, lasts = (tags[0], tags[1], tags[2]) if triples else (tags[0], tags[0], tags[1])
         values: list[int] = []
         times: list[float] = []
         failed = None
         now = clock()
         try:
-            for even, odd, reply in zip(evens, odds, replies):
+            for tag, middle, last, reply in zip(firsts, middles, lasts, replies):
                 got = second()
                 if got is None:
                     break
-                if got[4] >> WORD_TAG_SHIFT != odd or got[2] != pid or got[0] != usr2 or got[1] != SI_QUEUE or got[3] not in allowed:
+                if got[4] >> WORD_TAG_SHIFT != last or got[2] != pid or got[0] != usr2 or got[1] != SI_QUEUE or got[3] not in allowed:
                     pending.append(got)
                     break
                 other = first()
-                if other is None or other[4] >> WORD_TAG_SHIFT != even or other[2] != pid or other[0] != usr1 or other[1] != SI_QUEUE or other[3] not in allowed:
+                if other is None or other[4] >> WORD_TAG_SHIFT != tag or other[2] != pid or other[0] != usr1 or other[1] != SI_QUEUE or other[3] not in allowed:
                     pending.append(got)
                     if other is not None:
                         pending.append(other)
                     break
-                now = clock()
-                values.append(other[4])
-                values.append(got[4])
-                times.append(now)  # (for both: they were taken within a microsecond)
-                times.append(now)
+                if triples:
+                    third = first()
+                    if third is None or third[4] >> WORD_TAG_SHIFT != middle or third[2] != pid or third[0] != usr1 or third[1] != SI_QUEUE or third[3] not in allowed:
+                        pending += (got, other) if third is None else (got, other, third)
+                        break
+                    now = clock()
+                    values += (other[4], third[4], got[4])
+                    times += (now, now, now)  # (for all three: they were taken within a microsecond)
+                else:
+                    now = clock()
+                    values += (other[4], got[4])
+                    times += (now, now)
                 kill(pid, signum[reply])
                 if now >= until:
                     break

@@ -12,7 +12,7 @@ import time
 
 from sigchat.proto.base import Record
 from sigchat.proto.sender import BitRun, Outcome, Sender, SenderState, SenderStats, WordRun
-from sigchat.proto.wire import DEFAULT_TIMEOUT, ONE, RETRY_INITIAL
+from sigchat.proto.wire import DEFAULT_TIMEOUT, RETRY_INITIAL
 from sigchat.sigio import procfs
 from sigchat.sigio.link import FOREIGN, PeerLink
 from sigchat.sigio.masks import KERNEL_FILLED, SIGNAL_OF_SYMBOL, SIGNALS
@@ -55,14 +55,17 @@ def send_message(
     on_progress: Callable[[Sender], None] | None = None,
     progress_interval: float = 0.1,
     turbo: bool = False,
+    triples: bool = True,
 ) -> SendResult:
     """Send ``data`` to the sigchat server ``pid``; signals must already be blocked.
 
-    ``turbo``: ask for turbo words (rule 7), two per round trip. Without ctypes
-    support here, or when the server declines, the message goes 1 bit per
-    signal; ``result.stats.turbo`` tells which, and ``result.extra["turbo"]``
-    why not. A server of the previous version takes one word per round trip:
-    ``result.stats.pairs`` is false and ``result.extra["pairs"]`` says so.
+    ``turbo``: ask for turbo words (rule 7), three per round trip when the
+    server's receiving thread is known here (``triples``: False asks for two at
+    most), else two. Without ctypes support here, or when the server declines,
+    the message goes 1 bit per signal; ``result.stats.turbo`` tells which, and
+    ``result.extra["turbo"]`` why not. A server of an earlier version takes one
+    word or two per round trip: ``result.stats.pairs``/``triples`` say which,
+    and ``result.extra["pairs"]`` says so when it took one.
 
     When no reply comes in time, ``/proc`` tells a lost signal (resend it) from
     one that is still pending or being handled (wait: a resend would arrive
@@ -84,8 +87,10 @@ def send_message(
         retry_initial=PRECISE_RETRY if precise else RETRY_INITIAL,
         word_retry=PRECISE_WORD_RETRY if precise else None,
         turbo=words is not None,
+        # The first word of a triple goes to the receiving thread: its tid must be known.
+        triples=triples and precise and words is not None and words.thread_queue is not None,
     )
-    link = PeerLink(pid, clock, words)
+    link = PeerLink(pid, clock, words, receiver)
     SENDING, HELLO, QUEUED = SenderState.SENDING, SenderState.HELLO, SenderState.QUEUED
     result = SendResult(Outcome.NO_ANSWER, sender.stats)
     if unsupported is not None:
@@ -133,9 +138,7 @@ def send_message(
             if sender.drain:
                 sender.drain = False
                 link.drain()
-        if symbol is not None and not (
-            link.send(symbol, sender.value) and (sender.pair_value is None or link.send(ONE, sender.pair_value))
-        ):  # (in word pairs, the SIGUSR2 word right after the SIGUSR1 one)
+        if symbol is not None and not _send(link, sender, symbol):
             return _gone(result, link, clock())
         if on_progress is not None and now >= next_progress:
             next_progress = now + progress_interval
@@ -146,6 +149,16 @@ def send_message(
         result.extra["pairs"] = "the server takes one word per round trip (a sigchat-server before word pairs)"
     result.outcome = sender.outcome
     return _ended(result, link)
+
+
+def _send(link: PeerLink, sender: Sender, symbol: int) -> bool:
+    """Send what the state machine returned: ``symbol``, or a group of words (``Sender.value``,
+    ``to_thread``, ``more_words``); False: the server is gone."""
+    if sender.to_thread:
+        sent = link.send_to_thread(sender.value)
+    else:
+        sent = link.send(symbol, sender.value)
+    return sent and all(link.send(more, value) for more, value in sender.more_words)
 
 
 def _ended(result: SendResult, link: PeerLink) -> SendResult:
@@ -200,13 +213,15 @@ def _exchange_run(link: PeerLink, run: BitRun, sender: Sender) -> tuple[int | No
 
 
 def _exchange_word_run(link: PeerLink, run: WordRun, sender: Sender) -> tuple[int | None, float]:
-    """Exchange ``run``'s word pairs with the server (see ``proto.sender.WordRun``), then ``sender.word_ran()``.
+    """Exchange ``run``'s word pairs or triples with the server (see ``proto.sender.WordRun``), then ``sender.word_ran()``.
 
-    As ``_exchange_run``. A pair that ``sigqueue`` could not send (the server
-    exited, or the queue limit) counts as sent and lost: the sender's timeout
-    finds out which.
+    As ``_exchange_run``. A group that could not be queued (the server exited,
+    the queue limit, its thread gone) counts as sent and lost: the sender's
+    timeout finds out which.
     """
     kernel_filled, queue, usr1, usr2 = KERNEL_FILLED, link.words.raw_sigqueue, signal.SIGUSR1, signal.SIGUSR2
+    to_thread, thread, triples = link.words.thread_queue, link.thread, run.thirds is not None
+    thirds = run.thirds if triples else run.seconds  # (zipped along, unused, for pairs)
     timeout, clock, pid = run.timeout, link.clock, link.pid
     # Every wait may take the run's timeout: a reply later than the deadline ends the run anyway.
     wait = link.words.taker(timeout)
@@ -215,7 +230,7 @@ def _exchange_word_run(link: PeerLink, run: WordRun, sender: Sender) -> tuple[in
     sent = 0
     got = None
     try:
-        for expected, first, second in zip(run.expect, run.firsts, run.seconds):
+        for expected, first, second, third in zip(run.expect, run.firsts, run.seconds, thirds):
             got = wait() if now < deadline else None
             now = clock()
             if got is None or now > deadline or got[2] != pid or got[1] not in kernel_filled or (got[0] != usr1) != expected:
@@ -224,7 +239,10 @@ def _exchange_word_run(link: PeerLink, run: WordRun, sender: Sender) -> tuple[in
             sent += 1
             last_sent = now
             deadline = now + timeout
-            if queue(pid, usr1, first) < 0 or queue(pid, usr2, second) < 0:
+            if triples:  # (wire.TRIPLE_SYMBOLS: the receiver wakes at the SIGUSR2 word, the others pending)
+                if to_thread(pid, thread, first) < 0 or queue(pid, usr1, second) < 0 or queue(pid, usr2, third) < 0:
+                    break
+            elif queue(pid, usr1, first) < 0 or queue(pid, usr2, second) < 0:
                 break
     finally:
         sender.word_ran(sent, last_sent)

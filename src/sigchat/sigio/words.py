@@ -1,7 +1,10 @@
-"""Turbo words (docs/PROTOCOL.md, rule 7): ``sigqueue(3)`` and a ``sigtimedwait`` that returns ``si_value``.
+"""Turbo words (docs/PROTOCOL.md, rule 7): ``sigqueue(3)``, ``rt_tgsigqueueinfo(2)`` and a
+``sigtimedwait`` that returns ``si_value``.
 
-Python's ``signal`` module neither sends nor returns ``si_value``, so both go
-through ctypes. A signal whose ``si_code`` is SI_QUEUE is only ever passed to
+Python's ``signal`` module neither sends nor returns ``si_value``, so all go
+through ctypes. ``rt_tgsigqueueinfo`` queues a word to one thread of another
+process: the first word of a triple goes to the server's receiving thread,
+whose own pending set holds a SIGUSR1 beside the process's. A signal whose ``si_code`` is SI_QUEUE is only ever passed to
 ``Server.receive_word``, which takes it only from the session's pid and with
 the session's tag.
 """
@@ -19,6 +22,13 @@ from sigchat.sigio.sigapi import signal
 TYPE_CHECKING = False  # typing's constant without importing typing (the start-up rule, ``sigchat.send``)
 if TYPE_CHECKING:
     from collections.abc import Callable
+
+RT_TGSIGQUEUEINFO = {"x86_64": 297, "aarch64": 240, "riscv64": 240, "loongarch64": 240}
+"""``rt_tgsigqueueinfo(2)``'s system call number by ``os.uname().machine`` (libc has no wrapper
+that sends to another process's thread)."""
+SI_QUEUE = -1
+"""``si_code`` of a signal sent by ``sigqueue(3)``: the kernel takes it from a caller of
+``rt_tgsigqueueinfo`` (a code >= 0 would be refused)."""
 
 
 def turbo_unsupported() -> str | None:
@@ -74,6 +84,26 @@ class Words:
         self.raw_sigqueue = ctypes.PyDLL(None).sigqueue
         """``sigqueue(pid, signum, value)`` itself, for hot loops: negative on failure, no exception."""
         self.raw_sigqueue.argtypes = self._sigqueue.argtypes
+        number = RT_TGSIGQUEUEINFO.get(os.uname().machine)
+        self.thread_queue: Callable[[int, int, int], int] | None = None if number is None else self._thread_queue(number)
+        """``thread_queue(pid, tid, value)``: queue SIGUSR1 with ``si_value = value`` to thread
+        ``tid`` of process ``pid``, for hot loops (negative on failure); ``None`` on a machine whose
+        system call number is not known here."""
+
+    def _thread_queue(self, number: int) -> Callable[[int, int, int], int]:
+        ctypes = self._ctypes
+        syscall = ctypes.PyDLL(None).syscall  # never blocks: keeps the GIL, as raw_sigqueue does
+        syscall.argtypes = [ctypes.c_long, ctypes.c_long, ctypes.c_long, ctypes.c_long, ctypes.c_void_p]
+        # A siginfo_t as glibc's sigqueue fills it in; only si_value changes from word to word.
+        info = ctypes.create_string_buffer(128)
+        struct.pack_into("=iii4xII", info, 0, signal.SIGUSR1, 0, SI_QUEUE, os.getpid(), os.getuid())
+        pointer, put, usr1 = ctypes.addressof(info), struct.Struct("=Q").pack_into, int(signal.SIGUSR1)
+
+        def thread_queue(pid: int, tid: int, value: int) -> int:
+            put(info, 24, value)
+            return syscall(number, pid, tid, usr1, pointer)
+
+        return thread_queue  # (its closure keeps the buffer alive)
 
     def send(self, pid: int, signum: int, value: int) -> None:
         """Queue ``signum`` with ``si_value = value`` (a standard signal still does not queue)."""

@@ -546,6 +546,7 @@ REPLIES = {
     F.GO_REPLY: "GO: the session is this sender's",
     F.TURBO_YES: "the NAK symbol here means yes to turbo words",
     F.PAIRS_YES: "the NAK symbol here means yes to two words per round trip",
+    F.TRIPLES_YES: "the NAK symbol here means yes to three words per round trip",
     F.NAK: "a NAK: the session ended",
     F.ECHO: "the echo: the same bit while every CRC bit matched",
     F.VERDICT: "the last echo, the verdict: intact (sent after the delivery)",
@@ -583,7 +584,8 @@ def describe(rebuilt: F.Rebuilt, stats: TransferStats, position: int, resent: Se
     if span.words:
         value = span.value(i)
         shown = "si_value not kept" if value is None else f"si_value 0x{value:016x}"
-        first.append((f"sigqueue({signal_name(symbol)}), {shown}", "bold"))
+        target = ", to the receiving thread" if span.group == 3 and i % 3 == 0 else ""
+        first.append((f"sigqueue({signal_name(symbol)}{target}), {shown}", "bold"))
     elif span.field == F.HANDSHAKE_FIELD:
         first.append(("SIGUSR1", "bold"))
     else:
@@ -594,8 +596,9 @@ def describe(rebuilt: F.Rebuilt, stats: TransferStats, position: int, resent: Se
     second: list[str | tuple[str, str]] = []
     if what == F.NO_REPLY:
         second.append(("no reply (the profile has no acks)", MUTED_STYLE))
-    elif what == F.WITH_ITS_PAIR:
-        second.append(("no reply of its own: the pair is answered after its SIGUSR2 word", MUTED_STYLE))
+    elif what == F.WITH_ITS_GROUP:
+        group = "triple" if span.group == 3 else "pair"
+        second.append((f"no reply of its own: the {group} is answered after its SIGUSR2 word", MUTED_STYLE))
     elif what == F.END_ACK:
         profile = rebuilt.profile
         second.append(f"answered {signal_name(profile.ack_symbol) if profile.ack else 'nothing'}, then the end ack {signal_name(reply)}")
