@@ -44,6 +44,10 @@ def test_turbo_message_arrives_intact_as_words(server):
     match = stats(result)
     assert match["mode"].startswith("turbo") and int(match["words"].replace(",", "")) == protocol.word_count(len(data))
     assert match["group"] == "3"  # triples: the first word of each to the server's receiving thread
+    # Were the first word queued to the process, its SIGUSR1 slot would merge it with the second:
+    # every triple lost and resent. Load can cost a few resends, never one per tenth of the triples.
+    retransmissions = int(re.search(r"([\d,]+) retransmissions?, ", result.stderr)[1].replace(",", ""))
+    assert retransmissions < protocol.word_count(len(data)) // 30, result.stderr
     assert "note:" not in result.stderr
     server.wait_body(data + b"\n", timeout=30)
     server.wait_stderr(rf"^sigchat-server: sender {result.pid} \(sigchat-send\) started$")

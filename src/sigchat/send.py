@@ -67,7 +67,7 @@ examples:
   sigchat-send -v 4242 hello        print statistics to stderr
   sigchat-send --turbo 4242 - < big.bin
                                     64-bit values with each signal (sigqueue):
-                                    about 45-55x faster (make bench); 1 bit per
+                                    about 40-65x faster (make bench); 1 bit per
                                     signal if the server declines
   sigchat-send --classic 4242 hi    send to a classic minitalk server (MSB first,
                                     SIGUSR2 = 1, NUL-terminated, SIGUSR1 acks)

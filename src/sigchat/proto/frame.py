@@ -19,10 +19,11 @@ completed, the CRC of a corrupt frame) is ``None``.
 What cannot be known exactly, and is said by ``Rebuilt``:
 
 * The header's flags byte is not kept: it is rebuilt as ``FLAG_TURBO`` when the
-  payload came as turbo words (with ``FLAG_PAIRS`` when they came in pairs,
-  and ``FLAG_TRIPLES`` too in triples), else 0 (``flags_assumed``). A sender that asked a ``--no-turbo`` server for
-  words sent 0x03 (0x01 before word pairs), and its real CRC differs from the
-  rebuilt one.
+  payload came as turbo words (with ``FLAG_PAIRS`` when they came in pairs, and
+  ``FLAG_TRIPLES`` too in triples), else 0 (``flags_assumed``). A sender that
+  asked a ``--no-turbo`` server for words sent 0x07 (0x03 when it did not know
+  the server's receiving thread or came before word triples, 0x01 before word
+  pairs), and its real CRC differs from the rebuilt one.
 * Resent signals are not kept either: only the sender knows which bits it
   resent. ``probably_resent`` picks the likely ones from the gaps.
 * Only the last signature is shown: repeated hellos of a queued sender are not.

@@ -136,7 +136,7 @@ class Receiver:
         self._wide = False  # unpinned while a classic client streams
         self._joined: int | None = None  # the acked classic client whose CPU the thread joined
         self._words: Words | None = None  # reads si_value during turbo sessions
-        self._take_second = self._take_first = None  # its takers for word pairs (Words.taker)
+        self._take_second = self._take_first = None  # its takers for word pairs and triples (Words.taker)
 
     # ------------------------------------------------------------------ thread control
     def start(self) -> threading.Thread:
