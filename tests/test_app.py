@@ -678,7 +678,7 @@ def test_turbo_transfers_say_so_in_flight_in_the_log_and_in_the_inspector():
         await settle(pilot, app)
         assert "5.9 KiB message · turbo words (6 bytes per signal)" in screen_lines(app)
         stats = make_stats(4250, len(data), start)
-        stats.turbo, stats.words = True, protocol.word_count(len(data))
+        stats.turbo, stats.pairs, stats.triples, stats.words = True, True, True, protocol.word_count(len(data))
         clock.t = stats.ended_at - demo.MONO0
         app.sink.on_event(protocol.MessageDelivered(4250, data, stats))
         deliver(app, 4242, b"one bit at a time")
@@ -696,7 +696,8 @@ def test_turbo_transfers_say_so_in_flight_in_the_log_and_in_the_inspector():
             modes.append(timings.split("mode", 1)[1].split("\n")[0].strip())
             await pilot.press("escape")
         assert modes == [
-            f"turbo: the payload in {protocol.word_count(len(data)):,} sigqueue words of 6 bytes (+ a 16-bit tag), header and CRC 1 bit per signal",
+            f"turbo: the payload in {protocol.word_count(len(data)):,} sigqueue words of 6 bytes (+ a 16-bit tag),"
+            " three per round trip, header and CRC 1 bit per signal",
             "1 bit per signal",
         ]
 

@@ -24,7 +24,7 @@ from sigchat.tui import demo
 from sigchat.tui.model import Entry
 from sigchat.tui.widgets.inspector import InspectorScreen
 from sigchat.tui.widgets.signal_bits import SignalBits
-from sigchat.tui.widgets.xray import FrameXRay, LiveXRayScreen, XRayPanel, rebuilt_of
+from sigchat.tui.widgets.xray import FrameXRay, LiveXRayScreen, XRayPanel, describe, field_value, rebuilt_of
 
 PID = 4242
 STEP = 50e-6
@@ -137,6 +137,28 @@ def test_the_rebuilt_frame_is_what_the_sender_sent(data, mode):
     assert rebuilt.flags_assumed is (not turbo)
     signature = P.SIGNATURE_LENGTH  # (the server's signature replies are not in its events)
     assert [rebuilt.reply(p)[0] for p in range(signature, rebuilt.signals)] == replies[signature:]
+
+
+def test_a_triple_transfer_is_described_word_by_word():
+    """The X-ray of a message sent in word triples: the flags say so, the reply at index 18 is
+    the yes to triples, a triple's first word went to the receiving thread, and only its
+    SIGUSR2 word was answered."""
+    data = bytes(range(40))  # seven words: two triples and a word alone
+    _, events = native_exchange(data, turbo=True, triples=True)
+    event = delivered(events)
+    assert event.stats.triples
+    rebuilt = F.rebuild(event.data, event.stats)
+    spans = {span.field: span for span in rebuilt.spans}
+    assert field_value(rebuilt, spans[F.FLAGS])[0].startswith("0x07: turbo words asked for (three per round trip)")
+    yes = P.SIGNATURE_LENGTH + wire.TRIPLES_CHECK_INDEX
+    assert rebuilt.reply(yes) == (wire.ack_symbol(wire.TRIPLES_CHECK_INDEX) ^ 1, F.TRIPLES_YES)
+    words = spans[F.WORDS]
+    stats = event.stats
+    first, second, third = (describe(rebuilt, stats, words.first + k, []).plain for k in range(3))
+    assert "sigqueue(SIGUSR1, to the receiving thread)" in first and "no reply of its own: the triple" in first
+    assert "sigqueue(SIGUSR1)," in second and "no reply of its own" in second
+    assert "sigqueue(SIGUSR2)," in third and "no reply of its own" not in third
+    assert "no reply of its own" not in describe(rebuilt, stats, words.first + 6, []).plain  # the word alone
 
 
 def test_every_field_is_at_its_frame_index_and_the_crc_is_wire_frame_crc():

@@ -73,11 +73,15 @@ def classic_layout(entry: Entry) -> str:
     return f"{rebuilt.signals:,} signals = {' + '.join(parts)}" if parts else "no signal"
 
 
+WORDS_PER_ROUND_TRIP = {1: "one", 2: "two", 3: "three"}
+
+
 def mode_of(stats: TransferStats) -> str:
     if stats.turbo:
         return (
             f"turbo: the payload in {stats.words:,} sigqueue words of {wire.WORD_PAYLOAD_BYTES} bytes"
-            " (+ a 16-bit tag), header and CRC 1 bit per signal"
+            f" (+ a 16-bit tag), {WORDS_PER_ROUND_TRIP[3 if stats.triples else 2 if stats.pairs else 1]} per round trip,"
+            " header and CRC 1 bit per signal"
         )
     return "1 bit per signal"
 

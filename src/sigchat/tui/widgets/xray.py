@@ -37,7 +37,7 @@ from textual.widgets import Footer, Static
 from sigchat.format import attempt, human_bytes, human_duration, number, plural
 from sigchat.proto import frame as F
 from sigchat.proto.events import CLASSIC, AbortReason, TransferStats
-from sigchat.proto.wire import FLAG_TURBO, MAX_GAP_SAMPLES, SYMBOL_SIGNALS, WORD_PAYLOAD_BYTES
+from sigchat.proto.wire import FLAG_PAIRS, FLAG_TRIPLES, FLAG_TURBO, MAX_GAP_SAMPLES, SYMBOL_SIGNALS, WORD_PAYLOAD_BYTES
 from sigchat.server.sink import Kind
 from sigchat.tui.model import Entry
 from sigchat.tui.text import MUTED_STYLE, safe_name
@@ -212,7 +212,10 @@ def field_value(rebuilt: F.Rebuilt, span: F.Span) -> tuple[str, str]:
     if field == F.VERSION:
         return f"{value}", ""
     if field == F.FLAGS:
-        words = "turbo words asked for" if value & FLAG_TURBO else "no turbo"
+        words = "no turbo"
+        if value & FLAG_TURBO:
+            group = " (three per round trip)" if value & FLAG_TRIPLES else " (two per round trip)" if value & FLAG_PAIRS else ""
+            words = "turbo words asked for" + group
         return f"0x{value:02x}: {words}" + (" (assumed: flags are not kept)" if rebuilt.flags_assumed else ""), ""
     if field == F.ATTEMPT:
         return f"{value}: {attempt(value)}", ""
@@ -670,7 +673,7 @@ def about(rebuilt: F.Rebuilt) -> Content:
         if rebuilt.flags_assumed:
             text.append(
                 "The flags byte is not kept: shown as 0x00. A sender that asked a --no-turbo server for turbo words"
-                " sent 0x01, and its CRC-32 differs from the one shown."
+                " sent 0x07 (0x03 or 0x01 from older senders), and its CRC-32 differs from the one shown."
             )
     if rebuilt.outcome != F.DELIVERED:
         text.append(f"{UNKNOWN}: the signal arrived but its value was not kept (a byte that never completed, a CRC never checked).")
