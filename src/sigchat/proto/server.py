@@ -86,7 +86,7 @@ class _Transfer:
     __slots__ = (
         "pid", "index", "acc", "header", "payload", "length", "message_id", "attempt", "total",
         "crc_start", "expected_crc", "poisoned", "stats", "last_at", "retransmissions_field", "skipped_hello",
-        "turbo", "group", "in_words", "word", "words", "key", "held",
+        "turbo", "group", "in_words", "word", "words", "key", "partial",
     )
 
     def __init__(self, pid: int, now: float) -> None:
@@ -112,7 +112,7 @@ class _Transfer:
         self.word = 0  # index of the next word (in pairs and triples: the first of its group)
         self.words = 0
         self.key = 0
-        self.held: dict[int, int] = {}  # the payloads of the group's words in so far, by offset in the group
+        self.partial: dict[int, int] = {}  # the payloads of the group's words in so far, by offset in the group
 
 
 class Server:
@@ -397,7 +397,7 @@ class Server:
         ``receive_word``.
         """
         t = self._active
-        if t is None or not t.in_words or t.group == 1 or t.held or (
+        if t is None or not t.in_words or t.group == 1 or t.partial or (
             self.classic is not None and self.classic.holder is not None
         ):
             return None
@@ -451,10 +451,10 @@ class Server:
         if self.classic is not None and self.classic.holder is not None:
             self.counters.held += 1  # as in receive(): counts as lost, the sender resends it
             return None
-        word, group, held = t.word, t.group, t.held
+        word, group, partial = t.word, t.group, t.partial
         offset = ((value >> WORD_TAG_SHIFT) - t.key - word) & TAG_MASK  # 0: the expected word
         step = group_words(word, t.words, group) if t.in_words else 0
-        if offset >= step or offset in held:
+        if offset >= step or offset in partial:
             # A group's words may come in any order (a later one alone when an
             # earlier one was lost), each once.
             self.counters.stray += 1
@@ -462,12 +462,12 @@ class Server:
         stats = t.stats
         stats.signals_received += 1
         stats.words += 1
-        held[offset] = value & WORD_PAYLOAD_MASK
+        partial[offset] = value & WORD_PAYLOAD_MASK
         self._word_arrived(t, now)
-        if len(held) < step:
+        if len(partial) < step:
             return None  # the group is answered once all of its words are in
-        chunk = b"".join(held[place].to_bytes(WORD_PAYLOAD_BYTES, "big") for place in range(step))
-        held.clear()
+        chunk = b"".join(partial[place].to_bytes(WORD_PAYLOAD_BYTES, "big") for place in range(step))
+        partial.clear()
         reply = ack_symbol(word // group)
         stats.signals_sent += 1
         word += step

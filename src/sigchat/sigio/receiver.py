@@ -410,7 +410,7 @@ class Receiver:
                 kill(pid, signum[reply])
                 if now >= until:
                     break
-        except OSError as error:  # (the pair was received; its reply could not be sent)
+        except OSError as error:  # (the group was received; its reply could not be sent)
             failed = error
         self.server.receive_word_run(pid, values, times)
         if failed is not None:

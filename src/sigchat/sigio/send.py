@@ -26,7 +26,7 @@ if TYPE_CHECKING:
 PRECISE_RETRY = 0.01
 """Seconds before a sender checks /proc for a lost signal (when it can; else RETRY_INITIAL)."""
 PRECISE_WORD_RETRY = 0.002
-"""The same while turbo words are in flight: a resent word is never a duplicate, and a pair
+"""The same while turbo words are in flight: a resent word is never a duplicate, and a group
 lost to a foreign signal in the server's slot (another sender's hello, say) costs this."""
 IN_FLIGHT_POLL = 0.005
 """Seconds between checks while the last signal is still pending or being handled."""
@@ -99,15 +99,15 @@ def send_message(
     next_progress = 0.0
     while sender.outcome is None:
         run = sender.bit_run()
-        pairs = sender.word_run() if run is None and words is not None else None
+        groups = sender.word_run() if run is None and words is not None else None
         reply = None  # the signal that ended a run, as a symbol
         if run is not None:
             try:
                 reply, now = _exchange_run(link, run, sender)
             except ProcessLookupError:
                 return _gone(result, link, clock())
-        elif pairs is not None:
-            reply, now = _exchange_word_run(link, pairs, sender)
+        elif groups is not None:
+            reply, now = _exchange_word_run(link, groups, sender)
         if reply is None:  # no run, all of it sent (a reply is due), or no reply in time
             reply, now = link.wait(sender.deadline)
         if reply == FOREIGN:

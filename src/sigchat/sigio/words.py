@@ -127,11 +127,11 @@ class Words:
         """``wait(timeout)`` for hot loops: a function of no arguments, ``timeout`` fixed
         (the sender's run takes its replies with one too: no ``struct_siginfo`` to build).
 
-        ``second_only``: it waits for SIGUSR2 alone. A word pair's SIGUSR1 word,
-        queued first, then stays pending without waking this thread, and the
-        SIGUSR2 word wakes it once with both in (waking for each would cost two
-        more context switches per pair on one CPU); a ``taker(0)`` then takes
-        the SIGUSR1 word.
+        ``second_only``: it waits for SIGUSR2 alone. A word group's SIGUSR1 words,
+        queued first, then stay pending without waking this thread, and the
+        SIGUSR2 word wakes it once with all in (waking for each would cost two
+        more context switches per word on one CPU); a ``taker(0)`` then takes
+        the SIGUSR1 words, the one queued to this thread first.
 
         With ``timeout`` 0 the call never blocks, and keeps the GIL
         (``ctypes.PyDLL``: no release and re-acquisition around it, ~0.2 µs).
