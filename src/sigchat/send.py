@@ -42,6 +42,7 @@ from sigchat.sigio import procfs
 from sigchat.sigio.cpus import join_receiver_cpu
 from sigchat.sigio.masks import block_signals
 from sigchat.sigio.send import SendResult, send_message
+from sigchat.sigio.words import open_words
 from sigchat.sigio.sigapi import signal, signal_name
 
 TYPE_CHECKING = False  # typing's constant without importing typing (the start-up rule)
@@ -480,11 +481,14 @@ def main(argv: list[str] | None = None) -> int:
     code = check_target(pid, args.force, classic=profile is not None)
     if code is not None:
         return code
+    # Before moving onto the receiver's CPU: there, loading ctypes (~4 ms of CPU) would slow the
+    # transfer in progress, when this sender starts while another streams.
+    opened = open_words() if args.turbo else None
     if not args.no_affinity:
         join_receiver_cpu(pid)
     if profile is not None:
         return send_classic(pid, data, args, profile)
-    result = guarded(pid, lambda: send_message(pid, data, timeout=args.timeout, turbo=args.turbo))
+    result = guarded(pid, lambda: send_message(pid, data, timeout=args.timeout, turbo=args.turbo, opened_words=opened))
     if isinstance(result, int):
         return result
     if "turbo" in result.extra:

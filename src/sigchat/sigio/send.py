@@ -17,7 +17,7 @@ from sigchat.sigio import procfs
 from sigchat.sigio.link import FOREIGN, PeerLink
 from sigchat.sigio.masks import KERNEL_FILLED, SIGNAL_OF_SYMBOL, SIGNALS
 from sigchat.sigio.sigapi import signal
-from sigchat.sigio.words import open_words
+from sigchat.sigio.words import Words, open_words
 
 TYPE_CHECKING = False  # typing's constant without importing typing (the start-up rule)
 if TYPE_CHECKING:
@@ -56,6 +56,7 @@ def send_message(
     progress_interval: float = 0.1,
     turbo: bool = False,
     triples: bool = True,
+    opened_words: tuple[Words | None, str | None] | None = None,
 ) -> SendResult:
     """Send ``data`` to the sigchat server ``pid``; signals must already be blocked.
 
@@ -65,7 +66,9 @@ def send_message(
     the message goes 1 bit per signal; ``result.stats.turbo`` tells which, and
     ``result.extra["turbo"]`` why not. A server of an earlier version takes one
     word or two per round trip: ``result.stats.pairs``/``triples`` say which,
-    and ``result.extra["pairs"]`` says so when it took one.
+    and ``result.extra["pairs"]`` says so when it took one. ``opened_words``:
+    ``words.open_words()``'s result when the caller opened it already (before
+    it moved onto the server's CPU, say: loading ctypes costs ~4 ms of CPU).
 
     When no reply comes in time, ``/proc`` tells a lost signal (resend it) from
     one that is still pending or being handled (wait: a resend would arrive
@@ -79,7 +82,7 @@ def send_message(
     """
     receiver = procfs.receiver_tid(pid)
     precise = receiver is not None and procfs.signal_in_flight(pid, receiver, signal.SIGUSR1) is not None
-    words, unsupported = open_words() if turbo else (None, None)
+    words, unsupported = (opened_words or open_words()) if turbo else (None, None)
     sender = Sender(
         data,
         int.from_bytes(os.urandom(4), "big") if message_id is None else message_id,
