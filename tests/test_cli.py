@@ -601,3 +601,26 @@ def test_classic_outcomes_that_confirm_nothing_say_unconfirmed():
         code, message = send.describe_classic_failure(result, 4242, args)
         assert code == exit_codes.NO_ANSWER, outcome
         assert "delivery is unconfirmed" in message, message
+
+
+def test_a_turbo_sender_loads_ctypes_before_it_moves_onto_the_receivers_cpu(monkeypatch):
+    """Loading ctypes costs ~4 ms of CPU: done on the receiver's CPU, it slows the transfer of the
+    sender that streams there while this one starts (eight senders at once). So ``open_words``
+    comes first, and its result is what ``send_message`` uses."""
+    order = []
+    opened = (object(), None)
+    monkeypatch.setattr(send, "check_target", lambda pid, force, classic=False: None)
+    monkeypatch.setattr(send, "open_words", lambda: order.append("open_words") or opened)
+    monkeypatch.setattr(send, "join_receiver_cpu", lambda pid: order.append("join_receiver_cpu"))
+
+    def sent(pid, data, **kwargs):
+        order.append("send_message")
+        assert kwargs["opened_words"] is (opened if kwargs["turbo"] else None)
+        return exit_codes.OK  # (an int: what guarded() passes on as the exit code)
+
+    monkeypatch.setattr(send, "send_message", sent)
+    assert send.main(["--turbo", "4242", "hi"]) == exit_codes.OK
+    assert order == ["open_words", "join_receiver_cpu", "send_message"]
+    order.clear()
+    assert send.main(["4242", "hi"]) == exit_codes.OK  # without --turbo: no ctypes at all
+    assert order == ["join_receiver_cpu", "send_message"]
