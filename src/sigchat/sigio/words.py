@@ -92,12 +92,15 @@ class Words:
 
     def _thread_queue(self, number: int) -> Callable[[int, int, int], int]:
         ctypes = self._ctypes
-        syscall = ctypes.PyDLL(None).syscall  # never blocks: keeps the GIL, as raw_sigqueue does
-        syscall.argtypes = [ctypes.c_long, ctypes.c_long, ctypes.c_long, ctypes.c_long, ctypes.c_void_p]
+        # Never blocks: keeps the GIL, as raw_sigqueue does. No argtypes: converting five arguments
+        # through them cost 0.45 µs a call (1.14 against 0.69 µs, timeit). The four numbers are
+        # positive ints, passed as C ints and widened to the registers syscall(2) reads as longs
+        # (libffi sign-extends on x86_64; the others zero- or sign-extend a positive int alike).
+        syscall = ctypes.PyDLL(None).syscall
         # A siginfo_t as glibc's sigqueue fills it in; only si_value changes from word to word.
         info = ctypes.create_string_buffer(128)
         struct.pack_into("=iii4xII", info, 0, signal.SIGUSR1, 0, SI_QUEUE, os.getpid(), os.getuid())
-        pointer, put, usr1 = ctypes.addressof(info), struct.Struct("=Q").pack_into, int(signal.SIGUSR1)
+        pointer, put, usr1 = ctypes.byref(info), struct.Struct("=Q").pack_into, int(signal.SIGUSR1)
 
         def thread_queue(pid: int, tid: int, value: int) -> int:
             put(info, 24, value)
